@@ -1,0 +1,479 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) snapfleet maintainers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+
+"""shm_verify's checks: pure functions over one ShmState and the host facts _shm_host gathered.
+
+Every function returns a list of findings (see _shm_findings for the codes). Nothing here reads
+the host or talks to snapd, so the same snapshot always gives the same findings.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import INTERFACE, Endpoint
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES, finding, unique
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import MountEntry, mount_at
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import (
+    SnapYamlError,
+    lint_snap,
+    load_snap_yaml,
+    too_broad_message,
+)
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import parse_version
+
+STICKY_WORLD = 0o1777
+# shared_memory.go: versions where the generated rules changed (snapd-shared-memory.md 1.5, 1.7)
+MRWLK_SINCE = (2, 57, 0)
+EITHER_WRITE_FORM_SINCE = (2, 56, 1)  # the mrwlk change is listed under 2.56.1 as well as 2.57
+PRIVATE_RECURSIVE_SINCE = (2, 60, 2)
+PRIVATE_SINCE = (2, 55, 3)
+
+# the rule forms shared_memory.go emits; the default template's unquoted snap.NAME rules never match
+_INTERFACE_RULE = re.compile(r'^"/(?:\{dev,run\}|dev)/shm/[^"]*" [a-z]+,$')
+
+
+def _mode(mode):
+    return "%04o" % mode
+
+
+def _plug_subject(endpoint):
+    return "plug %s" % (endpoint,)
+
+
+def _slot_subject(endpoint):
+    return "slot %s" % (endpoint,)
+
+
+# --- /dev/shm ---------------------------------------------------------------------------------------------------
+
+def check_dev_shm(dev_shm, mounts):
+    """/dev/shm itself: a real, root-owned, 1777 directory on a nosuid,nodev tmpfs mount.
+
+    dev_shm is lstat's FileFacts (None when missing), mounts the host's MountEntry list.
+    """
+    subject = "/dev/shm"
+    if dev_shm is None:
+        return [finding("dev-shm-missing", subject, "/dev/shm does not exist")]
+    if dev_shm.kind == "symlink":
+        # shared_memory.go MountConnectedPlug refuses private plugs with exactly this message
+        message = ('/dev/shm is a symlink: snapd refuses every private plug with \'shared-memory plug with '
+                   '"private: true" cannot be connected if "/dev/shm" is a symlink\'')
+        return [finding("dev-shm-symlink", subject, message, {"kind": dev_shm.kind})]
+    if dev_shm.kind != "dir":
+        return [finding("dev-shm-not-directory", subject, "/dev/shm is a %s, not a directory" % dev_shm.kind,
+                        {"kind": dev_shm.kind})]
+    findings = []
+    if dev_shm.uid != 0:
+        findings.append(finding("dev-shm-owner", subject, "/dev/shm is owned by uid %d, not root" % dev_shm.uid,
+                                {"uid": dev_shm.uid, "gid": dev_shm.gid}))
+    if dev_shm.mode != STICKY_WORLD:
+        findings.append(finding("dev-shm-mode", subject, "/dev/shm has mode %s, not 1777" % _mode(dev_shm.mode),
+                                {"mode": _mode(dev_shm.mode)}))
+    mount = mount_at(mounts, "/dev/shm")
+    if mount is None or mount.fstype != "tmpfs":
+        fstype = mount.fstype if mount else None
+        message = ("/dev/shm is not a mount point" if mount is None
+                   else "/dev/shm is a %s mount, not tmpfs" % mount.fstype)
+        findings.append(finding("dev-shm-not-tmpfs", subject, message, {"fstype": fstype}))
+    if mount is not None:
+        missing = [option for option in ("nosuid", "nodev") if option not in mount.options]
+        if missing:
+            findings.append(finding("dev-shm-mount-options", subject, "/dev/shm is mounted without %s"
+                                    % " and ".join(missing), {"options": ",".join(mount.options)}))
+    return findings
+
+
+# --- connections ------------------------------------------------------------------------------------------------
+
+def _system_slot(state):
+    return Endpoint(state.system_snap, INTERFACE)
+
+
+def _is_private(state, connection):
+    if "private" in connection.plug_attrs:
+        return connection.plug_attrs.get("private") is True
+    plug = state.plugs.get(connection.plug)
+    return bool(plug and plug.private)
+
+
+def _missing_endpoint(state, endpoint, kind):
+    dropped = state.dropped(endpoint)
+    if dropped:
+        message = "%s %s does not exist: snapd dropped it (%s)" % (kind, endpoint, dropped[0].reason)
+        evidence = {"warning": dropped[0].warning}
+    else:
+        message = "%s %s is not a shared-memory %s snapd knows" % (kind, endpoint, kind)
+        evidence = {}
+    return finding("endpoint-missing", "%s %s" % (kind, endpoint), message, evidence)
+
+
+def _check_expected(state, item):
+    plug = state.resolve(item.plug)
+    slot = state.resolve(item.slot) if item.slot is not None else _system_slot(state)
+    if plug not in state.plugs:
+        return [_missing_endpoint(state, plug, "plug")]
+    if item.slot is not None and not slot.snap == state.system_snap and slot not in state.slots:
+        return [_missing_endpoint(state, slot, "slot")]
+    connection = state.connection(plug, slot)
+    evidence = {"plug": str(plug), "slot": str(slot)}
+    if item.state == "connected" and connection is None:
+        undesired = state.undesired_connection(plug, slot) is not None
+        message = "%s is not connected to %s%s" % (plug, slot, " (manually disconnected: undesired)" if undesired else "")
+        return [finding("connection-missing", _plug_subject(plug), message, dict(evidence, undesired=undesired))]
+    if item.state == "disconnected" and connection is not None:
+        return [finding("connection-unexpected", _plug_subject(plug),
+                        "%s is connected to %s, expected disconnected" % (plug, slot), evidence)]
+    return []
+
+
+def _check_established(state, connection):
+    """Identifier, private-target and stale-attribute checks of one established connection."""
+    subject = _plug_subject(connection.plug)
+    evidence = {"plug": str(connection.plug), "slot": str(connection.slot)}
+    system = connection.slot.snap == state.system_snap
+    if _is_private(state, connection):
+        if not system:
+            return [finding("private-to-app-slot", subject, "private plug %s is connected to %s, not to the system "
+                            "slot" % (connection.plug, connection.slot), evidence)]
+        return []
+    if system:
+        return [finding("connection-grants-nothing", subject, "%s is not private but connected to the system slot "
+                        "%s, which grants no paths" % (connection.plug, connection.slot), evidence)]
+    findings = []
+    plug_id = connection.plug_attrs.get(INTERFACE)
+    slot_id = connection.slot_attrs.get(INTERFACE)
+    if plug_id != slot_id:
+        findings.append(finding("identifier-mismatch", subject, "%s has identifier %r but %s has %r"
+                                % (connection.plug, plug_id, connection.slot, slot_id),
+                                dict(evidence, plug_identifier=plug_id, slot_identifier=slot_id)))
+    slot = state.slots.get(connection.slot)
+    if slot is not None:
+        stored = dict((key, sorted(connection.slot_attrs.get(key) or [])) for key in ("read", "write"))
+        current = {"read": sorted(slot.read), "write": sorted(slot.write)}
+        if stored != current:
+            findings.append(finding("slot-attrs-stale", subject, "the connection %s - %s still grants read %s write %s "
+                                    "but the slot now declares read %s write %s: reconnect to refresh it"
+                                    % (connection.plug, connection.slot, stored["read"], stored["write"],
+                                       current["read"], current["write"]),
+                                    dict(evidence, stored=stored, current=current)))
+    return findings
+
+
+def check_connections(state, expected=None, private_snaps=None):
+    """Expected connections established, nothing else connected, and every connection sound.
+
+    expected: DesiredConnection items (_shm_plan.desired_connection) or None to skip the
+    expected/unexpected comparison. A private plug's system connection is expected for the
+    snaps in private_snaps (None: every snap with a private plug).
+    """
+    findings = []
+    if expected is not None:
+        named = set()
+        for item in expected:
+            findings.extend(_check_expected(state, item))
+            slot = state.resolve(item.slot) if item.slot is not None else _system_slot(state)
+            named.add((state.resolve(item.plug), slot))
+        for connection in state.established:
+            private_ok = (_is_private(state, connection) and connection.slot.snap == state.system_snap
+                          and (private_snaps is None or connection.plug.snap in private_snaps))
+            if connection.pair not in named and not private_ok:
+                findings.append(finding("connection-unexpected", _plug_subject(connection.plug),
+                                        "%s is connected to %s, which no expected connection names"
+                                        % (connection.plug, connection.slot),
+                                        {"plug": str(connection.plug), "slot": str(connection.slot),
+                                         "manual": connection.manual}))
+    for connection in state.established:
+        findings.extend(_check_established(state, connection))
+    return findings
+
+
+# --- AppArmor -------------------------------------------------------------------------------------------------
+
+def _write_rule_forms(version, path):
+    rule = '"/{dev,run}/shm/%s" %s,'
+    if version is not None and version < EITHER_WRITE_FORM_SINCE:
+        return (rule % (path, "rwk"),)
+    if version is not None and version < MRWLK_SINCE:
+        return (rule % (path, "rwk"), rule % (path, "mrwlk"))
+    return (rule % (path, "mrwlk"),)
+
+
+def private_rule(version):
+    """The AppArmor rule a private plug's apps get."""
+    if version is not None and version < PRIVATE_RECURSIVE_SINCE:
+        return '"/dev/shm/*" mrwlkix,'
+    return '"/dev/shm/**" mrwlkix,'
+
+
+def expected_rules(state):
+    """{(snap, app): set of alternative-tuples}: the rules each app's profile must hold, from the connections.
+
+    Built from the attributes stored with each connection, as snapd builds the profiles.
+    """
+    version = parse_version(state.version)
+    expected = {}
+    for connection in state.established:
+        plug = state.plugs.get(connection.plug)
+        slot = state.slots.get(connection.slot)
+        if _is_private(state, connection):
+            plug_rules = {(private_rule(version),)}
+        else:
+            write = list(connection.slot_attrs.get("write") or [])
+            read = list(connection.slot_attrs.get("read") or [])
+            plug_rules = set(_write_rule_forms(version, path) for path in write)
+            plug_rules.update(('"/{dev,run}/shm/%s" r,' % path,) for path in read)
+            if slot is not None and connection.slot.snap != state.system_snap:
+                # the slot side always gets write access to both lists
+                for app in slot.apps:
+                    rules = expected.setdefault((connection.slot.snap, app), set())
+                    rules.update(_write_rule_forms(version, path) for path in write + read)
+        for app in (plug.apps if plug is not None else ()):
+            expected.setdefault((connection.plug.snap, app), set()).update(plug_rules)
+    return expected
+
+
+def profile_apps(state):
+    """(snap, app) of every app bound to a shared-memory plug or slot: the profiles worth reading."""
+    apps = set()
+    for endpoint, plug in state.plugs.items():
+        apps.update((endpoint.snap, app) for app in plug.apps)
+    for endpoint, slot in state.slots.items():
+        if endpoint.snap != state.system_snap:
+            apps.update((endpoint.snap, app) for app in slot.apps)
+    return sorted(apps)
+
+
+def interface_rules(profile_text):
+    """The shared-memory interface rules found in a generated profile."""
+    rules = set()
+    for line in (profile_text or "").splitlines():
+        line = line.strip()
+        if _INTERFACE_RULE.match(line):
+            rules.add(line)
+    return rules
+
+
+def check_apparmor(state, apparmor_enabled, kernel_profiles, profiles):
+    """Generated profiles hold exactly the granted rules and are enforced.
+
+    apparmor_enabled/kernel_profiles come from the kernel (never from system-info's confinement,
+    which Debian's snapd reports as partial while it enforces); profiles maps (snap, app) to the
+    profile text or None.
+    """
+    if not apparmor_enabled:
+        return [finding("apparmor-disabled", "apparmor", "the kernel does not enforce AppArmor; the AppArmor checks "
+                        "were skipped", {"confinement": state.confinement})]
+    expected = expected_rules(state)
+    findings = []
+    for snap, app in sorted(set(profiles) | set(expected)):
+        name = "snap.%s.%s" % (snap, app)
+        subject = "app %s.%s" % (snap, app)
+        wanted = expected.get((snap, app), set())
+        text = profiles.get((snap, app))
+        if text is None:
+            if wanted:
+                findings.append(finding("apparmor-profile-missing", subject, "the generated profile %s is missing" % name,
+                                        {"profile": name}))
+            continue
+        found = interface_rules(text)
+        for forms in sorted(wanted):
+            if not found.intersection(forms):
+                findings.append(finding("apparmor-rule-missing", subject, "profile %s lacks %s" % (name, forms[-1]),
+                                        {"profile": name, "rule": forms[-1]}))
+        allowed = set(form for forms in wanted for form in forms)
+        for rule in sorted(found - allowed):
+            findings.append(finding("apparmor-rule-unexpected", subject, "profile %s has %s, which no connection grants"
+                                    % (name, rule), {"profile": name, "rule": rule}))
+        if kernel_profiles is not None and (wanted or found):
+            mode = kernel_profiles.get(name)
+            if mode != "enforce":
+                findings.append(finding("apparmor-profile-not-enforced", subject, "profile %s is %s"
+                                        % (name, "not loaded" if mode is None else "in %s mode" % mode),
+                                        {"profile": name, "mode": mode}))
+    return findings
+
+
+# --- private /dev/shm -------------------------------------------------------------------------------------------
+
+def private_plugs(state):
+    """{snap: plug endpoint} of every snap with a private plug."""
+    return dict((endpoint.snap, endpoint) for endpoint, plug in sorted(state.plugs.items()) if plug.private)
+
+
+def fstab_entry(snap):
+    """The mount entry snapd writes for a private plug (osutil.MountEntry.String)."""
+    return "/dev/shm/snap.%s /dev/shm none bind,rw 0 0" % snap
+
+
+def _has_entry(fstab_text, snap):
+    wanted = fstab_entry(snap).split()
+    return any(line.split() == wanted for line in (fstab_text or "").splitlines())
+
+
+def _check_private_dir(snap, facts):
+    path = "/dev/shm/snap.%s" % snap
+    subject = "private %s" % snap
+    directory = facts["dir"]
+    if directory is None:
+        return []
+    evidence = {"path": path, "kind": directory.kind, "uid": directory.uid, "gid": directory.gid,
+                "mode": _mode(directory.mode)}
+    if directory.kind == "symlink":
+        return [finding("private-dir-symlink", subject, "%s is a symlink" % path, evidence)]
+    if directory.kind != "dir":
+        return [finding("private-dir-not-directory", subject, "%s is a %s, not a directory: snap-update-ns fails with "
+                        "'not a directory'" % (path, directory.kind), evidence)]
+    findings = []
+    if directory.uid != 0:
+        findings.append(finding("private-dir-squatted", subject, "%s is owned by uid %d, not root: another user "
+                                "created the snap's private /dev/shm" % (path, directory.uid), evidence))
+    if directory.mode != STICKY_WORLD:
+        findings.append(finding("private-dir-mode", subject, "%s has mode %s, not 1777" % (path, _mode(directory.mode)),
+                                evidence))
+    return findings
+
+
+def _check_namespace(snap, facts, host_mount):
+    subject = "private %s" % snap
+    if not facts["namespace"]:
+        return [finding("private-namespace-pending", subject, "snap %s has no mount namespace yet: the private "
+                        "/dev/shm is bound when one of its apps first runs" % snap, {})]
+    findings = []
+    if not _has_entry(facts["applied_fstab"], snap):
+        findings.append(finding("private-applied-fstab-missing", subject, "/run/snapd/ns/snap.%s.fstab lacks '%s'"
+                                % (snap, fstab_entry(snap)), {}))
+    if facts["namespace_error"]:
+        findings.append(finding("private-namespace-unreadable", subject, facts["namespace_error"], {}))
+        return findings
+    inside = mount_at(facts["namespace_mounts"] or [], "/dev/shm")
+    wanted_root = "%s/snap.%s" % ((host_mount.root if host_mount else "/").rstrip("/"), snap)
+    ok = (inside is not None and inside.root == wanted_root and "rw" in inside.options
+          and (host_mount is None or inside.device == host_mount.device))
+    if not ok:
+        seen = dict(inside._asdict()) if isinstance(inside, MountEntry) else None
+        findings.append(finding("private-mount-missing", subject, "/dev/shm inside snap %s's namespace is not a rw "
+                                "bind of /dev/shm/snap.%s" % (snap, snap),
+                                {"expected_root": wanted_root, "found": seen}))
+    return findings
+
+
+def check_private(state, private_snaps, facts, host_mounts):
+    """Private setups: connected to the system slot, mount profiles, namespace bind, host directory.
+
+    facts maps each snap of private_snaps to _shm_host.private_setup_facts(); host_mounts is the
+    host's mountinfo (to know /dev/shm's device).
+    """
+    version = parse_version(state.version)
+    plugs = private_plugs(state)
+    system_slot = _system_slot(state)
+    host_mount = mount_at(host_mounts, "/dev/shm")
+    findings = []
+    for snap in private_snaps:
+        subject = "private %s" % snap
+        snap_facts = facts.get(snap)
+        if snap_facts is not None:
+            findings.extend(_check_private_dir(snap, snap_facts))
+        if version is not None and version < PRIVATE_SINCE:
+            findings.append(finding("private-unsupported", subject, "snapd %s ignores private and has no system "
+                                    "shared-memory slot (needs 2.55.3)" % state.version, {"version": state.version}))
+            continue
+        plug = plugs.get(snap)
+        if plug is None:
+            findings.append(finding("private-not-connected", subject, "snap %s has no private shared-memory plug" % snap,
+                                    {"dropped": [d.warning for d in state.dropped_declarations if d.snap == snap]}))
+            continue
+        if state.undesired_connection(plug, system_slot) is not None:
+            findings.append(finding("private-undesired", subject, "%s was manually disconnected from %s (undesired): "
+                                    "connect it again" % (plug, system_slot), {"plug": str(plug)}))
+            continue
+        if state.connection(plug, system_slot) is None:
+            findings.append(finding("private-not-connected", subject, "%s is not connected to %s" % (plug, system_slot),
+                                    {"plug": str(plug)}))
+            continue
+        if snap_facts is None:
+            continue
+        if not _has_entry(snap_facts["desired_fstab"], snap):
+            findings.append(finding("private-fstab-missing", subject, "/var/lib/snapd/mount/snap.%s.fstab lacks '%s'"
+                                    % (snap, fstab_entry(snap)), {}))
+        findings.extend(_check_namespace(snap, snap_facts, host_mount))
+    return findings
+
+
+# --- objects, snapd's warnings, installed declarations -----------------------------------------------------------
+
+def check_objects(state, listing):
+    """Objects under each slot's declared paths (owner and mode, info) and too-broad paths (warning).
+
+    listing is {name: FileFacts} of /dev/shm's top level, from lstat only.
+    """
+    findings = []
+    for endpoint, slot in sorted(state.slots.items()):
+        if endpoint.snap == state.system_snap:
+            continue
+        subject = _slot_subject(endpoint)
+        for attribute, paths in (("read", slot.read), ("write", slot.write)):
+            for path in paths:
+                message = too_broad_message(path)
+                if message:
+                    findings.append(finding("path-too-broad", subject, message, {"path": path, "attribute": attribute}))
+                for name in sorted(fnmatch.filter(sorted(listing), path)):
+                    facts = listing[name]
+                    findings.append(finding("shm-object", subject, "/dev/shm/%s (%s): %s uid %d gid %d mode %s"
+                                            % (name, path, facts.kind, facts.uid, facts.gid, _mode(facts.mode)),
+                                            {"path": path, "object": "/dev/shm/%s" % name, "kind": facts.kind,
+                                             "uid": facts.uid, "gid": facts.gid, "mode": _mode(facts.mode)}))
+    return findings
+
+
+def check_dropped(state):
+    """snapd's own warnings about shared-memory declarations it dropped, quoted."""
+    return [finding("declaration-dropped", "%s:%s" % (item.snap, item.name), "snapd dropped %s:%s: %s"
+                    % (item.snap, item.name, item.reason), {"warning": item.warning})
+            for item in state.dropped_declarations]
+
+
+def check_declarations(snap_yamls):
+    """Lint installed snaps' meta/snap.yaml; snap_yamls maps snap to its text, or the error that kept it unread."""
+    findings = []
+    for snap, text in sorted(snap_yamls.items()):
+        if not isinstance(text, str):
+            findings.append(finding("snap-yaml-unreadable", "snap %s" % snap, str(text), {}))
+            continue
+        try:
+            findings.extend(lint_snap(load_snap_yaml(text), snap=snap))
+        except SnapYamlError as error:
+            findings.append(finding("snap-yaml-unreadable", "snap %s" % snap,
+                                    "cannot lint /snap/%s/current/meta/snap.yaml: %s" % (snap, error), {}))
+    return findings
+
+
+def verify(state, facts, families=FAMILIES, expected=None, private_snaps=None):
+    """Every finding of the chosen families, de-duplicated.
+
+    facts is what _shm_host.gather_facts() returns for this state.
+    """
+    chosen = set(families)
+    if private_snaps is None:
+        private_snaps = sorted(private_plugs(state))
+    findings = []
+    if "dev-shm" in chosen:
+        findings.extend(check_dev_shm(facts["dev_shm"], facts["mounts"]))
+    if "connections" in chosen:
+        findings.extend(check_connections(state, expected, private_snaps))
+    if "private" in chosen:
+        findings.extend(check_private(state, private_snaps, facts["private"], facts["mounts"]))
+    if "apparmor" in chosen:
+        findings.extend(check_apparmor(state, facts["apparmor_enabled"], facts["kernel_profiles"], facts["profiles"]))
+    if "objects" in chosen:
+        findings.extend(check_objects(state, facts["dev_shm_listing"]))
+    if "warnings" in chosen:
+        findings.extend(check_dropped(state))
+    if "declarations" in chosen:
+        findings.extend(check_declarations(facts["snap_yamls"]))
+    return unique(findings)

@@ -1,0 +1,345 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) snapfleet maintainers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+
+"""The edge of shm_verify: read the host facts the pure checks in _shm_checks need, and nothing else.
+
+/dev/shm is hostile ground (any local user can create entries there): nothing here writes anywhere,
+every /dev/shm entry is lstat'ed and never opened or followed, files are opened with O_NOFOLLOW and
+read up to a bound, and no shell or other program runs. Every path is taken under `root` so tests
+can point the reader at a fake tree.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import errno
+import os
+import select
+import signal
+import stat
+import time
+
+from ansible.module_utils.common.text.converters import to_text
+
+FileFacts = collections.namedtuple("FileFacts", "kind uid gid mode")
+FileFacts.__doc__ = "What lstat says about a path: kind is dir, symlink, file or other; mode is the permission bits."
+
+MountEntry = collections.namedtuple("MountEntry", "device root mount_point options fstype source super_options")
+MountEntry.__doc__ = "One /proc/<pid>/mountinfo line; options are the per-mount ones, super_options the filesystem's."
+
+MAX_TEXT_BYTES = 4 * 1024 * 1024
+CLONE_NEWNS = 0x00020000
+NAMESPACE_TIMEOUT = 10.0
+
+_PROFILES_DIR = "var/lib/snapd/apparmor/profiles"
+
+
+class HostReadError(Exception):
+    """A host fact that could not be read for a reason other than its absence."""
+
+
+def host_path(root, path):
+    """`path` (absolute) under `root`."""
+    return os.path.join(root, path.lstrip("/"))
+
+
+def _facts_from_stat(info):
+    if stat.S_ISLNK(info.st_mode):
+        kind = "symlink"
+    elif stat.S_ISDIR(info.st_mode):
+        kind = "dir"
+    elif stat.S_ISREG(info.st_mode):
+        kind = "file"
+    else:
+        kind = "other"
+    return FileFacts(kind, info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode))
+
+
+def lstat_facts(path):
+    """FileFacts for path without following a symlink, or None when it does not exist."""
+    try:
+        info = os.lstat(path)
+    except OSError as error:
+        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise HostReadError("cannot lstat %s: %s" % (path, error.strerror))
+    return _facts_from_stat(info)
+
+
+def read_text(path, limit=MAX_TEXT_BYTES):
+    """A regular file's text (bounded, symlink at the end refused), or None when it does not exist."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as error:
+        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise HostReadError("cannot open %s: %s" % (path, error.strerror))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise HostReadError("%s is not a regular file" % path)
+        chunks = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise HostReadError("%s is larger than %d bytes" % (path, limit))
+        return to_text(b"".join(chunks), errors="surrogate_or_replace")
+    except OSError as error:
+        raise HostReadError("cannot read %s: %s" % (path, error.strerror))
+    finally:
+        os.close(fd)
+
+
+def _unescape(field):
+    # mountinfo escapes space, tab, newline and backslash as \ooo
+    out = []
+    index = 0
+    while index < len(field):
+        if field[index] == "\\" and field[index + 1:index + 4].isdigit() and len(field[index + 1:index + 4]) == 3:
+            out.append(chr(int(field[index + 1:index + 4], 8)))
+            index += 4
+        else:
+            out.append(field[index])
+            index += 1
+    return "".join(out)
+
+
+def parse_mountinfo(text):
+    """MountEntry list from /proc/<pid>/mountinfo text; lines it cannot read are skipped."""
+    entries = []
+    for line in (text or "").splitlines():
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        separator = fields.index("-")
+        if separator < 6 or len(fields) < separator + 3:
+            continue
+        entries.append(MountEntry(
+            device=fields[2],
+            root=_unescape(fields[3]),
+            mount_point=_unescape(fields[4]),
+            options=tuple(fields[5].split(",")),
+            fstype=fields[separator + 1],
+            source=_unescape(fields[separator + 2]),
+            super_options=tuple(fields[separator + 3].split(",")) if len(fields) > separator + 3 else (),
+        ))
+    return entries
+
+
+def mount_at(entries, mount_point):
+    """The mount visible at mount_point: the last one mounted there."""
+    found = [entry for entry in entries if entry.mount_point == mount_point]
+    return found[-1] if found else None
+
+
+def _child_read_mountinfo(ns_path, write_fd):
+    """In the forked child: enter the mount namespace and send its mountinfo back; never returns."""
+    status = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(ns_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        if libc.setns(fd, CLONE_NEWNS) != 0:
+            payload = b"E" + ("setns: %s" % os.strerror(ctypes.get_errno())).encode()
+        else:
+            mountinfo = os.open("/proc/self/mountinfo", os.O_RDONLY | os.O_CLOEXEC)
+            chunks = [b"O"]
+            chunk = os.read(mountinfo, 65536)
+            while chunk and sum(len(item) for item in chunks) < MAX_TEXT_BYTES:
+                chunks.append(chunk)
+                chunk = os.read(mountinfo, 65536)
+            payload = b"".join(chunks)
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(write_fd, view):]
+        status = 0
+    except OSError as error:
+        try:
+            os.write(write_fd, b"E" + to_text(error.strerror or error).encode())
+        except OSError:
+            pass
+    finally:
+        os._exit(status)  # pylint: disable=protected-access
+
+
+def read_namespace_mountinfo(ns_path, timeout=NAMESPACE_TIMEOUT):
+    """The mountinfo of the mount namespace preserved at ns_path (/run/snapd/ns/NAME.mnt).
+
+    Needs no binary inside the snap (a base may have none): a forked child setns()es into the
+    namespace through libc (os.setns needs Python 3.12) and pipes /proc/self/mountinfo back.
+    """
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        _child_read_mountinfo(ns_path, write_fd)
+    os.close(write_fd)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([read_fd], [], [], remaining)[0]:
+                os.kill(pid, signal.SIGKILL)
+                raise HostReadError("reading the mount namespace %s took longer than %ss" % (ns_path, timeout))
+            chunk = os.read(read_fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_fd)
+        os.waitpid(pid, 0)
+    payload = b"".join(chunks)
+    if not payload.startswith(b"O"):
+        raise HostReadError("cannot enter the mount namespace %s: %s"
+                            % (ns_path, to_text(payload[1:], errors="surrogate_or_replace") or "no answer"))
+    return to_text(payload[1:], errors="surrogate_or_replace")
+
+
+def kernel_apparmor(root):
+    """(enabled, {profile: mode}) from the kernel; enabled is False when the module is absent or off.
+
+    The profile map is None when securityfs cannot be read.
+    """
+    enabled = read_text(host_path(root, "/sys/module/apparmor/parameters/enabled"), 64)
+    if (enabled or "").strip() != "Y":
+        return False, None
+    try:
+        listing = read_text(host_path(root, "/sys/kernel/security/apparmor/profiles"))
+    except HostReadError:
+        return True, None
+    if listing is None:
+        return True, None
+    profiles = {}
+    for line in listing.splitlines():
+        name, sep, mode = line.rstrip().rpartition(" (")
+        if sep and mode.endswith(")"):
+            profiles[name] = mode[:-1]
+    return True, profiles
+
+
+def snap_profile(root, snap, app):
+    """The generated AppArmor profile text of snap.SNAP.APP, or None when there is none."""
+    return read_text(host_path(root, "%s/snap.%s.%s" % (_PROFILES_DIR, snap, app)))
+
+
+def _open_dev_shm(root):
+    """An O_NOFOLLOW directory fd on /dev/shm, or None when it is missing, a symlink or not a directory.
+
+    Entries are then looked up relative to this fd, so a /dev/shm swapped for a symlink is never followed.
+    """
+    try:
+        return os.open(host_path(root, "/dev/shm"), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+            return None
+        raise HostReadError("cannot open /dev/shm: %s" % error.strerror)
+
+
+def _lstat_in(directory_fd, name):
+    try:
+        return _facts_from_stat(os.stat(name, dir_fd=directory_fd, follow_symlinks=False))
+    except OSError as error:
+        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise HostReadError("cannot lstat /dev/shm/%s: %s" % (name, error.strerror))
+
+
+def dev_shm_entry(root, name):
+    """FileFacts of /dev/shm/NAME from lstat, or None (also when /dev/shm itself is not a real directory)."""
+    directory_fd = _open_dev_shm(root)
+    if directory_fd is None:
+        return None
+    try:
+        return _lstat_in(directory_fd, name)
+    finally:
+        os.close(directory_fd)
+
+
+def list_dev_shm(root):
+    """{name: FileFacts} for the top level of /dev/shm, from lstat only (never following a symlink)."""
+    directory_fd = _open_dev_shm(root)
+    if directory_fd is None:
+        return {}
+    try:
+        listing = {}
+        for name in os.listdir(directory_fd):
+            facts = _lstat_in(directory_fd, name)
+            if facts is not None:
+                listing[name] = facts
+        return listing
+    finally:
+        os.close(directory_fd)
+
+
+def private_setup_facts(root, snap, ns_reader=read_namespace_mountinfo):
+    """Everything the private checks look at for one snap (instance) name."""
+    ns_file = host_path(root, "/run/snapd/ns/%s.mnt" % snap)
+    facts = {
+        "desired_fstab": read_text(host_path(root, "/var/lib/snapd/mount/snap.%s.fstab" % snap)),
+        "namespace": lstat_facts(ns_file) is not None,
+        "applied_fstab": None,
+        "namespace_mounts": None,
+        "namespace_error": None,
+        "dir": dev_shm_entry(root, "snap.%s" % snap),
+    }
+    if facts["namespace"]:
+        facts["applied_fstab"] = read_text(host_path(root, "/run/snapd/ns/snap.%s.fstab" % snap))
+        try:
+            facts["namespace_mounts"] = parse_mountinfo(ns_reader(ns_file))
+        except HostReadError as error:
+            facts["namespace_error"] = str(error)
+    return facts
+
+
+def installed_snap_yamls(root, only_mentioning="shared-memory"):
+    """{snap instance: snap.yaml text or HostReadError message} for installed snaps whose snap.yaml mentions it."""
+    snap_dir = host_path(root, "/snap")
+    try:
+        names = sorted(os.listdir(snap_dir))
+    except OSError:
+        return {}
+    found = {}
+    for name in names:
+        path = os.path.join(snap_dir, name, "current", "meta", "snap.yaml")
+        try:
+            text = read_text(path)
+        except HostReadError as error:
+            found[name] = error
+            continue
+        if text is not None and only_mentioning in text:
+            found[name] = text
+    return found
+
+
+def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_namespace_mountinfo):
+    """Read every host fact the chosen check families need, once.
+
+    apps are the (snap, app) pairs whose generated profiles to read (_shm_checks.profile_apps);
+    private_snaps the snaps whose private setup to inspect.
+    """
+    chosen = set(families)
+    facts = {"dev_shm": None, "mounts": [], "apparmor_enabled": False, "kernel_profiles": None, "profiles": {},
+             "private": {}, "dev_shm_listing": {}, "snap_yamls": {}}
+    if chosen & set(("dev-shm", "private")):
+        facts["dev_shm"] = lstat_facts(host_path(root, "/dev/shm"))
+        facts["mounts"] = parse_mountinfo(read_text(host_path(root, "/proc/self/mountinfo")))
+    if "apparmor" in chosen:
+        facts["apparmor_enabled"], facts["kernel_profiles"] = kernel_apparmor(root)
+        if facts["apparmor_enabled"]:
+            facts["profiles"] = dict(((snap, app), snap_profile(root, snap, app)) for snap, app in apps)
+    if "private" in chosen:
+        facts["private"] = dict((snap, private_setup_facts(root, snap, ns_reader)) for snap in private_snaps)
+    if "objects" in chosen:
+        facts["dev_shm_listing"] = list_dev_shm(root)
+    if "declarations" in chosen:
+        facts["snap_yamls"] = installed_snap_yamls(root)
+    return facts
