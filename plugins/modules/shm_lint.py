@@ -1,0 +1,229 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) snapfleet maintainers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: shm_lint
+short_description: Check shared-memory plugs and slots of a snap.yaml or snapcraft.yaml against snapd's rules
+version_added: 0.1.0
+description:
+  - Applies every rule snapd applies to C(shared-memory) plugs and slots, and reports each broken rule
+    with snapd's own message. snapd installs such a snap anyway but silently drops the bad plug or slot,
+    leaving the reason only in C(snap warnings); this module catches it before the snap ships.
+  - Also reports, as warnings, what the interface documentation asks for but snapd does not enforce,
+    such as a path listed in both C(read) and C(write), or a lone C(*) or C(.) path.
+  - Understands the shorthand forms C(plugs: [shared-memory]) in an app or hook, C(plug-name: shared-memory),
+    a plug or slot named after its interface, and explicit C(interface:) entries.
+  - Runs on a target or on the controller (C(delegate_to: localhost)); it only reads.
+  - The finding codes are listed in the RV(findings) return value and in C(docs/findings.md).
+author:
+  - snapfleet maintainers
+requirements:
+  - PyYAML on the host that runs the module. The Ansible controller always has it; on a target without
+    C(python3-yaml) run the task with C(delegate_to: localhost).
+options:
+  path:
+    description:
+      - A C(snap.yaml) or C(snapcraft.yaml) file, or a directory holding C(meta/snap.yaml),
+        C(snap/snapcraft.yaml), C(snapcraft.yaml) or C(.snapcraft.yaml) (the first one found, in that order).
+      - Mutually exclusive with O(content).
+    type: path
+  content:
+    description:
+      - The YAML text itself. Mutually exclusive with O(path).
+    type: str
+  fail_on:
+    description:
+      - Fail the task when a finding of this severity or worse is found. The findings are returned
+        either way.
+      - V(error) fails on what snapd would drop, V(warning) also on the unenforced rules,
+        V(never) only fails when the input cannot be read or parsed.
+    type: str
+    choices: [error, warning, never]
+    default: error
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - This action does not modify state.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: N/A
+    details:
+      - This action does not modify state.
+  idempotent:
+    description:
+      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: posix
+notes:
+  - Input is limited to 1 MiB, 64 levels of nesting and 200000 nodes after YAML alias expansion; larger or
+    self-referencing input is refused with a clear message rather than parsed.
+  - Path rule messages are those of snapd 2.64; later snapd releases word the reserved-character message
+    slightly differently.
+seealso:
+  - module: snapfleet.snapd.shm_verify
+"""
+
+EXAMPLES = r"""
+- name: Lint the snap being built, on the controller
+  snapfleet.snapd.shm_lint:
+    path: "{{ playbook_dir }}/../my-snap"
+  delegate_to: localhost
+
+- name: Lint inline content and keep going whatever it finds
+  snapfleet.snapd.shm_lint:
+    content: |
+      name: provider
+      slots:
+        shmem:
+          interface: shared-memory
+          write: [bar]
+    fail_on: never
+  register: lint
+
+- name: Show what snapd would drop
+  ansible.builtin.debug:
+    msg: "{{ lint.findings | selectattr('severity', 'equalto', 'error') | map(attribute='message') | list }}"
+
+- name: Treat the unenforced rules as failures too
+  snapfleet.snapd.shm_lint:
+    path: /snap/provider/current/meta/snap.yaml
+    fail_on: warning
+"""
+
+RETURN = r"""
+valid:
+  description: True when no finding has severity V(error), that is, snapd would keep every shared-memory plug and slot.
+  returned: success
+  type: bool
+  sample: false
+source:
+  description: The file that was read, or V(content) for inline input.
+  returned: always
+  type: str
+  sample: /home/dev/my-snap/snap/snapcraft.yaml
+summary:
+  description: Number of findings per severity.
+  returned: success
+  type: dict
+  sample: {"error": 1, "warning": 0, "info": 0}
+findings:
+  description:
+    - One entry per broken rule, in snapd's order of checks.
+    - "Codes: V(declaration-malformed), V(identifier-not-string), V(private-not-bool), V(private-with-identifier),
+      V(private-with-other-plugs), V(private-with-slots), V(paths-not-string-list), V(paths-missing), V(path-empty),
+      V(path-spaces), V(path-reserved-char), V(path-double-star), V(path-slash), V(path-not-clean) (errors);
+      V(path-duplicate), V(path-too-broad), V(plug-paths-ignored), V(slot-private-ignored) (warnings).
+      C(docs/findings.md) explains each one."
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    code:
+      description: Stable kebab-case code of the rule.
+      type: str
+      sample: path-slash
+    severity:
+      description: V(error) where snapd drops the plug or slot, V(warning) for unenforced rules.
+      type: str
+      sample: error
+    subject:
+      description: The plug or slot, as C(plug SNAP:NAME) or C(slot SNAP:NAME).
+      type: str
+      sample: slot provider:shmem
+    message:
+      description: snapd's own message for errors; for warnings, what is wrong and why.
+      type: str
+      sample: "shared-memory interface path should not contain '/': \"/dev/shm/bar\""
+    evidence:
+      description: The offending attribute and value.
+      type: dict
+      sample: {"snap": "provider", "slot": "shmem", "attribute": "write", "path": "/dev/shm/bar"}
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import ERROR, WARNING, summarize
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import (
+    HAS_YAML,
+    MAX_YAML_BYTES,
+    YAML_IMPORT_ERROR,
+    SnapYamlError,
+    lint_snap,
+    load_snap_yaml,
+)
+
+# snapcraft's own lookup order for a project, after the built snap's meta/snap.yaml
+CANDIDATES = ("meta/snap.yaml", "snap/snapcraft.yaml", "snapcraft.yaml", ".snapcraft.yaml")
+FAILING = {"error": (ERROR,), "warning": (ERROR, WARNING), "never": ()}
+
+
+def source_file(path):
+    """The file to lint for a path that is a file or a snap/project directory."""
+    if not os.path.isdir(path):
+        return path
+    for candidate in CANDIDATES:
+        found = os.path.join(path, candidate)
+        if os.path.isfile(found):
+            return found
+    raise SnapYamlError("%s holds none of %s" % (path, ", ".join(CANDIDATES)))
+
+
+def read_bounded(path):
+    """The file's bytes, refusing more than the YAML size limit before reading it all."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_YAML_BYTES + 1)
+    except (IOError, OSError) as error:
+        raise SnapYamlError("cannot read %s: %s" % (path, error.strerror or error))
+    if len(raw) > MAX_YAML_BYTES:
+        raise SnapYamlError("refusing %s: larger than %d bytes" % (path, MAX_YAML_BYTES))
+    return raw
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path"),
+            content=dict(type="str"),
+            fail_on=dict(type="str", choices=["error", "warning", "never"], default="error"),
+        ),
+        mutually_exclusive=[("path", "content")],
+        required_one_of=[("path", "content")],
+        supports_check_mode=True,
+    )
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML", reason="to parse snap.yaml; or run the task with "
+                                                  "delegate_to: localhost"), exception=YAML_IMPORT_ERROR)
+    source = "content"
+    try:
+        if module.params["path"] is not None:
+            source = source_file(module.params["path"])
+            document = load_snap_yaml(read_bounded(source))
+        else:
+            document = load_snap_yaml(module.params["content"])
+    except SnapYamlError as error:
+        module.fail_json(msg="cannot lint %s: %s" % (source, error), source=source)
+    findings = lint_snap(document)
+    summary = summarize(findings)
+    result = dict(changed=False, source=source, findings=findings, summary=summary, valid=summary[ERROR] == 0)
+    failing = [item for item in findings if item["severity"] in FAILING[module.params["fail_on"]]]
+    if failing:
+        module.fail_json(msg="%d shared-memory declaration finding(s) at or above %s; first: %s"
+                         % (len(failing), module.params["fail_on"], failing[0]["message"]), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) snapfleet maintainers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: shm_verify
+short_description: Audit a host's snapd shared-memory setup and report findings
+version_added: 0.1.0
+description:
+  - Proves, host by host, that the declared shared-memory setup is in force, and reports every deviation as a
+    finding with a stable code, a severity, the subject, a message and the evidence. It never changes anything.
+  - "C(dev-shm): C(/dev/shm) is a real directory (a symlink breaks every private plug), a tmpfs mount, mode 1777,
+    owned by root, mounted nosuid and nodev."
+  - "C(connections): each connection of O(connections) is established (or not, for V(disconnected)), no other
+    shared-memory connection exists, plug and slot identifiers match, no private plug is connected to an app
+    slot, and the read/write stored with each connection equal the slot's current ones (snapd before 2.64 keeps
+    stale ones after a refresh)."
+  - "C(apparmor): the generated profile of every app bound to a shared-memory plug or slot holds exactly the
+    rules its connections grant (per snapd version: C(rwk) before 2.57, C(mrwlk) after; private C(/dev/shm/*)
+    before 2.60.2, C(/dev/shm/**) after), and is loaded in enforce mode. Whether AppArmor is in force is read
+    from the kernel, not from snapd's C(confinement), which Debian's snapd reports as C(partial) while it
+    enforces. Where the kernel does not enforce AppArmor, one V(apparmor-disabled) info finding replaces them."
+  - "C(private): each snap of O(private_snaps) is connected to the system slot and not undesired; the desired
+    mount profile has the C(/dev/shm) bind; when its mount namespace exists, the applied profile has it and
+    C(/dev/shm) inside the namespace is the bind of C(/dev/shm/snap.NAME) (read by entering the namespace from a
+    forked child, no binary of the snap needed), else the setup is reported pending (info); the host's
+    C(/dev/shm/snap.NAME), if present, is a root-owned 1777 directory and not a symlink."
+  - "C(objects): objects matching each slot's declared paths, with owner and mode (info); C(*) and C(.) paths
+    (warning)."
+  - "C(warnings): snapd's warnings about shared-memory plugs or slots it dropped, quoted."
+  - "C(declarations): the rules of M(snapfleet.snapd.shm_lint) applied to every installed snap whose
+    C(meta/snap.yaml) mentions shared-memory."
+  - /dev/shm is treated as hostile ground. Entries there are only lstat'ed relative to an O_NOFOLLOW handle on
+    /dev/shm, never opened or followed, and no shell or program is run.
+author:
+  - snapfleet maintainers
+extends_documentation_fragment:
+  - snapfleet.snapd._snapd
+  - snapfleet.snapd._snapd.info_module
+options:
+  connections:
+    description:
+      - The connections the host should have, in the item form of M(snapfleet.snapd.shm_connection)'s
+        O(snapfleet.snapd.shm_connection#module:connections), so the same list can be used for both.
+      - When set, every established shared-memory connection it does not name is reported as
+        V(connection-unexpected), except a private plug's connection to the system slot for a snap of
+        O(private_snaps).
+      - When not set, connections are only checked for soundness (identifiers, private target, stale attributes).
+    type: list
+    elements: dict
+    suboptions:
+      plug:
+        description: The plug, as V(snap:plug).
+        type: str
+        required: true
+      slot:
+        description:
+          - The slot, as V(snap:slot), or V(:shared-memory) for the system slot.
+          - May be left out for a private plug; it then means the system slot.
+        type: str
+      state:
+        description: Whether the connection should be established (V(connected)) or absent (V(disconnected)).
+        type: str
+        choices: [connected, disconnected]
+        default: connected
+      forget:
+        description: Accepted so that a list written for M(snapfleet.snapd.shm_connection) works as is; ignored here.
+        type: bool
+        default: false
+  private_snaps:
+    description:
+      - Snaps (instance names) whose private C(/dev/shm) setup to check.
+      - Default is every snap with a C(private: true) shared-memory plug.
+    type: list
+    elements: str
+  checks:
+    description:
+      - The check families to run. See the description for what each one checks.
+    type: list
+    elements: str
+    choices: [dev-shm, connections, apparmor, private, objects, warnings, declarations]
+    default: [dev-shm, connections, apparmor, private, objects, warnings, declarations]
+notes:
+  - Needs root on the target to read AppArmor profiles, mount namespaces and the mount profiles; use C(become: true).
+    The module fails, with one message, only when it cannot check at all (not root, snapd unreachable, a host file
+    unreadable); findings never fail it. Gate on RV(compliant) in a later task or a report.
+  - Linting installed snaps needs PyYAML (C(python3-yaml)) on the target; without it each such snap gives a
+    V(snap-yaml-unreadable) warning instead.
+seealso:
+  - module: snapfleet.snapd.shm_lint
+  - module: snapfleet.snapd.shm_connection
+  - module: snapfleet.snapd.shm_info
+"""
+
+EXAMPLES = r"""
+- name: Audit the host against the connections we manage
+  snapfleet.snapd.shm_verify:
+    connections:
+      - plug: consumer:shmem
+        slot: provider:shmem
+      - plug: shm-private:shmem-private
+  become: true
+  register: shm_audit
+
+- name: Fail the host only after the report has the data
+  ansible.builtin.assert:
+    that: shm_audit.compliant
+    fail_msg: "{{ shm_audit.findings | selectattr('severity', 'equalto', 'error') | map(attribute='message') | list }}"
+
+- name: Only look at /dev/shm and the private setups
+  snapfleet.snapd.shm_verify:
+    checks: [dev-shm, private]
+    private_snaps: [shm-private]
+  become: true
+"""
+
+RETURN = r"""
+compliant:
+  description: True when no finding has severity V(error).
+  returned: success
+  type: bool
+  sample: true
+snapd_version:
+  description: snapd's version, as C(/v2/system-info) reports it.
+  returned: success
+  type: str
+  sample: "2.68.3"
+summary:
+  description: Number of findings per severity.
+  returned: success
+  type: dict
+  sample: {"error": 0, "warning": 1, "info": 3}
+findings:
+  description:
+    - Everything found, one entry per fact. C(docs/findings.md) is the table of all codes.
+    - "Errors: V(dev-shm-missing), V(dev-shm-symlink), V(dev-shm-not-directory), V(dev-shm-not-tmpfs),
+      V(dev-shm-mode), V(dev-shm-owner), V(connection-missing), V(connection-unexpected), V(endpoint-missing),
+      V(identifier-mismatch), V(private-to-app-slot), V(slot-attrs-stale), V(apparmor-profile-missing),
+      V(apparmor-rule-missing), V(apparmor-rule-unexpected), V(apparmor-profile-not-enforced),
+      V(private-not-connected), V(private-undesired), V(private-unsupported), V(private-fstab-missing),
+      V(private-applied-fstab-missing), V(private-mount-missing), V(private-dir-symlink),
+      V(private-dir-not-directory), V(private-dir-squatted), V(private-dir-mode), V(declaration-dropped), and the
+      error codes of M(snapfleet.snapd.shm_lint)."
+    - "Warnings: V(dev-shm-mount-options), V(connection-grants-nothing), V(private-namespace-unreadable),
+      V(path-too-broad), V(snap-yaml-unreadable), and the warning codes of M(snapfleet.snapd.shm_lint)."
+    - "Info: V(apparmor-disabled), V(private-namespace-pending), V(shm-object)."
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    code:
+      description: Stable kebab-case code.
+      type: str
+      sample: private-dir-squatted
+    severity:
+      description: V(error), V(warning) or V(info).
+      type: str
+      sample: error
+    subject:
+      description: What the finding is about, such as C(/dev/shm), C(plug SNAP:PLUG), C(app SNAP.APP) or C(private SNAP).
+      type: str
+      sample: private shm-private
+    message:
+      description: What is wrong, quoting snapd where snapd said it.
+      type: str
+      sample: "/dev/shm/snap.shm-private is owned by uid 1000, not root: another user created the snap's private /dev/shm"
+    evidence:
+      description: The facts the finding rests on (paths, modes, attributes, rules, snapd's warning text).
+      type: dict
+      sample: {"path": "/dev/shm/snap.shm-private", "kind": "dir", "uid": 1000, "gid": 1000, "mode": "0755"}
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import private_plugs, profile_apps, verify
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import ERROR, FAMILIES, summarize
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import HostReadError, gather_facts
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import desired_connection
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import read_state
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError
+
+STATES = ["connected", "disconnected"]
+HOST_ROOT = "/"
+
+
+def argument_spec():
+    return dict(
+        connections=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                plug=dict(type="str", required=True),
+                slot=dict(type="str"),
+                state=dict(type="str", choices=STATES, default="connected"),
+                forget=dict(type="bool", default=False),
+            ),
+        ),
+        private_snaps=dict(type="list", elements="str"),
+        checks=dict(type="list", elements="str", choices=list(FAMILIES), default=list(FAMILIES)),
+        socket=dict(type="path", default="/run/snapd.socket"),
+        timeout=dict(type="float", default=300.0),
+    )
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    params = module.params
+    expected = None
+    if params["connections"] is not None:
+        try:
+            # forget only matters to shm_connection; what is verified is the state
+            expected = [desired_connection(item["plug"], item["slot"], item["state"]) for item in params["connections"]]
+        except ValueError as error:
+            module.fail_json(msg="invalid connections item: %s" % error)
+    if os.geteuid() != 0:
+        module.fail_json(msg="shm_verify needs root to read AppArmor profiles, mount namespaces and mount profiles: "
+                             "run the task with become: true")
+    client = SnapdClient(params["socket"], params["timeout"])
+    try:
+        state = read_state(client)
+    except SnapdError as error:
+        module.fail_json(msg="cannot read snapd's shared-memory state: %s" % error)
+    private_snaps = params["private_snaps"]
+    if private_snaps is None:
+        private_snaps = sorted(private_plugs(state))
+    try:
+        facts = gather_facts(HOST_ROOT, params["checks"], profile_apps(state), private_snaps)
+    except HostReadError as error:
+        module.fail_json(msg="cannot read the host: %s" % error, snapd_version=state.version)
+    findings = verify(state, facts, params["checks"], expected, private_snaps)
+    summary = summarize(findings)
+    module.exit_json(changed=False, compliant=summary[ERROR] == 0, findings=findings, summary=summary,
+                     snapd_version=state.version)
+
+
+if __name__ == "__main__":
+    main()
