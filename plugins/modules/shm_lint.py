@@ -206,10 +206,10 @@ def main():
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML", reason="to parse snap.yaml; or run the task with "
                                                   "delegate_to: localhost"), exception=YAML_IMPORT_ERROR)
-    source = "content"
+    source = module.params["path"] if module.params["path"] is not None else "content"
     try:
         if module.params["path"] is not None:
-            source = source_file(module.params["path"])
+            source = source_file(source)
             document = load_snap_yaml(read_bounded(source))
         else:
             document = load_snap_yaml(module.params["content"])

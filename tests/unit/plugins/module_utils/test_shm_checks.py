@@ -1,0 +1,398 @@
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""shm_verify's checks over hand-built snapshots and fake host trees under tmp_path."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from shm_fixtures import BROKEN_WARNING, connection, host
+
+from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_host
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import (
+    check_apparmor,
+    check_connections,
+    check_declarations,
+    check_dev_shm,
+    check_dropped,
+    check_objects,
+    check_private,
+    expected_rules,
+    profile_apps,
+    verify,
+)
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES, FINDING_CODES
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
+    FileFacts,
+    HostReadError,
+    gather_facts,
+    parse_mountinfo,
+    read_namespace_mountinfo,
+)
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import desired_connection
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+HOST_MOUNTINFO = "25 24 0:23 / /dev/shm rw,nosuid,nodev - tmpfs tmpfs rw,size=1024k\n"
+ROOT_DIR = FileFacts("dir", 0, 0, 0o1777)
+PROVIDER_ATTRS = {"shared-memory": "foo", "write": ["bar"], "read": ["bar-ro"]}
+
+
+def codes(findings):
+    return [item["code"] for item in findings]
+
+
+def provider_connection(**slot_attrs):
+    entry = connection("consumer:shmem", "provider:shmem")
+    entry["plug-attrs"] = {"shared-memory": "foo", "private": False}
+    entry["slot-attrs"] = dict(PROVIDER_ATTRS, **slot_attrs)
+    return entry
+
+
+def private_connection():
+    entry = connection("shm-private:shmem-private", "snapd:shared-memory", manual=False)
+    entry["plug-attrs"] = {"private": True}
+    return entry
+
+
+def compliant_state(version="2.63"):
+    return host(version=version, established=[provider_connection(), private_connection()])
+
+
+# --- /dev/shm --------------------------------------------------------------------------------------------------
+
+def test_sane_dev_shm_has_no_findings():
+    assert check_dev_shm(ROOT_DIR, parse_mountinfo(HOST_MOUNTINFO)) == []
+
+
+@pytest.mark.parametrize("facts, mountinfo, expected", [
+    (None, HOST_MOUNTINFO, ["dev-shm-missing"]),
+    (FileFacts("symlink", 0, 0, 0o777), HOST_MOUNTINFO, ["dev-shm-symlink"]),
+    (FileFacts("file", 0, 0, 0o644), HOST_MOUNTINFO, ["dev-shm-not-directory"]),
+    (FileFacts("dir", 1000, 0, 0o1777), HOST_MOUNTINFO, ["dev-shm-owner"]),
+    (FileFacts("dir", 0, 0, 0o755), HOST_MOUNTINFO, ["dev-shm-mode"]),
+    (ROOT_DIR, "", ["dev-shm-not-tmpfs"]),
+    (ROOT_DIR, "25 24 8:1 /shm /dev/shm rw,nosuid,nodev - ext4 /dev/sda1 rw\n", ["dev-shm-not-tmpfs"]),
+    (ROOT_DIR, "25 24 0:23 / /dev/shm rw,relatime - tmpfs tmpfs rw\n", ["dev-shm-mount-options"]),
+])
+def test_dev_shm_faults(facts, mountinfo, expected):
+    assert codes(check_dev_shm(facts, parse_mountinfo(mountinfo))) == expected
+
+
+def test_dev_shm_symlink_quotes_snapd():
+    message = check_dev_shm(FileFacts("symlink", 0, 0, 0o777), [])[0]["message"]
+    assert 'shared-memory plug with "private: true" cannot be connected if "/dev/shm" is a symlink' in message
+
+
+# --- connections -----------------------------------------------------------------------------------------------
+
+EXPECTED = [desired_connection("consumer:shmem", "provider:shmem"), desired_connection("shm-private:shmem-private")]
+
+
+def test_expected_connections_present_give_no_findings():
+    assert check_connections(compliant_state(), EXPECTED) == []
+
+
+def test_expected_connection_missing():
+    state = host(established=[private_connection()])
+    found = check_connections(state, EXPECTED)
+    assert codes(found) == ["connection-missing"]
+    assert found[0]["message"] == "consumer:shmem is not connected to provider:shmem"
+
+
+def test_unexpected_connection():
+    logger = connection("logger:shmem", "provider:shmem")
+    logger["plug-attrs"], logger["slot-attrs"] = {"shared-memory": "foo"}, dict(PROVIDER_ATTRS)
+    state = host(established=[provider_connection(), private_connection(), logger])
+    assert codes(check_connections(state, EXPECTED)) == ["connection-unexpected"]
+
+
+def test_private_system_connection_is_expected_by_default():
+    assert check_connections(compliant_state(), EXPECTED[:1]) == []
+
+
+def test_expected_disconnected_but_connected():
+    wanted = [desired_connection("consumer:shmem", "provider:shmem", "disconnected")]
+    assert codes(check_connections(compliant_state(), wanted)) == ["connection-unexpected"]
+
+
+def test_expected_plug_dropped_by_snapd_quotes_the_warning():
+    state = host(warnings=[{"message": BROKEN_WARNING}])
+    found = check_connections(state, [desired_connection("shm-broken:shmem", "provider:shmem")])
+    assert codes(found) == ["endpoint-missing"]
+    assert found[0]["evidence"]["warning"] == BROKEN_WARNING
+
+
+def test_identifier_mismatch():
+    entry = connection("stranger:shmem", "provider:shmem")
+    entry["plug-attrs"], entry["slot-attrs"] = {"shared-memory": "other"}, dict(PROVIDER_ATTRS)
+    found = check_connections(host(established=[entry]))
+    assert codes(found) == ["identifier-mismatch"]
+    assert found[0]["message"] == "stranger:shmem has identifier 'other' but provider:shmem has 'foo'"
+
+
+def test_private_plug_on_app_slot_and_plain_plug_on_system_slot():
+    private = connection("shm-private:shmem-private", "provider:shmem")
+    private["plug-attrs"] = {"private": True}
+    plain = connection("consumer:shmem", "snapd:shared-memory")
+    plain["plug-attrs"] = {"shared-memory": "foo", "private": False}
+    assert codes(check_connections(host(established=[private, plain]))) == [
+        "connection-grants-nothing", "private-to-app-slot"]
+
+
+def test_stale_slot_attributes():
+    state = host(established=[provider_connection(write=["old"])])
+    found = check_connections(state)
+    assert codes(found) == ["slot-attrs-stale"]
+    assert found[0]["evidence"]["stored"] == {"read": ["bar-ro"], "write": ["old"]}
+
+
+# --- AppArmor --------------------------------------------------------------------------------------------------
+
+def profiles_for(rules_by_app):
+    return dict((key, "profile x {\n%s\n}\n" % "\n".join("  " + rule for rule in rules))
+                for key, rules in rules_by_app.items())
+
+
+GOOD_PROFILES = {
+    ("consumer", "app"): ['"/{dev,run}/shm/bar" mrwlk,', '"/{dev,run}/shm/bar-ro" r,',
+                          "/{dev,run}/shm/snap.@{SNAP_INSTANCE_NAME}.** mrwlkix,"],
+    ("provider", "app"): ['"/{dev,run}/shm/bar" mrwlk,', '"/{dev,run}/shm/bar-ro" mrwlk,'],
+    ("shm-private", "app"): ['"/dev/shm/**" mrwlkix,'],
+}
+ENFORCED = {"snap.consumer.app": "enforce", "snap.provider.app": "enforce", "snap.shm-private.app": "enforce",
+            "snap.logger.app": "enforce", "snap.stranger.app": "enforce"}
+
+
+def test_profiles_with_exactly_the_granted_rules_pass():
+    assert check_apparmor(compliant_state(), True, ENFORCED, profiles_for(GOOD_PROFILES)) == []
+
+
+def test_apparmor_off_in_the_kernel_is_one_info_finding_even_when_confinement_says_strict():
+    assert codes(check_apparmor(compliant_state(), False, None, {})) == ["apparmor-disabled"]
+
+
+@pytest.mark.parametrize("version, write, private", [
+    ("2.56", '"/{dev,run}/shm/bar" rwk,', '"/dev/shm/*" mrwlkix,'),
+    ("2.57.6", '"/{dev,run}/shm/bar" mrwlk,', '"/dev/shm/*" mrwlkix,'),
+    ("2.60.2", '"/{dev,run}/shm/bar" mrwlk,', '"/dev/shm/**" mrwlkix,'),
+])
+def test_expected_rules_follow_the_snapd_version(version, write, private):
+    rules = expected_rules(compliant_state(version))
+    assert (write,) in rules[("consumer", "app")]
+    assert (private,) in rules[("shm-private", "app")]
+
+
+def test_dropped_rule_and_extra_rule_and_complain_mode():
+    profiles = dict(GOOD_PROFILES)
+    profiles[("consumer", "app")] = ['"/{dev,run}/shm/bar-ro" r,', '"/{dev,run}/shm/other" mrwlk,']
+    kernel = dict(ENFORCED, **{"snap.consumer.app": "complain"})
+    found = check_apparmor(compliant_state(), True, kernel, profiles_for(profiles))
+    assert [(f["code"], f["evidence"].get("rule")) for f in found] == [
+        ("apparmor-rule-missing", '"/{dev,run}/shm/bar" mrwlk,'),
+        ("apparmor-rule-unexpected", '"/{dev,run}/shm/other" mrwlk,'),
+        ("apparmor-profile-not-enforced", None),
+    ]
+
+
+def test_missing_profile():
+    profiles = profiles_for(GOOD_PROFILES)
+    profiles[("provider", "app")] = None
+    assert codes(check_apparmor(compliant_state(), True, ENFORCED, profiles)) == ["apparmor-profile-missing"]
+
+
+def test_profile_apps_lists_every_bound_app_but_not_the_system_slot():
+    assert profile_apps(compliant_state()) == [("consumer", "app"), ("logger", "app"), ("provider", "app"),
+                                               ("shm-private", "app"), ("stranger", "app")]
+
+
+# --- private setups over a fake host tree ------------------------------------------------------------------------
+
+def make_tree(tmp_path, snap="shm-private", namespace=True, dir_mode=0o1777, applied=True, desired=True):
+    root = str(tmp_path)
+    entry = "/dev/shm/snap.%s /dev/shm none bind,rw 0 0\n" % snap
+    for path, text in (("proc/self/mountinfo", HOST_MOUNTINFO),
+                       ("var/lib/snapd/mount/snap.%s.fstab" % snap, entry if desired else ""),
+                       ("run/snapd/ns/snap.%s.fstab" % snap, entry if applied else "")):
+        os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
+        with open(os.path.join(root, path), "w") as handle:
+            handle.write(text)
+    os.makedirs(os.path.join(root, "dev/shm"))
+    os.chmod(os.path.join(root, "dev/shm"), 0o1777)
+    if dir_mode is not None:
+        os.mkdir(os.path.join(root, "dev/shm/snap.%s" % snap))
+        os.chmod(os.path.join(root, "dev/shm/snap.%s" % snap), dir_mode)
+    if namespace:
+        open(os.path.join(root, "run/snapd/ns/%s.mnt" % snap), "w").close()
+    return root
+
+
+def bound_namespace(ns_file):
+    return "30 29 0:23 /snap.shm-private /dev/shm rw,nosuid,nodev - tmpfs tmpfs rw\n"
+
+
+def private_findings(root, state=None, ns_reader=bound_namespace, snaps=("shm-private",)):
+    state = state or compliant_state()
+    facts = dict((snap, _shm_host.private_setup_facts(root, snap, ns_reader)) for snap in snaps)
+    return check_private(state, list(snaps), facts, parse_mountinfo(HOST_MOUNTINFO))
+
+
+def test_private_setup_applied_and_bound(tmp_path):
+    assert private_findings(make_tree(tmp_path)) == []
+
+
+def test_private_setup_without_namespace_is_pending(tmp_path):
+    assert codes(private_findings(make_tree(tmp_path, namespace=False, dir_mode=None))) == ["private-namespace-pending"]
+
+
+def test_private_mount_not_bound(tmp_path):
+    def unbound(ns_file):
+        return "30 29 0:23 / /dev/shm rw - tmpfs tmpfs rw\n"
+    assert codes(private_findings(make_tree(tmp_path), ns_reader=unbound)) == ["private-mount-missing"]
+
+
+def test_private_mount_from_another_filesystem(tmp_path):
+    def elsewhere(ns_file):
+        return "30 29 0:99 /snap.shm-private /dev/shm rw - tmpfs tmpfs rw\n"
+    assert codes(private_findings(make_tree(tmp_path), ns_reader=elsewhere)) == ["private-mount-missing"]
+
+
+def test_namespace_that_cannot_be_entered(tmp_path):
+    def refused(ns_file):
+        raise HostReadError("cannot enter the mount namespace x: setns: Operation not permitted")
+    assert codes(private_findings(make_tree(tmp_path), ns_reader=refused)) == ["private-namespace-unreadable"]
+
+
+def test_fstab_entries_missing(tmp_path):
+    assert codes(private_findings(make_tree(tmp_path, applied=False, desired=False))) == [
+        "private-fstab-missing", "private-applied-fstab-missing"]
+
+
+def test_private_dir_mode_0755(tmp_path):
+    found = private_findings(make_tree(tmp_path, dir_mode=0o755))
+    assert codes(found) == ["private-dir-mode"]
+    assert found[0]["message"] == "/dev/shm/snap.shm-private has mode 0755, not 1777"
+
+
+def test_private_dir_squatted_by_another_user(tmp_path):
+    root = make_tree(tmp_path)
+    os.chown(os.path.join(root, "dev/shm/snap.shm-private"), 1000, 1000)
+    assert codes(private_findings(root)) == ["private-dir-squatted"]
+
+
+def test_private_dir_symlink_is_not_followed(tmp_path):
+    root = make_tree(tmp_path, dir_mode=None)
+    os.symlink("/etc", os.path.join(root, "dev/shm/snap.shm-private"))
+    assert codes(private_findings(root)) == ["private-dir-symlink"]
+
+
+def test_private_dir_that_is_a_file(tmp_path):
+    root = make_tree(tmp_path, dir_mode=None)
+    open(os.path.join(root, "dev/shm/snap.shm-private"), "w").close()
+    assert codes(private_findings(root)) == ["private-dir-not-directory"]
+
+
+def test_dev_shm_symlink_hides_everything_under_it(tmp_path):
+    root = make_tree(tmp_path)
+    os.rename(os.path.join(root, "dev/shm"), os.path.join(root, "elsewhere"))
+    os.symlink(os.path.join(root, "elsewhere"), os.path.join(root, "dev/shm"))
+    assert _shm_host.dev_shm_entry(root, "snap.shm-private") is None
+    assert _shm_host.list_dev_shm(root) == {}
+
+
+def test_private_undesired_and_not_connected(tmp_path):
+    root = make_tree(tmp_path, namespace=False, dir_mode=None)
+    undesired = connection("shm-private:shmem-private", "snapd:shared-memory")
+    assert codes(private_findings(root, host(established=[provider_connection()], undesired=[undesired]))) == [
+        "private-undesired"]
+    assert codes(private_findings(root, host(established=[provider_connection()]))) == ["private-not-connected"]
+
+
+def test_private_unsupported_before_2_55_3(tmp_path):
+    root = make_tree(tmp_path, namespace=False, dir_mode=None)
+    assert codes(private_findings(root, compliant_state("2.54.4"))) == ["private-unsupported"]
+
+
+def test_snap_named_private_without_a_private_plug(tmp_path):
+    found = private_findings(make_tree(tmp_path, snap="consumer", dir_mode=None, namespace=False), snaps=("consumer",))
+    assert codes(found) == ["private-not-connected"]
+
+
+# --- objects, warnings, declarations, the whole verify -------------------------------------------------------
+
+def test_objects_under_declared_paths_and_too_broad_paths():
+    state = host(extra_slots=[{"snap": "wide", "slot": "shm", "interface": "shared-memory",
+                               "attrs": {"shared-memory": "w", "write": ["*"]}, "apps": ["app"]}])
+    listing = {"bar": FileFacts("file", 1000, 1000, 0o600), "baz": FileFacts("file", 0, 0, 0o644),
+               "snap.shm-private": ROOT_DIR}
+    found = check_objects(state, listing)
+    assert [(f["code"], f["subject"], f["evidence"].get("object")) for f in found] == [
+        ("shm-object", "slot provider:shmem", "/dev/shm/bar"),
+        ("path-too-broad", "slot wide:shm", None),
+        ("shm-object", "slot wide:shm", "/dev/shm/bar"),
+        ("shm-object", "slot wide:shm", "/dev/shm/baz"),
+        ("shm-object", "slot wide:shm", "/dev/shm/snap.shm-private"),
+    ]
+    assert found[0]["message"] == "/dev/shm/bar (bar): file uid 1000 gid 1000 mode 0600"
+
+
+def test_dropped_declarations_are_quoted():
+    found = check_dropped(host(warnings=[{"message": BROKEN_WARNING}]))
+    assert [(f["code"], f["subject"]) for f in found] == [("declaration-dropped", "shm-broken:shmem")]
+    assert found[0]["evidence"]["warning"] == BROKEN_WARNING
+
+
+def test_installed_snap_yaml_is_linted_under_its_instance_name():
+    found = check_declarations({"shm-broken": "name: shm-broken\nslots:\n  shmem: shared-memory\n",
+                                "weird": "a: [", "gone": HostReadError("cannot read x: Permission denied")})
+    assert [(f["code"], f["subject"]) for f in found] == [
+        ("snap-yaml-unreadable", "snap gone"), ("paths-missing", "slot shm-broken:shmem"),
+        ("snap-yaml-unreadable", "snap weird")]
+
+
+def test_gather_and_verify_a_compliant_fake_host(tmp_path):
+    root = make_tree(tmp_path)
+    for path, text in (("sys/module/apparmor/parameters/enabled", "Y\n"),
+                       ("sys/kernel/security/apparmor/profiles",
+                        "".join("%s (%s)\n" % item for item in sorted(ENFORCED.items()))),
+                       ("snap/provider/current/meta/snap.yaml",
+                        "name: provider\nslots:\n  shmem:\n    interface: shared-memory\n    shared-memory: foo\n"
+                        "    write: [bar]\n    read: [bar-ro]\n")):
+        os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
+        with open(os.path.join(root, path), "w") as handle:
+            handle.write(text)
+    for (snap, app), text in profiles_for(GOOD_PROFILES).items():
+        path = os.path.join(root, "var/lib/snapd/apparmor/profiles/snap.%s.%s" % (snap, app))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as handle:
+            handle.write(text)
+    state = compliant_state()
+    facts = gather_facts(root, FAMILIES, profile_apps(state), ["shm-private"], ns_reader=bound_namespace)
+    found = verify(state, facts, FAMILIES, EXPECTED)
+    assert [f for f in found if f["severity"] != "info"] == []
+    assert set(codes(found)) <= {"shm-object"}
+
+
+def test_namespace_reader_enters_through_libc_setns_in_a_child(monkeypatch):
+    class FakeLibc(object):
+        @staticmethod
+        def setns(fd, nstype):
+            return 0
+    monkeypatch.setattr(_shm_host.ctypes, "CDLL", lambda *args, **kwargs: FakeLibc())
+    text = read_namespace_mountinfo(os.path.abspath(__file__))
+    assert parse_mountinfo(text) == parse_mountinfo(open("/proc/self/mountinfo").read())
+
+
+def test_namespace_reader_reports_setns_failure_cleanly():
+    with pytest.raises(HostReadError) as caught:
+        read_namespace_mountinfo(os.path.abspath(__file__))
+    assert "setns:" in str(caught.value)
+
+
+def test_findings_doc_lists_every_code_once():
+    with open(os.path.join(REPO, "docs", "findings.md")) as handle:
+        documented = re.findall(r"^\| `([a-z0-9-]+)` \| (error|warning|info) \|", handle.read(), re.MULTILINE)
+    assert sorted(documented) == sorted((code, entry[0]) for code, entry in FINDING_CODES.items())

@@ -1,0 +1,101 @@
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""shm_lint and shm_verify as Ansible runs them: arguments in, one JSON result out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.snapfleet.snapd.plugins.modules import shm_lint, shm_verify
+
+BAD_SLOT = "name: provider\nslots:\n  shmem:\n    interface: shared-memory\n    write: [/dev/shm/bar]\n"
+WARN_SLOT = "name: provider\nslots:\n  shmem:\n    interface: shared-memory\n    write: ['*']\n"
+
+
+def run(capsys, module, **args):
+    args.setdefault("_ansible_check_mode", True)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exit_:
+            module.main()
+    result = json.loads(capsys.readouterr().out)
+    result["rc"] = exit_.value.code
+    return result
+
+
+def test_lint_fails_on_error_by_default_and_still_returns_findings(capsys):
+    result = run(capsys, shm_lint, content=BAD_SLOT)
+    assert result["failed"] is True and result["valid"] is False
+    assert [f["code"] for f in result["findings"]] == ["path-slash"]
+    assert result["msg"].endswith("shared-memory interface path should not contain '/': \"/dev/shm/bar\"")
+
+
+def test_lint_fail_on_never_reports_without_failing(capsys):
+    result = run(capsys, shm_lint, content=BAD_SLOT, fail_on="never")
+    assert result["rc"] == 0 and result["changed"] is False and result["valid"] is False
+    assert result["summary"] == {"error": 1, "warning": 0, "info": 0}
+
+
+@pytest.mark.parametrize("fail_on, failed", [("error", False), ("warning", True)])
+def test_lint_warnings_fail_only_when_asked(capsys, fail_on, failed):
+    result = run(capsys, shm_lint, content=WARN_SLOT, fail_on=fail_on)
+    assert result.get("failed", False) is failed and result["valid"] is True
+
+
+def test_lint_finds_the_yaml_in_a_project_directory(capsys, tmp_path):
+    (tmp_path / "snap").mkdir()
+    (tmp_path / "snap" / "snapcraft.yaml").write_text(BAD_SLOT)
+    result = run(capsys, shm_lint, path=str(tmp_path), fail_on="never")
+    assert result["source"] == str(tmp_path / "snap" / "snapcraft.yaml")
+    assert [f["code"] for f in result["findings"]] == ["path-slash"]
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"path": "/nonexistent/snap.yaml"}, "cannot lint /nonexistent/snap.yaml: cannot read /nonexistent/snap.yaml: "
+                                         "No such file or directory"),
+    ({"content": "a: &a [*a]"}, "cannot lint content: refusing YAML with a recursive or undefined alias *a"),
+    ({"content": "a: ["}, "cannot lint content: cannot parse YAML: "),
+])
+def test_lint_fails_cleanly_on_unreadable_input(capsys, args, message):
+    result = run(capsys, shm_lint, **args)
+    assert result["failed"] is True and result["msg"].startswith(message)
+
+
+def test_lint_empty_directory(capsys, tmp_path):
+    result = run(capsys, shm_lint, path=str(tmp_path))
+    assert result["msg"].startswith("cannot lint %s: %s holds none of meta/snap.yaml" % (tmp_path, tmp_path))
+
+
+def test_verify_needs_root(capsys, monkeypatch):
+    monkeypatch.setattr(shm_verify.os, "geteuid", lambda: 1000)
+    result = run(capsys, shm_verify)
+    assert result["failed"] is True
+    assert result["msg"].endswith("run the task with become: true")
+
+
+def test_verify_reports_unreachable_snapd(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(shm_verify.os, "geteuid", lambda: 0)
+    result = run(capsys, shm_verify, socket=str(tmp_path / "missing.socket"), timeout=1)
+    assert result["failed"] is True
+    assert result["msg"].startswith("cannot read snapd's shared-memory state: ")
+
+
+def test_verify_rejects_a_bad_connections_item(capsys):
+    result = run(capsys, shm_verify, connections=[{"plug": "consumer"}])
+    assert result["failed"] is True and result["msg"].startswith("invalid connections item: ")
+
+
+def test_verify_is_read_only_and_reports_findings(capsys, monkeypatch, snapd, tmp_path):
+    snapd.add_slot("provider", "shmem", {"shared-memory": "foo", "write": ["bar"]})
+    snapd.add_plug("consumer", "shmem", {"shared-memory": "foo", "private": False})
+    monkeypatch.setattr(shm_verify.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(shm_verify, "HOST_ROOT", str(tmp_path))
+    result = run(capsys, shm_verify, socket=snapd.socket_path, timeout=5,
+                 connections=[{"plug": "consumer:shmem", "slot": "provider:shmem"}])
+    assert result["changed"] is False and result["compliant"] is False
+    assert "connection-missing" in [f["code"] for f in result["findings"]]
+    assert "dev-shm-missing" in [f["code"] for f in result["findings"]]
+    assert [r for r in snapd.requests if r[0] != "GET"] == []
