@@ -1,0 +1,63 @@
+"""`python3 -m tests.lab VERB`: build, up, down, status, ssh."""
+
+import argparse
+import sys
+
+from tests.lab import LabError
+from tests.lab.recipe import FLAVOURS
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python3 -m tests.lab",
+        description="Real snapd hosts in qemu, built offline from Debian packages (see tests/lab/README.md).",
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    build = verbs.add_parser("build", help="build the host images (a warm cache rebuilds nothing)")
+    build.add_argument("--flavour", choices=[*FLAVOURS, "all"], default="all")
+
+    up = verbs.add_parser("up", help="resume a fleet of lab hosts and write its Ansible inventory")
+    up.add_argument("--hosts", type=int, default=1, help="how many hosts (default 1)")
+    up.add_argument("--flavour", choices=[*FLAVOURS, "mixed"], default="mixed",
+                    help="snapd flavour of the hosts; mixed alternates them (default)")
+    up.add_argument("--snaps", nargs="*", default=[], metavar="DIR",
+                    help="extra snap source folders (meta/snap.yaml and files) to pack and install on every host")
+
+    verbs.add_parser("down", help="stop every lab VM this lab started and remove the overlays")
+
+    status = verbs.add_parser("status", help="list the running lab hosts")
+    status.add_argument("--inventory", action="store_true", help="print only the path of the inventory file")
+
+    ssh = verbs.add_parser("ssh", help="run a command on a lab host, or open a shell there")
+    ssh.add_argument("host", help="host name from `status` (e.g. lab1)")
+    ssh.add_argument("command", nargs=argparse.REMAINDER, help="command to run (default: an interactive shell)")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.verb == "build":
+            from tests.lab import images
+            for name in (FLAVOURS if args.flavour == "all" else [args.flavour]):
+                images.build(name)
+            return 0
+        from tests.lab import fleet
+        if args.verb == "up":
+            fleet.up(args.hosts, args.flavour, args.snaps)
+            return 0
+        if args.verb == "down":
+            fleet.down()
+            return 0
+        if args.verb == "status":
+            return fleet.status(inventory_only=args.inventory)
+        if args.verb == "ssh":
+            return fleet.ssh(args.host, args.command)
+    except LabError as err:
+        print(f"lab: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lab: interrupted", file=sys.stderr)
+        return 130
+    return 2
