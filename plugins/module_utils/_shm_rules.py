@@ -319,8 +319,8 @@ def collect_declarations(document, snap=None):
         document = {}
     if not isinstance(document, dict):
         snap = snap or "snap"
-        return snap, [], [_malformed(snap, "plug", None, "the document is not a mapping (found %s)"
-                                        % _go_type(document), document)]
+        message = "the document is not a mapping (found %s)" % _go_type(document)
+        return snap, [], [_malformed(snap, "plug", None, message, document)]
     if not snap:
         snap = document.get("name")
         snap = snap if isinstance(snap, str) and snap else "snap"

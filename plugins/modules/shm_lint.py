@@ -16,15 +16,15 @@ description:
     leaving the reason only in C(snap warnings); this module catches it before the snap ships.
   - Also reports, as warnings, what the interface documentation asks for but snapd does not enforce,
     such as a path listed in both C(read) and C(write), or a lone C(*) or C(.) path.
-  - Understands the shorthand forms C(plugs: [shared-memory]) in an app or hook, C(plug-name: shared-memory),
-    a plug or slot named after its interface, and explicit C(interface:) entries.
-  - Runs on a target or on the controller (C(delegate_to: localhost)); it only reads.
+  - "Understands the shorthand forms C(plugs: [shared-memory]) in an app or hook, C(plug-name: shared-memory),
+    a plug or slot named after its interface, and explicit C(interface: shared-memory) entries."
+  - "Runs on a target or on the controller (C(delegate_to: localhost)); it only reads."
   - The finding codes are listed in the RV(findings) return value and in C(docs/findings.md).
 author:
-  - snapfleet maintainers
+  - snapfleet maintainers (@snapfleet)
 requirements:
-  - PyYAML on the host that runs the module. The Ansible controller always has it; on a target without
-    C(python3-yaml) run the task with C(delegate_to: localhost).
+  - "PyYAML on the host that runs the module. The Ansible controller always has it; on a target without
+    C(python3-yaml) run the task with C(delegate_to: localhost)."
 options:
   path:
     description:

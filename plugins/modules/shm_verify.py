@@ -37,7 +37,7 @@ description:
   - /dev/shm is treated as hostile ground. Entries there are only lstat'ed relative to an O_NOFOLLOW handle on
     /dev/shm, never opened or followed, and no shell or program is run.
 author:
-  - snapfleet maintainers
+  - snapfleet maintainers (@snapfleet)
 extends_documentation_fragment:
   - snapfleet.snapd._snapd
   - snapfleet.snapd._snapd.info_module
@@ -74,7 +74,7 @@ options:
   private_snaps:
     description:
       - Snaps (instance names) whose private C(/dev/shm) setup to check.
-      - Default is every snap with a C(private: true) shared-memory plug.
+      - "Default is every snap with a C(private: true) shared-memory plug."
     type: list
     elements: str
   checks:
@@ -85,9 +85,9 @@ options:
     choices: [dev-shm, connections, apparmor, private, objects, warnings, declarations]
     default: [dev-shm, connections, apparmor, private, objects, warnings, declarations]
 notes:
-  - Needs root on the target to read AppArmor profiles, mount namespaces and the mount profiles; use C(become: true).
+  - "Needs root on the target to read AppArmor profiles, mount namespaces and the mount profiles; use C(become: true).
     The module fails, with one message, only when it cannot check at all (not root, snapd unreachable, a host file
-    unreadable); findings never fail it. Gate on RV(compliant) in a later task or a report.
+    unreadable); findings never fail it. Gate on RV(compliant) in a later task or a report."
   - Linting installed snaps needs PyYAML (C(python3-yaml)) on the target; without it each such snap gives a
     V(snap-yaml-unreadable) warning instead.
 seealso:
