@@ -1,0 +1,78 @@
+# snapfleet.snapd: the map of what a developer can run. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+HOSTS ?= 2
+FLAVOUR ?= mixed
+SNAPS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+# --- the suite: venvs, lint, sanity, unit tests, tarball (tests/tools/) ---
+# tests/tools/bootstrap.sh links these to venvs cached under
+# ${SNAPFLEET_CACHE:-${XDG_CACHE_HOME:-~/.cache}/snapfleet}/venvs/, keyed by their requirements.
+VENV := .venv
+VENV_CORE221 := .venv-core2.21
+VENV_PYTHON := $(VENV)/bin/python
+VENVS_READY := $(VENV)/.snapfleet-requirements.txt $(VENV_CORE221)/.snapfleet-requirements.txt
+IN_COLLECTION := tests/tools/run-in-collection.sh
+# ansible-lint: no update check against GitHub, no schema download (offline but for PyPI).
+LINT_ENV := PRE_COMMIT=1 ANSIBLE_LINT_SKIP_SCHEMA_UPDATE=1
+# What `make test` runs, in order; add parts with `TEST_PARTS += name` next to their targets.
+TEST_PARTS := bootstrap lint sanity units build
+
+.PHONY: bootstrap lint sanity sanity-2.19 sanity-2.21 units units-2.19 units-2.21 build test
+
+bootstrap: ## create or reuse the venvs (.venv, .venv-core2.21) and install the apt packages
+	tests/tools/bootstrap.sh
+
+$(VENVS_READY) &: tests/requirements/controller.txt tests/requirements/core-2.21.txt tests/tools/bootstrap.sh
+	tests/tools/bootstrap.sh
+
+lint: $(VENVS_READY) ## ansible-lint (production profile), antsibull-docs and changelog lint
+	$(LINT_ENV) $(IN_COLLECTION) $(VENV) ansible-lint
+	$(IN_COLLECTION) $(VENV) antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs=all .
+	$(VENV)/bin/antsibull-changelog lint
+
+sanity: sanity-2.19 sanity-2.21 ## ansible-test sanity on ansible-core 2.19 and 2.21, no ignore entries
+
+sanity-2.19: $(VENVS_READY) ## ansible-test sanity, ansible-core 2.19 on Python 3.11
+	$(IN_COLLECTION) --shipped $(VENV) ansible-test sanity --venv --python 3.11 --color no
+
+sanity-2.21: $(VENVS_READY) ## ansible-test sanity, ansible-core 2.21 on Python 3.12
+	$(IN_COLLECTION) --shipped $(VENV_CORE221) ansible-test sanity --venv --python 3.12 --color no
+
+units: units-2.19 units-2.21 ## unit tests (tests/unit) with ansible-test units on both cores
+
+units-2.19: $(VENVS_READY) ## unit tests, ansible-core 2.19 on Python 3.11
+	tests/tools/require-tests.sh tests/unit
+	$(IN_COLLECTION) --shipped $(VENV) ansible-test units --venv --python 3.11 --num-workers 1 --color no
+
+units-2.21: $(VENVS_READY) ## unit tests, ansible-core 2.21 on Python 3.12
+	tests/tools/require-tests.sh tests/unit
+	$(IN_COLLECTION) --shipped $(VENV_CORE221) ansible-test units --venv --python 3.12 --num-workers 1 --color no
+
+build: $(VENVS_READY) ## build build/snapfleet-snapd-*.tar.gz and fail if it holds any non-collection file
+	rm -f build/snapfleet-snapd-*.tar.gz
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path build
+	tests/tools/check-tarball.sh build/snapfleet-snapd-*.tar.gz
+
+test: ## the whole suite (the parts in TEST_PARTS), with per-part timings and a summary
+	tests/tools/run-parts.sh $(TEST_PARTS)
+
+# --- lab: real snapd hosts in qemu (tests/lab/README.md) ---
+.PHONY: lab-build lab-up lab-down lab-status
+lab-build: ## build (or reuse from cache) the lab images for both snapd flavours
+	$(PYTHON) -m tests.lab build
+
+lab-up: ## boot a lab fleet: make lab-up HOSTS=2 FLAVOUR=mixed SNAPS="dir ..."
+	$(PYTHON) -m tests.lab up --hosts $(HOSTS) --flavour $(FLAVOUR) $(if $(SNAPS),--snaps $(SNAPS))
+
+lab-down: ## stop every lab VM and remove its overlay
+	$(PYTHON) -m tests.lab down
+
+lab-status: ## list running lab VMs
+	$(PYTHON) -m tests.lab status
