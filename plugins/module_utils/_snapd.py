@@ -1,0 +1,288 @@
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""Transport to snapd's REST API over its unix socket.
+
+Only requests, change polling, retries and error mapping live here; what a
+shared-memory connection means is the business of the ``_shm_*`` module utils.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from urllib.error import HTTPError, URLError
+from urllib.parse import quote, urlencode
+
+from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.urls import Request
+
+DEFAULT_SOCKET = "/run/snapd.socket"
+DEFAULT_TIMEOUT = 300.0
+
+# Change statuses that end a change without doing what was asked (overlord/state/change.go).
+FAILED_CHANGE_STATUSES = ("Error", "Undone", "Hold")
+
+_FIRST_DELAY = 0.05
+_MAX_DELAY = 1.0
+
+
+class SnapdError(Exception):
+    """A failure talking to snapd, phrased as one sentence that says what to do.
+
+    ``kind``, ``status_code`` and ``value`` are snapd's own (``result.kind``,
+    ``status-code``, ``result.value``) when snapd answered; ``change_id`` is set
+    when an asynchronous change failed or did not finish in time.
+    """
+
+    def __init__(self, message, kind=None, status_code=None, value=None, change_id=None):
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.status_code = status_code
+        self.value = value
+        self.change_id = change_id
+
+    def __str__(self):
+        return self.message
+
+
+class _Transient(Exception):
+    """A failure worth retrying until the deadline: snapd restarting or busy.
+
+    ``maybe_delivered`` is true when the connection dropped after the request
+    went out, so snapd may have acted on it.
+    """
+
+    def __init__(self, error, maybe_delivered=False):
+        super().__init__(str(error))
+        self.error = error
+        self.maybe_delivered = maybe_delivered
+
+
+def _backoff_delays():
+    delay = _FIRST_DELAY
+    while True:
+        yield delay
+        delay = min(delay * 2, _MAX_DELAY)
+
+
+def _socket_cause(reason):
+    """Return the OSError urllib wrapped, looking through ansible's "Invalid Socket File" wrapper."""
+    # UnixHTTPConnection.connect() re-raises as a plain OSError; the real errno is on __context__.
+    cause = reason
+    while isinstance(cause, OSError) and cause.errno is None and cause.__context__ is not None:
+        cause = cause.__context__
+    return cause
+
+
+class SnapdClient:
+    """Talks to snapd over its unix socket, one client per module run.
+
+    ``timeout`` (seconds) bounds every public call, including its retries and
+    change polling. ``request_count`` counts the HTTP requests sent, so callers
+    can report how much they asked of snapd.
+    """
+
+    def __init__(self, socket_path=DEFAULT_SOCKET, timeout=DEFAULT_TIMEOUT):
+        self.socket_path = socket_path
+        self.timeout = float(timeout)
+        self.request_count = 0
+        self._reached = False
+        self._resent_after_drop = False
+        self._request = Request(
+            unix_socket=socket_path,
+            use_proxy=False,
+            headers={"Accept": "application/json"},
+        )
+
+    # --- public calls -----------------------------------------------------------------
+
+    def get(self, path, query=None):
+        """GET ``path`` (e.g. ``/v2/connections``) and return snapd's ``result``."""
+        deadline = time.monotonic() + self.timeout
+        return self._call_with_retries("GET", path, query, None, deadline)["result"]
+
+    def system_info(self):
+        """Return ``/v2/system-info`` (``version``, ``confinement``, ...)."""
+        return self.get("/v2/system-info")
+
+    def connections(self, snap=None, interface="shared-memory", select="all"):
+        """Return ``/v2/connections``: ``established``, ``undesired``, ``plugs``, ``slots``."""
+        query = {"select": select}
+        if interface:
+            query["interface"] = interface
+        if snap:
+            query["snap"] = snap
+        return self.get("/v2/connections", query)
+
+    def warnings(self):
+        """Return every warning snapd holds; reading them never acknowledges them."""
+        return self.get("/v2/warnings", {"select": "all"}) or []
+
+    def interfaces_action(self, action, plug_snap, plug, slot_snap, slot, forget=False):
+        """POST one connect/disconnect to ``/v2/interfaces`` and wait for its change.
+
+        Returns the finished change. Raises SnapdError when snapd refuses the
+        request, when the change ends in Error/Undone/Hold, or when it is not
+        ready within the client's timeout.
+        """
+        body = {
+            "action": action,
+            "plugs": [{"snap": plug_snap, "plug": plug}],
+            "slots": [{"snap": slot_snap, "slot": slot}],
+        }
+        if forget:
+            body["forget"] = True
+        deadline = time.monotonic() + self.timeout
+        try:
+            payload = self._call_with_retries("POST", "/v2/interfaces", None, body, deadline)
+        except SnapdError as error:
+            if action == "disconnect" and error.status_code == 400 and self._resent_after_drop:
+                # the first POST reached snapd before it restarted; the resend finds nothing left to do
+                return {}
+            raise
+        change_id = payload.get("change")
+        if payload.get("type") != "async" or not change_id:
+            return payload.get("result") or {}
+        return self._wait_for_change(change_id, deadline)
+
+    # --- internals --------------------------------------------------------------------
+
+    def _wait_for_change(self, change_id, deadline):
+        delays = _backoff_delays()
+        change = {}
+        while True:
+            change = self._call_with_retries("GET", "/v2/changes/%s" % quote(str(change_id)), None, None, deadline)["result"]
+            if change.get("ready"):
+                break
+            delay = next(delays)
+            if time.monotonic() + delay > deadline:
+                raise SnapdError(
+                    "snapd change %s (%s) was not ready after %g seconds, last status %s; it may still finish: "
+                    "check it with 'snap change %s' or raise the timeout option"
+                    % (change_id, change.get("kind", "unknown kind"), self.timeout, change.get("status", "unknown"), change_id),
+                    status_code=None,
+                    change_id=change_id,
+                    value=change.get("status"),
+                )
+            time.sleep(delay)
+        status = change.get("status")
+        if status in FAILED_CHANGE_STATUSES:
+            detail = change.get("err") or "no error text from snapd"
+            raise SnapdError(
+                "snapd change %s (%s) ended in %s: %s; see 'snap change %s' for the task log"
+                % (change_id, change.get("kind", "unknown kind"), status, detail.strip(), change_id),
+                change_id=change_id,
+                value=status,
+            )
+        return change
+
+    def _call_with_retries(self, method, path, query, body, deadline):
+        delays = _backoff_delays()
+        self._resent_after_drop = False
+        while True:
+            try:
+                return self._call(method, path, query, body)
+            except _Transient as transient:
+                self._resent_after_drop = self._resent_after_drop or transient.maybe_delivered
+                delay = next(delays)
+                if time.monotonic() + delay > deadline:
+                    raise transient.error
+                time.sleep(delay)
+
+    def _call(self, method, path, query, body):
+        url = "http://localhost" + path
+        if query:
+            url += "?" + urlencode(query)
+        data = None
+        headers = None
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers = {"Content-Type": "application/json"}
+        what = "%s %s" % (method, path)
+        self.request_count += 1
+        try:
+            response = self._request.open(method, url, data=data, headers=headers, timeout=self.timeout)
+            raw = response.read()
+        except HTTPError as error:
+            # snapd puts its JSON error envelope on every 4xx/5xx answer
+            raw = error.read()
+        except URLError as error:
+            raise self._unreachable(_socket_cause(error.reason))
+        except (OSError, http.client.HTTPException) as error:
+            # the connection dropped after the request went out: snapd is restarting
+            raise _Transient(self._socket_error(error), maybe_delivered=True)
+        self._reached = True
+        payload = self._decode(raw, what)
+        if payload.get("type") == "error":
+            raise self._api_error(payload, what)
+        return payload
+
+    def _decode(self, raw, what):
+        try:
+            payload = json.loads(to_text(raw or b"{}", errors="surrogate_or_strict"))
+        except ValueError:
+            raise SnapdError(
+                "snapd answered %s with something that is not JSON (%r); is %s really snapd's socket?"
+                % (what, to_text(raw[:80]), self.socket_path)
+            )
+        if not isinstance(payload, dict):
+            raise SnapdError("snapd answered %s with unexpected JSON %r" % (what, payload))
+        return payload
+
+    def _socket_error(self, cause):
+        return SnapdError(
+            "cannot reach snapd at %s: %s; is snapd installed and running (systemctl status snapd.socket)?"
+            % (self.socket_path, to_text(cause))
+        )
+
+    def _unreachable(self, cause):
+        if isinstance(cause, PermissionError):
+            return SnapdError(
+                "cannot open snapd's socket %s: %s; run the task as root (become: true)" % (self.socket_path, to_text(cause))
+            )
+        error = self._socket_error(cause)
+        if isinstance(cause, FileNotFoundError) and not self._reached:
+            # a socket that never existed means no snapd; once reached, a vanished socket means a restart
+            return error
+        if isinstance(cause, (FileNotFoundError, ConnectionError, TimeoutError)):
+            return _Transient(error)
+        return error
+
+    def _api_error(self, payload, what):
+        result = payload.get("result")
+        if not isinstance(result, dict):
+            result = {}
+        message = to_text(result.get("message") or payload.get("status") or "no message")
+        kind = result.get("kind")
+        status_code = payload.get("status-code")
+        value = result.get("value")
+        maintenance = payload.get("maintenance")
+        said = "snapd refused %s: %s (%s)" % (what, message, _describe(kind, status_code))
+        if maintenance or kind in ("daemon-restart", "system-restart"):
+            note = maintenance.get("message") if isinstance(maintenance, dict) else None
+            return _Transient(SnapdError(
+                "%s; snapd is restarting (%s) and did not come back in time, retry later" % (said, note or kind),
+                kind=kind, status_code=status_code, value=value,
+            ))
+        if kind == "snap-change-conflict":
+            return _Transient(SnapdError(
+                "%s; another change on the same snap kept running, wait for it ('snap changes') and retry" % said,
+                kind=kind, status_code=status_code, value=value,
+            ))
+        if status_code in (401, 403):
+            return SnapdError("%s; run the task as root (become: true)" % said, kind=kind, status_code=status_code, value=value)
+        return SnapdError(said, kind=kind, status_code=status_code, value=value)
+
+
+def _describe(kind, status_code):
+    parts = []
+    if kind:
+        parts.append("kind %s" % kind)
+    if status_code:
+        parts.append("HTTP %s" % status_code)
+    return ", ".join(parts) or "no kind"
