@@ -1,0 +1,343 @@
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""From desired shared-memory connections and one ShmState to the actions that reconcile them.
+
+Pure functions only: nothing here talks to snapd, so check mode and apply
+compute the same plan. Public names: ``DesiredConnection``,
+``desired_connection``, ``build_plan``, ``Plan``, ``Action``, ``Refusal``,
+``MIN_VERSION``, ``MIN_PRIVATE_VERSION``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import (
+    SYSTEM_SLOT,
+    Endpoint,
+    parse_plug,
+    parse_slot,
+)
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import ShmConnection
+
+CONNECTED = "connected"
+DISCONNECTED = "disconnected"
+MIN_VERSION = (2, 54, 0)
+MIN_PRIVATE_VERSION = (2, 55, 3)
+
+
+@dataclasses.dataclass(frozen=True)
+class DesiredConnection:
+    """One connection as the user declared it.
+
+    ``slot`` None means the system slot, which only a private plug may leave
+    out. ``plug``/``slot`` are parsed endpoints (system snap written ``""``).
+    """
+
+    plug: Endpoint
+    slot: t.Optional[Endpoint]
+    state: str = CONNECTED
+    forget: bool = False
+
+
+def desired_connection(plug, slot=None, state=CONNECTED, forget=False):
+    """Parse one user item; raises ValueError (EndpointError for bad names) with a message for the user."""
+    if state not in (CONNECTED, DISCONNECTED):
+        raise ValueError("state must be connected or disconnected, not %r" % (state,))
+    if forget and state != DISCONNECTED:
+        raise ValueError("forget: true only makes sense with state: disconnected (plug %s)" % (plug,))
+    return DesiredConnection(
+        plug=parse_plug(plug),
+        slot=None if slot in (None, "") else parse_slot(slot),
+        state=state,
+        forget=bool(forget),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    """One POST to /v2/interfaces: ``connect``, ``disconnect`` or ``forget`` (a disconnect that also forgets)."""
+
+    action: str
+    plug: Endpoint
+    slot: Endpoint
+    reason: str
+
+    def as_dict(self):
+        return {"action": self.action, "plug": str(self.plug), "slot": str(self.slot), "reason": self.reason}
+
+    def request(self):
+        """Keyword arguments for ``SnapdClient.interfaces_action``."""
+        return {
+            "action": "connect" if self.action == "connect" else "disconnect",
+            "plug_snap": self.plug.snap,
+            "plug": self.plug.name,
+            "slot_snap": self.slot.snap,
+            "slot": self.slot.name,
+            "forget": self.action == "forget",
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    """Why an item cannot be applied; ``code`` is stable and kebab-case, ``message`` names what to fix."""
+
+    code: str
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Ordered actions (disconnects first, then connects), refusals, and the connections before and after."""
+
+    actions: t.Tuple[Action, ...]
+    refusals: t.Tuple[Refusal, ...]
+    before: t.Tuple[ShmConnection, ...]
+    after: t.Tuple[ShmConnection, ...]
+    unknown_snaps: t.Tuple[str, ...] = ()
+
+    @property
+    def changed(self):
+        return bool(self.actions)
+
+    def before_view(self):
+        return connections_view(self.before)
+
+    def after_view(self):
+        return connections_view(self.after)
+
+
+def connections_view(connections):
+    """``{"connections": [...], "undesired": [...]}``: the diff and return shape of shm_connection."""
+    return {
+        "connections": [c.as_dict(attrs=False) for c in connections if not c.undesired],
+        "undesired": [c.as_dict(attrs=False) for c in connections if c.undesired],
+    }
+
+
+def build_plan(desired, state, exclusive=False, snap_interfaces=None):
+    """Plan the reconciliation of ``desired`` (DesiredConnection items) against ``state``.
+
+    ``exclusive`` also disconnects established shared-memory connections the
+    items do not name, except a private plug's system connection.
+    ``snap_interfaces`` (from ``read_snap_interfaces``) only sharpens the
+    messages about unknown plugs and slots; see ``Plan.unknown_snaps``.
+    """
+    before = state.established + state.undesired
+    if not state.version_at_least(MIN_VERSION):
+        refusal = Refusal(
+            "snapd-too-old",
+            "snapd %s on this host has no shared-memory interface (it arrived in snapd 2.54); upgrade snapd" % state.version,
+        )
+        return Plan((), (refusal,), before, before)
+
+    planner = _Planner(state, snap_interfaces)
+    for item in desired:
+        planner.add(item)
+    if exclusive:
+        planner.add_exclusive_disconnects()
+    actions = tuple(a for a in planner.actions if a.action != "connect") + tuple(
+        a for a in planner.actions if a.action == "connect"
+    )
+    return Plan(
+        actions=actions,
+        refusals=tuple(planner.refusals),
+        before=before,
+        after=_apply(before, actions, state),
+        unknown_snaps=tuple(sorted(planner.unknown_snaps)),
+    )
+
+
+class _Planner:
+    def __init__(self, state, snap_interfaces):
+        self.state = state
+        self.snap_interfaces = snap_interfaces or {}
+        self.actions = []
+        self.refusals = []
+        self.unknown_snaps = set()
+        self.decided = {}  # (plug, slot) -> (state, forget) of the item that named it
+
+    def refuse(self, code, message):
+        self.refusals.append(Refusal(code, message))
+
+    def add(self, item):
+        plug = self._plug(item.plug)
+        slot_endpoint = self._slot_endpoint(item, plug)
+        if plug is None or slot_endpoint is None:
+            return
+        if not self._private_supported(plug, slot_endpoint):
+            return
+        slot = self._slot(slot_endpoint)
+        if slot is None:
+            return
+        pair = (plug.endpoint, slot.endpoint)
+        decision = (item.state, item.forget)
+        if pair in self.decided:
+            if self.decided[pair] != decision:
+                self.refuse(
+                    "conflicting-items",
+                    "%s to %s is listed more than once with different state or forget; list it once" % pair,
+                )
+            return
+        self.decided[pair] = decision
+        if item.state == CONNECTED:
+            self._connect(plug, slot)
+        else:
+            self._disconnect(plug, slot, item.forget)
+
+    def add_exclusive_disconnects(self):
+        for connection in self.state.established:
+            if connection.pair in self.decided:
+                continue
+            plug = self.state.plugs.get(connection.plug)
+            if plug is not None and plug.private and connection.slot.is_system:
+                # a private plug's system connection is the snap's own /dev/shm, not a sharing decision
+                continue
+            self.actions.append(Action("disconnect", connection.plug, connection.slot, "not listed (exclusive)"))
+
+    def _connect(self, plug, slot):
+        state = self.state
+        if state.connection(plug.endpoint, slot.endpoint) is not None:
+            return
+        if not self._compatible(plug, slot):
+            return
+        if state.undesired_connection(plug.endpoint, slot.endpoint) is not None:
+            reason = "restore the auto-connection that was manually disconnected"
+        else:
+            reason = "listed as connected"
+        self.actions.append(Action("connect", plug.endpoint, slot.endpoint, reason))
+
+    def _disconnect(self, plug, slot, forget):
+        state = self.state
+        if state.connection(plug.endpoint, slot.endpoint) is not None:
+            if forget:
+                self.actions.append(Action("forget", plug.endpoint, slot.endpoint, "listed as disconnected with forget"))
+            else:
+                self.actions.append(Action("disconnect", plug.endpoint, slot.endpoint, "listed as disconnected"))
+        elif forget and state.undesired_connection(plug.endpoint, slot.endpoint) is not None:
+            self.actions.append(Action(
+                "forget", plug.endpoint, slot.endpoint, "forget the manual disconnect so auto-connect may restore it"
+            ))
+
+    def _compatible(self, plug, slot):
+        """The base-declaration rules snapd skips for --dangerous snaps (interfaces/builtin/shared_memory.go)."""
+        if plug.private and not slot.endpoint.is_system:
+            self.refuse(
+                "private-plug-app-slot",
+                "cannot connect %s to %s: the plug is private (private: true) and may only connect to the system slot "
+                ":shared-memory; leave the slot out or write :shared-memory" % (plug.endpoint, slot.endpoint),
+            )
+            return False
+        if not plug.private and slot.endpoint.is_system:
+            self.refuse(
+                "system-slot-needs-private-plug",
+                "cannot connect %s to %s: the system slot serves only private plugs (private: true), and plug %s "
+                "is not private (identifier %s); connect it to the slot of the snap that shares that memory"
+                % (plug.endpoint, slot.endpoint, plug.endpoint, _quoted(plug.identifier)),
+            )
+            return False
+        if not plug.private and plug.identifier != slot.identifier:
+            self.refuse(
+                "identifier-mismatch",
+                "cannot connect %s to %s: the plug's shared-memory identifier %s does not match the slot's %s; "
+                "snapd refuses this for store snaps and lets it through only for --dangerous ones, so make the "
+                "shared-memory attributes in the two snap.yaml files agree"
+                % (plug.endpoint, slot.endpoint, _quoted(plug.identifier), _quoted(slot.identifier)),
+            )
+            return False
+        return True
+
+    def _private_supported(self, plug, slot_endpoint):
+        if self.state.version_at_least(MIN_PRIVATE_VERSION):
+            return True
+        if plug.private or slot_endpoint.is_system:
+            self.refuse(
+                "snapd-too-old-for-private",
+                "cannot use %s with %s: snapd %s on this host ignores private: true and has no system shared-memory "
+                "slot (both arrived in snapd 2.55.3); upgrade snapd" % (plug.endpoint, slot_endpoint, self.state.version),
+            )
+            return False
+        return True
+
+    def _slot_endpoint(self, item, plug):
+        if item.slot is not None:
+            return self.state.resolve(item.slot)
+        if plug is None:
+            return None
+        if not plug.private:
+            self.refuse(
+                "slot-required",
+                "plug %s needs a slot: only a private plug (private: true) may leave it out to mean the system slot"
+                % (plug.endpoint,),
+            )
+            return None
+        return self.state.resolve(SYSTEM_SLOT)
+
+    def _plug(self, endpoint):
+        plug = self.state.plugs.get(endpoint)
+        if plug is None:
+            self.refuse("unknown-plug", self._unknown(endpoint, "plug"))
+        return plug
+
+    def _slot(self, endpoint):
+        slot = self.state.slots.get(endpoint)
+        if slot is None:
+            self.refuse("unknown-slot", self._unknown(endpoint, "slot"))
+        return slot
+
+    def _unknown(self, endpoint, kind):
+        other_kind = "slot" if kind == "plug" else "plug"
+        other = self.state.slots if kind == "plug" else self.state.plugs
+        if endpoint in other:
+            return "%s is a shared-memory %s, not a %s; swap plug and slot" % (endpoint, other_kind, kind)
+        dropped = self.state.dropped(endpoint)
+        if dropped:
+            return 'snap "%s" has no shared-memory %s named "%s" because snapd dropped its bad declaration; snapd warned: %s' % (
+                endpoint.snap, kind, endpoint.name, dropped[-1].warning
+            )
+        if endpoint.is_system:
+            return "this host's snapd (%s) reports no system shared-memory slot %s" % (self.state.version, endpoint)
+        if endpoint.snap not in self.snap_interfaces:
+            self.unknown_snaps.add(endpoint.snap)
+            return 'snap "%s" has no shared-memory %s named "%s"' % (endpoint.snap, kind, endpoint.name)
+        interfaces = self.snap_interfaces[endpoint.snap]
+        if interfaces is None:
+            return 'snap "%s" is not installed, so it has no %s "%s"' % (endpoint.snap, kind, endpoint.name)
+        if endpoint.name in interfaces:
+            return '%s is a "%s" %s, not a shared-memory one' % (endpoint, interfaces[endpoint.name], kind)
+        return 'snap "%s" has no %s named "%s" (is the name misspelt, or the snap disabled?)' % (
+            endpoint.snap, kind, endpoint.name
+        )
+
+
+def _quoted(identifier):
+    return "none" if identifier is None else '"%s"' % identifier
+
+
+def _apply(before, actions, state):
+    """Predict the connections after ``actions``, the way snapd's ifacestate records them."""
+    connections = {(c.pair, c.undesired): c for c in before}
+    for action in actions:
+        pair = (action.plug, action.slot)
+        established = connections.pop((pair, False), None)
+        if action.action == "connect":
+            connections.pop((pair, True), None)
+            plug = state.plugs.get(action.plug)
+            slot = state.slots.get(action.slot)
+            connections[(pair, False)] = ShmConnection(
+                action.plug,
+                action.slot,
+                manual=True,
+                plug_attrs=dict(plug.attrs) if plug else {},
+                slot_attrs=dict(slot.attrs) if slot else {},
+            )
+        elif action.action == "forget":
+            connections.pop((pair, True), None)
+        elif established is not None and not established.manual:
+            # snapd keeps a manually disconnected auto-connection as undesired, without attrs
+            connections[(pair, True)] = ShmConnection(action.plug, action.slot, manual=True, undesired=True)
+    return tuple(sorted(connections.values(), key=lambda c: (c.undesired, tuple(c.plug), tuple(c.slot))))
