@@ -1,0 +1,56 @@
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Note that this doc fragment is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Options and attributes shared by every module that talks to snapd."""
+
+    # Standard documentation: the connection to snapd, and what each attribute means.
+    DOCUMENTATION = r"""
+options:
+  socket:
+    description:
+      - Path of snapd's REST API socket on the target.
+    type: path
+    default: /run/snapd.socket
+  timeout:
+    description:
+      - Seconds to wait for each snapd request, including retries while snapd restarts or another change
+        on the same snap is in progress, and the wait for an asynchronous change to finish.
+    type: float
+    default: 300
+requirements:
+  - snapd on the target. No Python packages beyond the standard library.
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+  idempotent:
+    description:
+      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: posix
+"""
+
+    # Attributes of modules that only read snapd's state.
+    INFO_MODULE = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details:
+      - This action does not modify state.
+  diff_mode:
+    support: N/A
+    details:
+      - This action does not modify state.
+  idempotent:
+    support: full
+"""
