@@ -1,0 +1,163 @@
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError
+
+
+@pytest.fixture
+def lab(snapd):
+    """The fake with a provider slot and a consumer plug, nothing connected."""
+    snapd.add_slot("provider", "shmem", {"shared-memory": "foo", "write": ["bar"]})
+    snapd.add_plug("consumer", "shmem", {"shared-memory": "foo", "private": False})
+    return snapd
+
+
+def client_for(fake, timeout=5.0):
+    return SnapdClient(fake.socket_path, timeout)
+
+
+def connect(client):
+    return client.interfaces_action("connect", "consumer", "shmem", "provider", "shmem")
+
+
+def test_connect_waits_for_the_async_change_to_be_ready(lab):
+    lab.polls_until_ready = 3
+    change = connect(client_for(lab))
+    assert (change["status"], change["ready"]) == ("Done", True)
+    assert sum(1 for r in lab.requests if r[1] == "/v2/changes/1") == 4
+
+
+def test_connect_posts_snapd_interface_action_body(lab):
+    connect(client_for(lab))
+    assert lab.requests[0] == ("POST", "/v2/interfaces", {}, {
+        "action": "connect",
+        "plugs": [{"snap": "consumer", "plug": "shmem"}],
+        "slots": [{"snap": "provider", "slot": "shmem"}],
+    })
+
+
+def test_forget_is_sent_only_when_asked(lab):
+    lab.add_connection("consumer:shmem", "provider:shmem")
+    client_for(lab).interfaces_action("disconnect", "consumer", "shmem", "provider", "shmem", forget=True)
+    assert lab.requests[0][3]["forget"] is True
+
+
+def test_already_connected_pair_answers_202_with_a_done_change(lab):
+    lab.add_connection("consumer:shmem", "provider:shmem")
+    assert connect(client_for(lab))["status"] == "Done"
+
+
+def test_change_conflict_is_retried_until_it_clears(lab):
+    lab.conflicts = 2
+    assert connect(client_for(lab))["status"] == "Done"
+    assert [r[1] for r in lab.requests].count("/v2/interfaces") == 3
+
+
+def test_change_conflict_that_outlasts_the_timeout_says_what_to_do(lab):
+    lab.conflicts = 10_000
+    with pytest.raises(SnapdError) as error:
+        connect(client_for(lab, timeout=0.3))
+    assert error.value.kind == "snap-change-conflict"
+    assert error.value.status_code == 409
+    assert str(error.value) == (
+        'snapd refused POST /v2/interfaces: snap "consumer" has "auto-refresh" change in progress '
+        "(kind snap-change-conflict, HTTP 409); another change on the same snap kept running, wait for it "
+        "('snap changes') and retry"
+    )
+
+
+def test_maintenance_answer_is_retried_until_snapd_is_back(lab):
+    lab.maintenance = 2
+    assert client_for(lab).system_info()["version"] == "2.63"
+
+
+def test_connection_dropped_while_snapd_restarts_is_retried(lab):
+    lab.dropped = 2
+    assert client_for(lab).system_info()["version"] == "2.63"
+
+
+def test_missing_socket_fails_at_once_saying_to_check_snapd():
+    path = os.path.join(tempfile.gettempdir(), "no-such-dir-for-snapd", "snapd.socket")
+    client = SnapdClient(path, 30)
+    with pytest.raises(SnapdError) as error:
+        client.system_info()
+    assert str(error.value) == (
+        "cannot reach snapd at %s: [Errno 2] No such file or directory; is snapd installed and running "
+        "(systemctl status snapd.socket)?" % path
+    )
+    assert client.request_count == 1
+
+
+def test_failed_change_carries_its_id_status_and_snapd_err_text(lab):
+    lab.change_error = 'connection not allowed by plug rule of interface "shared-memory"'
+    with pytest.raises(SnapdError) as error:
+        connect(client_for(lab))
+    assert (error.value.change_id, error.value.value) == ("1", "Error")
+    assert str(error.value) == (
+        "snapd change 1 (connect-snap) ended in Error: cannot perform the following tasks:\n"
+        '- connect-snap (connection not allowed by plug rule of interface "shared-memory"); '
+        "see 'snap change 1' for the task log"
+    )
+
+
+def test_change_that_never_finishes_times_out_naming_the_change_and_its_status(lab):
+    lab.never_ready = True
+    with pytest.raises(SnapdError) as error:
+        connect(client_for(lab, timeout=0.4))
+    assert error.value.change_id == "1"
+    assert str(error.value).startswith("snapd change 1 (connect-snap) was not ready after 0.4 seconds, last status Doing;")
+
+
+def test_polling_backs_off_instead_of_hammering_snapd(lab):
+    lab.never_ready = True
+    with pytest.raises(SnapdError):
+        connect(client_for(lab, timeout=1.0))
+    polls = [r for r in lab.requests if r[1].startswith("/v2/changes/")]
+    assert 4 <= len(polls) <= 10
+
+
+def test_snapd_error_carries_its_message_kind_and_status(lab):
+    with pytest.raises(SnapdError) as error:
+        client_for(lab).interfaces_action("connect", "consumer", "nope", "provider", "shmem")
+    assert (error.value.status_code, error.value.kind) == (400, None)
+    assert str(error.value) == 'snapd refused POST /v2/interfaces: snap "consumer" has no plug named "nope" (HTTP 400)'
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_access_denied_says_to_run_as_root(lab, monkeypatch, status):
+    monkeypatch.setattr(lab, "_post_interfaces", lambda body: (status, {
+        "type": "error", "status-code": status, "status": "", "result": {"message": "access denied", "kind": "login-required"},
+    }))
+    with pytest.raises(SnapdError) as error:
+        connect(client_for(lab))
+    assert str(error.value) == (
+        "snapd refused POST /v2/interfaces: access denied (kind login-required, HTTP %d); run the task as root "
+        "(become: true)" % status
+    )
+
+
+def test_snap_not_found_maps_to_its_kind(lab):
+    with pytest.raises(SnapdError) as error:
+        client_for(lab).connections(snap="ghost", interface=None)
+    assert (error.value.kind, error.value.status_code, error.value.value) == ("snap-not-found", 404, "ghost")
+
+
+def test_warnings_are_read_without_acknowledging_them(lab):
+    lab.warnings.append({"message": "hello"})
+    client = client_for(lab)
+    assert client.warnings() == [{"message": "hello"}]
+    assert [(r[0], r[1], r[2]) for r in lab.requests] == [("GET", "/v2/warnings", {"select": "all"})]
+
+
+def test_request_count_counts_every_http_request_including_retries(lab):
+    lab.conflicts = 1
+    client = client_for(lab)
+    connect(client)
+    assert client.request_count == len(lab.requests) == 3

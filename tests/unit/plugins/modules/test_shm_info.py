@@ -1,0 +1,77 @@
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.snapfleet.snapd.plugins.modules import shm_info
+
+WARNING = 'snap "shm-broken" has bad plugs or slots: shmem (shared memory interface requires at least a valid "read" or "write" attribute)'
+
+
+@pytest.fixture
+def host(snapd):
+    snapd.add_slot("provider", "shmem", {"shared-memory": "foo", "write": ["bar"], "read": ["bar-ro"]})
+    snapd.add_plug("consumer", "shmem", {"shared-memory": "foo", "private": False})
+    snapd.add_system_slot()
+    snapd.add_plug("shm-private", "shmem-private", {"private": True})
+    snapd.add_connection("consumer:shmem", "provider:shmem")
+    snapd.add_connection("shm-private:shmem-private", "snapd:shared-memory", undesired=True)
+    snapd.warnings.append({"message": WARNING})
+    return snapd
+
+
+def run(capsys, fake, **args):
+    args.update(socket=fake.socket_path, timeout=5, _ansible_check_mode=True)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            shm_info.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_info_reports_version_confinement_and_system_snap(capsys, host):
+    result = run(capsys, host)
+    assert (result["version"], result["confinement"], result["system_snap"], result["changed"]) == ("2.63", "strict", "snapd", False)
+
+
+def test_info_reports_slot_identifier_and_paths(capsys, host):
+    slot = next(s for s in run(capsys, host)["slots"] if s["snap"] == "provider")
+    assert (slot["identifier"], slot["read"], slot["write"], slot["connections"]) == ("foo", ["bar-ro"], ["bar"], ["consumer:shmem"])
+
+
+def test_info_reports_private_plugs(capsys, host):
+    plug = next(p for p in run(capsys, host)["plugs"] if p["snap"] == "shm-private")
+    assert (plug["private"], plug["identifier"]) == (True, None)
+
+
+def test_info_reports_established_and_undesired_connections(capsys, host):
+    result = run(capsys, host)
+    assert [(c["plug"], c["manual"]) for c in result["connections"]] == [("consumer:shmem", True)]
+    assert [c["slot"] for c in result["undesired"]] == ["snapd:shared-memory"]
+
+
+def test_info_quotes_snapds_warning_for_dropped_declarations(capsys, host):
+    assert run(capsys, host)["dropped_declarations"] == [{
+        "snap": "shm-broken", "name": "shmem", "warning": WARNING,
+        "reason": 'shared memory interface requires at least a valid "read" or "write" attribute',
+    }]
+
+
+def test_info_snaps_filter_keeps_only_those_snaps(capsys, host):
+    result = run(capsys, host, snaps=["shm-private", "system"])
+    assert [p["snap"] for p in result["plugs"]] == ["shm-private"]
+    assert [s["snap"] for s in result["slots"]] == ["snapd"]
+    assert result["connections"] == []
+
+
+def test_info_rejects_an_invalid_snap_name(capsys, host):
+    assert "is not a valid snap name" in run(capsys, host, snaps=["Bad Name"])["msg"]
+
+
+def test_info_makes_three_requests_and_sends_nothing(capsys, host):
+    assert run(capsys, host)["api_requests"] == 3
+    assert all(r[0] == "GET" for r in host.requests)
