@@ -22,7 +22,7 @@ IN_COLLECTION := tests/tools/run-in-collection.sh
 # ansible-lint: no update check against GitHub, no schema download (offline but for PyPI).
 LINT_ENV := PRE_COMMIT=1 ANSIBLE_LINT_SKIP_SCHEMA_UPDATE=1
 # What `make test` runs, in order; add parts with `TEST_PARTS += name` next to their targets.
-TEST_PARTS := bootstrap lint sanity units build
+TEST_PARTS := bootstrap lint sanity-2.19 sanity-2.21 units-2.19 units-2.21 build
 
 .PHONY: bootstrap lint sanity sanity-2.19 sanity-2.21 units units-2.19 units-2.21 build test
 
