@@ -28,7 +28,7 @@ junk=$(sed '/^$/d' <<<"$junk")
 
 if [[ -n $junk ]]; then
     echo "FAIL: $tarball holds paths that are not the collection's own files (fix build_ignore in galaxy.yml):"
-    sed 's/^/  /' <<<"$junk"
+    while IFS= read -r path; do echo "  $path"; done <<<"$junk"
     exit 1
 fi
 echo "OK: $tarball holds $(wc -l <<<"$listing") entries, all collection files"
