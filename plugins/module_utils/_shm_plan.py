@@ -17,6 +17,7 @@ import dataclasses
 import typing as t
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import (
+    INTERFACE,
     SYSTEM_SLOT,
     Endpoint,
     parse_plug,
@@ -299,7 +300,7 @@ class _Planner:
             return 'snap "%s" has no shared-memory %s named "%s" because snapd dropped its bad declaration; snapd warned: %s' % (
                 endpoint.snap, kind, endpoint.name, dropped[-1].warning
             )
-        if endpoint.is_system:
+        if endpoint.is_system and endpoint.name == INTERFACE:
             return "this host's snapd (%s) reports no system shared-memory slot %s" % (self.state.version, endpoint)
         if endpoint.snap not in self.snap_interfaces:
             self.unknown_snaps.add(endpoint.snap)
