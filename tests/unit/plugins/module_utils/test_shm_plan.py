@@ -246,6 +246,9 @@ def test_mismatched_pair_that_is_already_connected_is_left_alone():
 
 
 def test_instance_named_snaps_are_matched_exactly():
-    state = host(extra_plugs=[plug("consumer_two", "shmem", **{"shared-memory": "foo"})], extra_slots=[slot("provider_b", "shmem", **{"shared-memory": "foo", "write": ["x"]})])
+    state = host(
+        extra_plugs=[plug("consumer_two", "shmem", **{"shared-memory": "foo"})],
+        extra_slots=[slot("provider_b", "shmem", **{"shared-memory": "foo", "write": ["x"]})],
+    )
     plan = build_plan([want("consumer_two:shmem", "provider_b:shmem")], state)
     assert actions(plan) == [("connect", "consumer_two:shmem", "provider_b:shmem")]

@@ -227,9 +227,14 @@ def test_timestamps_stay_strings_as_in_go_yaml():
 # --- property-based: the entry points never raise anything but SnapYamlError ---------------------------------------
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=8))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                      st.dictionaries(st.one_of(st.text(max_size=6), st.integers()),
-                                                                      inner, max_size=4)), max_leaves=20)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.text(max_size=6), st.integers()), inner, max_size=4),
+    ),
+    max_leaves=20,
+)
 endpoint_bodies = st.one_of(
     values,
     st.fixed_dictionaries({"interface": st.just("shared-memory")}, optional={
