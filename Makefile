@@ -1,6 +1,5 @@
 # snapfleet.snapd: the map of what a developer can run. `make help` lists the targets.
 SHELL := /bin/bash
-PYTHON ?= python3
 HOSTS ?= 2
 FLAVOUR ?= mixed
 SNAPS ?=
@@ -64,15 +63,28 @@ test: ## the whole suite (the parts in TEST_PARTS), with per-part timings and a 
 	tests/tools/run-parts.sh $(TEST_PARTS)
 
 # --- lab: real snapd hosts in qemu (tests/lab/README.md) ---
-.PHONY: lab-build lab-up lab-down lab-status
-lab-build: ## build (or reuse from cache) the lab images for both snapd flavours
-	$(PYTHON) -m tests.lab build
+LAB := $(VENV_PYTHON) -m tests.lab
+.PHONY: lab-build lab-up lab-down lab-status test-lab test-integration
+lab-build: $(VENVS_READY) ## build (or reuse from cache) the lab images of both snapd flavours
+	$(LAB) build
 
-lab-up: ## boot a lab fleet: make lab-up HOSTS=2 FLAVOUR=mixed SNAPS="dir ..."
-	$(PYTHON) -m tests.lab up --hosts $(HOSTS) --flavour $(FLAVOUR) $(if $(SNAPS),--snaps $(SNAPS))
+lab-up: $(VENVS_READY) ## resume a lab fleet: make lab-up HOSTS=2 FLAVOUR=mixed SNAPS="dir ..."
+	$(LAB) up --hosts $(HOSTS) --flavour $(FLAVOUR) $(if $(SNAPS),--snaps $(SNAPS))
 
-lab-down: ## stop every lab VM and remove its overlay
-	$(PYTHON) -m tests.lab down
+lab-down: $(VENVS_READY) ## stop every lab VM and remove its overlay
+	$(LAB) down
 
-lab-status: ## list running lab VMs
-	$(PYTHON) -m tests.lab status
+lab-status: $(VENVS_READY) ## list the running lab VMs
+	$(LAB) status
+
+test-lab: lab-build ## tests of the lab itself on a fresh mixed fleet (pytest -m lab)
+	$(VENV_PYTHON) -m pytest -m lab -p no:cacheprovider -v tests/integration/test_lab.py
+
+test-integration: lab-build ## integration targets through molecule on a mixed bookworm+trixie fleet
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MOLECULE_GLOB='molecule/*/molecule.yml' molecule test --all
+
+TEST_PARTS += lab-build test-lab test-integration
+
+.PHONY: demo
+demo: build lab-build ## the demo: 3 real snapd hosts (bookworm + trixie) apply, use and verify one spec
+	tests/tools/demo.sh

@@ -1,5 +1,6 @@
 """The lab's own SSH work (readiness, copying snaps, commands) through paramiko: exec and SFTP."""
 
+import logging
 import socket
 import time
 from pathlib import Path
@@ -10,6 +11,9 @@ try:
     import paramiko
 except ImportError:  # the CLI must say what to do, not print a traceback
     paramiko = None
+
+# paramiko logs every refused handshake of a booting guest with a traceback; the lab reports its own errors.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 class Guest:
