@@ -20,9 +20,8 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints imp
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES, finding, unique
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import MountEntry, mount_at
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import (
-    SnapYamlError,
-    lint_snap,
-    load_snap_yaml,
+    Declaration,
+    lint_declarations,
     too_broad_message,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import parse_version
@@ -431,25 +430,38 @@ def check_objects(state, listing):
     return findings
 
 
-def check_dropped(state):
-    """snapd's own warnings about shared-memory declarations it dropped, quoted."""
+def check_dropped(state, installed_snaps=None):
+    """snapd's own warnings about shared-memory declarations it dropped, quoted.
+
+    snapd keeps a warning after the snap is removed; with installed_snaps known, only the
+    warnings of snaps still installed are findings.
+    """
     return [finding("declaration-dropped", "%s:%s" % (item.snap, item.name), "snapd dropped %s:%s: %s"
                     % (item.snap, item.name, item.reason), {"warning": item.warning})
-            for item in state.dropped_declarations]
+            for item in state.dropped_declarations
+            if installed_snaps is None or item.snap in installed_snaps]
 
 
-def check_declarations(snap_yamls):
-    """Lint installed snaps' meta/snap.yaml; snap_yamls maps snap to its text, or the error that kept it unread."""
+def installed_declarations(state):
+    """{snap: [Declaration]} of the shared-memory plugs and slots snapd holds, with their attributes.
+
+    These are the declarations that survived snapd's sanitizing (the dropped ones are the
+    `warnings` family's); the system snap and its implicit slot are left out.
+    """
+    declarations = {}
+    for kind, endpoints in (("plug", state.plugs), ("slot", state.slots)):
+        for endpoint, item in sorted(endpoints.items()):
+            if endpoint.snap != state.system_snap:
+                declarations.setdefault(endpoint.snap, []).append(
+                    Declaration(kind, endpoint.name, INTERFACE, dict(item.attrs)))
+    return declarations
+
+
+def check_declarations(state):
+    """shm_lint's rules over installed snaps' declarations, as snapd loaded them."""
     findings = []
-    for snap, text in sorted(snap_yamls.items()):
-        if not isinstance(text, str):
-            findings.append(finding("snap-yaml-unreadable", "snap %s" % snap, str(text), {}))
-            continue
-        try:
-            findings.extend(lint_snap(load_snap_yaml(text), snap=snap))
-        except SnapYamlError as error:
-            findings.append(finding("snap-yaml-unreadable", "snap %s" % snap,
-                                    "cannot lint /snap/%s/current/meta/snap.yaml: %s" % (snap, error), {}))
+    for snap, declarations in sorted(installed_declarations(state).items()):
+        findings.extend(lint_declarations(snap, declarations))
     return findings
 
 
@@ -473,7 +485,7 @@ def verify(state, facts, families=FAMILIES, expected=None, private_snaps=None):
     if "objects" in chosen:
         findings.extend(check_objects(state, facts["dev_shm_listing"]))
     if "warnings" in chosen:
-        findings.extend(check_dropped(state))
+        findings.extend(check_dropped(state, facts["installed_snaps"]))
     if "declarations" in chosen:
-        findings.extend(check_declarations(facts["snap_yamls"]))
+        findings.extend(check_declarations(state))
     return unique(findings)

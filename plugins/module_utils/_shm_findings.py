@@ -39,7 +39,6 @@ FINDING_CODES = {
     "path-too-broad": (WARNING, "declarations", "a lone * or . grants a whole /dev/shm level to both snaps"),
     "plug-paths-ignored": (WARNING, "declarations", "read/write on a plug: snapd ignores them, the slot's paths apply"),
     "slot-private-ignored": (WARNING, "declarations", "private on a slot: snapd ignores it"),
-    "snap-yaml-unreadable": (WARNING, "declarations", "an installed snap's meta/snap.yaml could not be read or parsed"),
     # warnings: what snapd itself says it dropped
     "declaration-dropped": (ERROR, "warnings", "snapd dropped a shared-memory plug or slot at install; its warning is quoted"),
     # dev-shm

@@ -300,24 +300,12 @@ def private_setup_facts(root, snap, ns_reader=read_namespace_mountinfo):
     return facts
 
 
-def installed_snap_yamls(root, only_mentioning="shared-memory"):
-    """{snap instance: snap.yaml text or HostReadError message} for installed snaps whose snap.yaml mentions it."""
-    snap_dir = host_path(root, "/snap")
+def installed_snaps(root):
+    """The snap instances mounted under /snap, or None when /snap cannot be listed."""
     try:
-        names = sorted(os.listdir(snap_dir))
+        return sorted(os.listdir(host_path(root, "/snap")))
     except OSError:
-        return {}
-    found = {}
-    for name in names:
-        path = os.path.join(snap_dir, name, "current", "meta", "snap.yaml")
-        try:
-            text = read_text(path)
-        except HostReadError as error:
-            found[name] = error
-            continue
-        if text is not None and only_mentioning in text:
-            found[name] = text
-    return found
+        return None
 
 
 def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_namespace_mountinfo):
@@ -328,7 +316,7 @@ def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_names
     """
     chosen = set(families)
     facts = {"dev_shm": None, "mounts": [], "apparmor_enabled": False, "kernel_profiles": None, "profiles": {},
-             "private": {}, "dev_shm_listing": {}, "snap_yamls": {}}
+             "private": {}, "dev_shm_listing": {}, "installed_snaps": None}
     if chosen & set(("dev-shm", "private")):
         facts["dev_shm"] = lstat_facts(host_path(root, "/dev/shm"))
         facts["mounts"] = parse_mountinfo(read_text(host_path(root, "/proc/self/mountinfo")))
@@ -340,6 +328,6 @@ def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_names
         facts["private"] = dict((snap, private_setup_facts(root, snap, ns_reader)) for snap in private_snaps)
     if "objects" in chosen:
         facts["dev_shm_listing"] = list_dev_shm(root)
-    if "declarations" in chosen:
-        facts["snap_yamls"] = installed_snap_yamls(root)
+    if "warnings" in chosen:
+        facts["installed_snaps"] = installed_snaps(root)
     return facts

@@ -5,7 +5,10 @@
 
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 
-"""snapd's declaration rules for shared-memory plugs and slots, applied to a parsed snap.yaml or snapcraft.yaml.
+"""snapd's declaration rules for shared-memory plugs and slots.
+
+shm_lint applies them to a parsed snap.yaml or snapcraft.yaml (lint_snap); shm_verify applies them through
+lint_declarations to the plugs and slots of installed snaps as snapd loaded them, so it needs no YAML parser.
 
 Each rule is one small function with one message. Rules snapd enforces (interfaces/builtin/shared_memory.go,
 BeforePreparePlug/BeforePrepareSlot/validateSharedMemoryPath, snapd 2.64) carry snapd's own wording and

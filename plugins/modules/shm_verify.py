@@ -32,8 +32,9 @@ description:
   - "C(objects): objects matching each slot's declared paths, with owner and mode (info); C(*) and C(.) paths
     (warning)."
   - "C(warnings): snapd's warnings about shared-memory plugs or slots it dropped, quoted."
-  - "C(declarations): the rules of M(snapfleet.snapd.shm_lint) applied to every installed snap whose
-    C(meta/snap.yaml) mentions shared-memory."
+  - "C(declarations): the rules of M(snapfleet.snapd.shm_lint) applied to every installed snap's shared-memory
+    plugs and slots as snapd loaded them (their attributes from snapd's API; the system slot is left out). The
+    declarations snapd dropped are what C(warnings) reports, so the two together cover all a snap declares."
   - /dev/shm is treated as hostile ground. Entries there are only lstat'ed relative to an O_NOFOLLOW handle on
     /dev/shm, never opened or followed, and no shell or program is run.
 author:
@@ -88,8 +89,6 @@ notes:
   - "Needs root on the target to read AppArmor profiles, mount namespaces and the mount profiles; use C(become: true).
     The module fails, with one message, only when it cannot check at all (not root, snapd unreachable, a host file
     unreadable); findings never fail it. Gate on RV(compliant) in a later task or a report."
-  - Linting installed snaps needs PyYAML (C(python3-yaml)) on the target; without it each such snap gives a
-    V(snap-yaml-unreadable) warning instead.
 seealso:
   - module: snapfleet.snapd.shm_lint
   - module: snapfleet.snapd.shm_connection
@@ -146,7 +145,7 @@ findings:
       V(private-dir-not-directory), V(private-dir-squatted), V(private-dir-mode), V(declaration-dropped), and the
       error codes of M(snapfleet.snapd.shm_lint)."
     - "Warnings: V(dev-shm-mount-options), V(connection-grants-nothing), V(private-namespace-unreadable),
-      V(path-too-broad), V(snap-yaml-unreadable), and the warning codes of M(snapfleet.snapd.shm_lint)."
+      V(path-too-broad), and the warning codes of M(snapfleet.snapd.shm_lint)."
     - "Info: V(apparmor-disabled), V(private-namespace-pending), V(shm-object)."
   returned: success
   type: list

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from shm_fixtures import BROKEN_WARNING, connection, host
+from shm_fixtures import BROKEN_WARNING, connection, host, slot
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_host
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import (
@@ -34,6 +34,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
     read_namespace_mountinfo,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import desired_connection
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import state_from_api
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 HOST_MOUNTINFO = "25 24 0:23 / /dev/shm rw,nosuid,nodev - tmpfs tmpfs rw,size=1024k\n"
@@ -345,22 +346,44 @@ def test_dropped_declarations_are_quoted():
     assert found[0]["evidence"]["warning"] == BROKEN_WARNING
 
 
-def test_installed_snap_yaml_is_linted_under_its_instance_name():
-    found = check_declarations({"shm-broken": "name: shm-broken\nslots:\n  shmem: shared-memory\n",
-                                "weird": "a: [", "gone": HostReadError("cannot read x: Permission denied")})
-    assert [(f["code"], f["subject"]) for f in found] == [
-        ("snap-yaml-unreadable", "snap gone"), ("paths-missing", "slot shm-broken:shmem"),
-        ("snap-yaml-unreadable", "snap weird")]
+def test_dropped_declarations_of_a_removed_snap_are_not_findings():
+    state = host(warnings=[{"message": BROKEN_WARNING}])
+    assert check_dropped(state, installed_snaps=["snapd", "shm-private"]) == []
+    assert len(check_dropped(state, installed_snaps=["shm-broken"])) == 1
+
+
+def declared(*slots):
+    """A snapshot holding only these slots (shm_fixtures.slot answers) and no plugs."""
+    return state_from_api({"version": "2.63"}, {"slots": list(slots)}, [])
+
+
+def test_a_clean_provider_slot_gives_no_declaration_findings():
+    state = declared(slot("provider", "shmem", **PROVIDER_ATTRS))
+    assert check_declarations(state) == []
+
+
+def test_a_path_in_both_read_and_write_is_a_duplicate():
+    state = declared(slot("provider", "shmem", **{"shared-memory": "foo", "write": ["bar"], "read": ["bar"]}))
+    assert [(f["code"], f["subject"]) for f in check_declarations(state)] == [("path-duplicate", "slot provider:shmem")]
+
+
+def test_a_lone_star_is_too_broad():
+    state = declared(slot("wide", "shm", **{"shared-memory": "w", "write": ["*"]}))
+    assert [(f["code"], f["subject"]) for f in check_declarations(state)] == [("path-too-broad", "slot wide:shm")]
+
+
+def test_the_system_slot_is_never_linted():
+    # snapd's implicit slot has no read or write: linted, it would be paths-missing
+    state = declared({"snap": "core", "slot": "shared-memory", "interface": "shared-memory"})
+    assert state.system_snap == "core" and len(state.slots) == 1
+    assert check_declarations(state) == []
 
 
 def test_gather_and_verify_a_compliant_fake_host(tmp_path):
     root = make_tree(tmp_path)
     for path, text in (("sys/module/apparmor/parameters/enabled", "Y\n"),
                        ("sys/kernel/security/apparmor/profiles",
-                        "".join("%s (%s)\n" % item for item in sorted(ENFORCED.items()))),
-                       ("snap/provider/current/meta/snap.yaml",
-                        "name: provider\nslots:\n  shmem:\n    interface: shared-memory\n    shared-memory: foo\n"
-                        "    write: [bar]\n    read: [bar-ro]\n")):
+                        "".join("%s (%s)\n" % item for item in sorted(ENFORCED.items())))):
         os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
         with open(os.path.join(root, path), "w") as handle:
             handle.write(text)
