@@ -1,6 +1,7 @@
 """`python3 -m tests.lab VERB`: build, up, down, status, ssh."""
 
 import argparse
+import signal
 import sys
 
 from tests.lab import LabError
@@ -35,8 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum, _frame):
+    # SIGTERM (a CI timeout, a killed test) unwinds like Ctrl-C, so `up` stops what it started.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         if args.verb == "build":
             from tests.lab import images

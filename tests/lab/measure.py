@@ -8,6 +8,7 @@ folder, so it never touches a fleet you have up.
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -57,6 +58,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python3 -m tests.lab.measure", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))  # still stop the fleet
     for name in FLAVOURS:
         images.build(name)
     with tempfile.TemporaryDirectory(prefix="snapfleet-measure-") as run:
@@ -78,7 +80,11 @@ def main(argv=None):
             _lab("down", env=env)
     print("| what | measured |\n|---|---|")
     for name in FLAVOURS:
-        times = json.loads((images.cached_image(name).ready_dir / "build-times.json").read_text())
+        record = images.cached_image(name).ready_dir / "build-times.json"
+        if not record.is_file():
+            print(f"| cold build, {name} | not recorded (image built before build-times.json existed) |")
+            continue
+        times = json.loads(record.read_text())
         print(f"| cold build, {name} | {times['base_s'] + times['bake_s']:.0f} s "
               f"(debootstrap + image {times['base_s']:.0f} s, boot + snaps + saved state {times['bake_s']:.0f} s) |")
     print(f"| warm `up`, 1 host (bookworm) | {_stats(up1)} |")

@@ -8,10 +8,13 @@ SNAP_SOURCES = Path(__file__).resolve().parent / "snaps"
 
 
 def cache_dir() -> Path:
-    """Image cache: $SNAPFLEET_LAB_CACHE, else the user's cache dir."""
+    """Image cache: $SNAPFLEET_LAB_CACHE, else lab/ in the project's cache (as the venvs' bootstrap finds it)."""
     explicit = os.environ.get("SNAPFLEET_LAB_CACHE")
     if explicit:
         return Path(explicit).expanduser().resolve()
+    project = os.environ.get("SNAPFLEET_CACHE")
+    if project:
+        return Path(project).expanduser().resolve() / "lab"
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base).expanduser().resolve() / "snapfleet" / "lab"
 
