@@ -80,8 +80,11 @@ lab-status: $(VENVS_READY) ## list the running lab VMs
 test-lab: lab-build ## tests of the lab itself on a fresh mixed fleet (pytest -m lab)
 	$(VENV_PYTHON) -m pytest -m lab -p no:cacheprovider -v tests/integration/test_lab.py
 
-test-integration: lab-build ## integration targets through molecule on a mixed bookworm+trixie fleet
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MOLECULE_GLOB='molecule/*/molecule.yml' molecule test --all
+test-integration: build lab-build ## integration targets through molecule on a mixed bookworm+trixie fleet
+	rm -rf build/collections
+	$(VENV)/bin/ansible-galaxy collection install -p build/collections build/snapfleet-snapd-*.tar.gz
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/build/collections" \
+	    MOLECULE_GLOB='molecule/*/molecule.yml' molecule test --all
 
 TEST_PARTS += lab-build test-lab test-integration
 
