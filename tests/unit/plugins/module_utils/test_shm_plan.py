@@ -239,6 +239,14 @@ def test_unknown_snap_is_explained_once_snap_interfaces_are_known():
     ]
 
 
+def test_system_slot_of_another_interface_is_named_as_such():
+    desired = [want("consumer:shmem", ":network")]
+    first = build_plan(desired, host())
+    assert first.unknown_snaps == ("snapd",)
+    second = build_plan(desired, host(), snap_interfaces={"snapd": {"network": "network", "shared-memory": "shared-memory"}})
+    assert [r.message for r in second.refusals] == ['snapd:network is a "network" slot, not a shared-memory one']
+
+
 def test_mismatched_pair_that_is_already_connected_is_left_alone():
     state = host(established=[connection("stranger:shmem", "provider:shmem")])
     plan = build_plan([want("stranger:shmem", "provider:shmem")], state)
