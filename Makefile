@@ -64,7 +64,7 @@ test: ## the whole suite (the parts in TEST_PARTS), with per-part timings and a 
 
 # --- lab: real snapd hosts in qemu (tests/lab/README.md) ---
 LAB := $(VENV_PYTHON) -m tests.lab
-.PHONY: lab-build lab-up lab-down lab-status test-lab test-integration
+.PHONY: lab-build lab-up lab-down lab-status test-lab test-integration test-report
 lab-build: $(VENVS_READY) ## build (or reuse from cache) the lab images of both snapd flavours
 	$(LAB) build
 
@@ -86,7 +86,10 @@ test-integration: build lab-build ## integration targets through molecule on a m
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/build/collections" \
 	    MOLECULE_GLOB='molecule/*/molecule.yml' molecule test --all
 
-TEST_PARTS += lab-build test-lab test-integration
+test-report: $(VENVS_READY) ## the shm_report role on a fake controller-local fleet (no lab needed)
+	$(VENV_PYTHON) -m pytest -m report -p no:cacheprovider -v tests/report
+
+TEST_PARTS += test-report lab-build test-lab test-integration
 
 .PHONY: demo
 demo: build lab-build ## the demo: 3 real snapd hosts (bookworm + trixie) apply, use and verify one spec

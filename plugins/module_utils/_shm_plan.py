@@ -45,6 +45,16 @@ class DesiredConnection:
     forget: bool = False
 
 
+def connection_item_spec():
+    """Argument spec of one item of a module's ``connections`` list (shm_connection, shm_verify)."""
+    return dict(
+        plug=dict(type="str", required=True),
+        slot=dict(type="str"),
+        state=dict(type="str", choices=[CONNECTED, DISCONNECTED], default=CONNECTED),
+        forget=dict(type="bool", default=False),
+    )
+
+
 def desired_connection(plug, slot=None, state=CONNECTED, forget=False):
     """Parse one user item; raises ValueError (EndpointError for bad names) with a message for the user."""
     if state not in (CONNECTED, DISCONNECTED):

@@ -30,6 +30,14 @@ _FIRST_DELAY = 0.05
 _MAX_DELAY = 1.0
 
 
+def client_argument_spec():
+    """Argument spec of the options every module passes to SnapdClient (documented in doc_fragments/_snapd.py)."""
+    return dict(
+        socket=dict(type="path", default=DEFAULT_SOCKET),
+        timeout=dict(type="float", default=DEFAULT_TIMEOUT),
+    )
+
+
 class SnapdError(Exception):
     """A failure talking to snapd, phrased as one sentence that says what to do.
 

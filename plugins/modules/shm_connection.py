@@ -218,6 +218,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import (
     build_plan,
+    connection_item_spec,
     connections_view,
     desired_connection,
 )
@@ -226,31 +227,17 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import 
     read_snap_interfaces,
     read_state,
 )
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError
-
-STATES = ["connected", "disconnected"]
-
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError, client_argument_spec
 
 def argument_spec():
-    return dict(
-        plug=dict(type="str"),
-        slot=dict(type="str"),
-        state=dict(type="str", choices=STATES, default="connected"),
-        forget=dict(type="bool", default=False),
-        connections=dict(
-            type="list",
-            elements="dict",
-            options=dict(
-                plug=dict(type="str", required=True),
-                slot=dict(type="str"),
-                state=dict(type="str", choices=STATES, default="connected"),
-                forget=dict(type="bool", default=False),
-            ),
-        ),
+    spec = connection_item_spec()
+    spec["plug"]["required"] = False  # required_one_of plug or connections
+    spec.update(
+        connections=dict(type="list", elements="dict", options=connection_item_spec()),
         exclusive=dict(type="bool", default=False),
-        socket=dict(type="path", default="/run/snapd.socket"),
-        timeout=dict(type="float", default=300.0),
+        **client_argument_spec()
     )
+    return spec
 
 
 def desired_items(params):

@@ -195,16 +195,12 @@ api_requests:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import parse_snap
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import read_state
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError, client_argument_spec
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            snaps=dict(type="list", elements="str"),
-            socket=dict(type="path", default="/run/snapd.socket"),
-            timeout=dict(type="float", default=300.0),
-        ),
+        argument_spec=dict(snaps=dict(type="list", elements="str"), **client_argument_spec()),
         supports_check_mode=True,
     )
     snaps = module.params["snaps"]

@@ -180,30 +180,19 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import private_plugs, profile_apps, verify
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import ERROR, FAMILIES, summarize
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import HostReadError, gather_facts
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import desired_connection
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import connection_item_spec, desired_connection
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import read_state
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError, client_argument_spec
 
-STATES = ["connected", "disconnected"]
-HOST_ROOT = "/"
+HOST_ROOT = "/"  # the unit tests point it at a fake host tree
 
 
 def argument_spec():
     return dict(
-        connections=dict(
-            type="list",
-            elements="dict",
-            options=dict(
-                plug=dict(type="str", required=True),
-                slot=dict(type="str"),
-                state=dict(type="str", choices=STATES, default="connected"),
-                forget=dict(type="bool", default=False),
-            ),
-        ),
+        connections=dict(type="list", elements="dict", options=connection_item_spec()),
         private_snaps=dict(type="list", elements="str"),
         checks=dict(type="list", elements="str", choices=list(FAMILIES), default=list(FAMILIES)),
-        socket=dict(type="path", default="/run/snapd.socket"),
-        timeout=dict(type="float", default=300.0),
+        **client_argument_spec()
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+EXTRA_SNAP = Path(__file__).resolve().parent / "snaps" / "shm-extra"
 
 
 def pytest_configure(config):
@@ -48,9 +49,10 @@ class Fleet:
 
 @pytest.fixture(scope="module")
 def mixed_fleet():
-    """A fresh mixed bookworm+trixie fleet of two hosts, resumed by `up` and stopped by `down`."""
+    """A fresh mixed bookworm+trixie fleet of two hosts, resumed by `up` (with a user's snap folder
+    given by --snaps) and stopped by `down`."""
     try:
-        run_lab("up", "--hosts", "2", "--flavour", "mixed")
+        run_lab("up", "--hosts", "2", "--flavour", "mixed", "--snaps", str(EXTRA_SNAP))
         inventory = Path(run_lab("status", "--inventory").stdout.strip())
         yield Fleet(inventory)
     finally:

@@ -54,6 +54,15 @@ def test_system_info_reports_the_flavours_snapd(mixed_fleet):
         assert info["version"].startswith(EXPECTED_SNAPD[host["snapd_flavour"]]), (name, info["version"])
 
 
+def test_up_installs_the_snap_folders_given_with_snaps(mixed_fleet):
+    for name in mixed_fleet.hosts:
+        with mixed_fleet.guest(name) as guest:
+            _, listing, _ = guest.run("snap list shm-extra")
+            _, connections, _ = guest.run("snap connections shm-extra")
+        assert "shm-extra" in listing, name
+        assert "shm-extra:shmem" in connections, (name, connections)
+
+
 def _confined_read(guest):
     status, out, err = guest.run("/snap/bin/shm-consumer.read", check=False)
     return status, (out + err).strip()
