@@ -229,9 +229,10 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import 
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError, client_argument_spec
 
+
 def argument_spec():
     spec = connection_item_spec()
-    spec["plug"]["required"] = False  # required_one_of plug or connections
+    del spec["plug"]["required"]  # plug or connections: required_one_of in main()
     spec.update(
         connections=dict(type="list", elements="dict", options=connection_item_spec()),
         exclusive=dict(type="bool", default=False),
