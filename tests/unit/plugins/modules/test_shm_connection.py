@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+from module_run import run_module
 from ansible_collections.snapfleet.snapd.plugins.modules import shm_connection
 
 
@@ -27,12 +25,7 @@ def host(snapd):
 
 def run(capsys, fake, check_mode=False, **args):
     args.update(socket=fake.socket_path, timeout=5, _ansible_check_mode=check_mode, _ansible_diff=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exit_:
-            shm_connection.main()
-    result = json.loads(capsys.readouterr().out)
-    result["rc"] = exit_.value.code
-    return result
+    return run_module(capsys, shm_connection, **args)
 
 
 def posts(fake):

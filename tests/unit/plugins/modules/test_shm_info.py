@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+from module_run import run_module
 from ansible_collections.snapfleet.snapd.plugins.modules import shm_info
 
 WARNING = 'snap "shm-broken" has bad plugs or slots: shmem (shared memory interface requires at least a valid "read" or "write" attribute)'
@@ -27,10 +25,7 @@ def host(snapd):
 
 def run(capsys, fake, **args):
     args.update(socket=fake.socket_path, timeout=5, _ansible_check_mode=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            shm_info.main()
-    return json.loads(capsys.readouterr().out)
+    return run_module(capsys, shm_info, **args)
 
 
 def test_info_reports_version_confinement_and_system_snap(capsys, host):

@@ -5,11 +5,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+from module_run import run_module
 from ansible_collections.snapfleet.snapd.plugins.modules import shm_lint, shm_verify
 
 BAD_SLOT = "name: provider\nslots:\n  shmem:\n    interface: shared-memory\n    write: [/dev/shm/bar]\n"
@@ -18,12 +16,7 @@ WARN_SLOT = "name: provider\nslots:\n  shmem:\n    interface: shared-memory\n   
 
 def run(capsys, module, **args):
     args.setdefault("_ansible_check_mode", True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exit_:
-            module.main()
-    result = json.loads(capsys.readouterr().out)
-    result["rc"] = exit_.value.code
-    return result
+    return run_module(capsys, module, **args)
 
 
 def test_lint_fails_on_error_by_default_and_still_returns_findings(capsys):
