@@ -23,6 +23,7 @@ SnapYamlError with that advice. Input is bounded in size, depth and alias expans
 
 from __future__ import annotations
 
+import collections
 import decimal
 import math
 import posixpath
@@ -150,44 +151,56 @@ if HAS_YAML:
 
 
 def _refuse_hostile_events(text):
-    """Walk the YAML events once: bound nesting depth and the node count after alias expansion."""
+    """Walk the YAML events once: bound nesting depth, and the nodes and characters after alias expansion.
+
+    Without aliases the byte limit already bounds the characters; an alias repeats its anchor's nodes and
+    characters, so a few hundred aliases of one long string would otherwise make every rule and message
+    that quotes a path handle gigabytes.
+    """
     loader = _SnapYamlLoader(text)
     try:
-        open_anchors = []   # (anchor, expanded size so far) per open collection
-        anchor_sizes = {}
-        expanded = 0
+        open_collections = []  # [anchor, nodes, characters] per open collection
+        anchored = {}          # anchor -> (nodes, characters) an alias of it expands to
+        nodes = characters = 0
         aliases_used = False
         while loader.check_event():
             event = loader.get_event()
-            if isinstance(event, AliasEvent):
-                if event.anchor not in anchor_sizes:
-                    raise SnapYamlError("refusing YAML with a recursive or undefined alias *%s" % event.anchor)
-                size = anchor_sizes[event.anchor]
-                aliases_used = True
-            elif isinstance(event, (ScalarEvent, CollectionStartEvent)):
-                size = 1
-            else:
-                size = 0
             if isinstance(event, CollectionEndEvent):
-                anchor, size = open_anchors.pop()
+                anchor, size_nodes, size_characters = open_collections.pop()
                 if anchor is not None:
-                    anchor_sizes[anchor] = size
-                if open_anchors:
-                    open_anchors[-1][1] += size
+                    anchored[anchor] = (size_nodes, size_characters)
+                if open_collections:
+                    open_collections[-1][1] += size_nodes
+                    open_collections[-1][2] += size_characters
                 continue
-            expanded += size
-            if expanded > MAX_YAML_NODES:
+            if isinstance(event, AliasEvent):
+                if event.anchor not in anchored:
+                    raise SnapYamlError("refusing YAML with a recursive or undefined alias *%s" % event.anchor)
+                size = anchored[event.anchor]
+                aliases_used = True
+            elif isinstance(event, ScalarEvent):
+                size = (1, len(event.value))
+                if event.anchor is not None:
+                    anchored[event.anchor] = size
+            elif isinstance(event, CollectionStartEvent):
+                size = (1, 0)
+            else:
+                continue
+            nodes += size[0]
+            characters += size[1]
+            if nodes > MAX_YAML_NODES:
                 if aliases_used:
                     raise SnapYamlError("refusing YAML whose aliases expand to more than %d nodes" % MAX_YAML_NODES)
                 raise SnapYamlError("refusing YAML with more than %d nodes" % MAX_YAML_NODES)
+            if characters > MAX_YAML_BYTES:
+                raise SnapYamlError("refusing YAML whose aliases expand to more than %d characters" % MAX_YAML_BYTES)
             if isinstance(event, CollectionStartEvent):
-                open_anchors.append([event.anchor, 0])
-                if len(open_anchors) > MAX_YAML_DEPTH:
+                open_collections.append([event.anchor, 1, 0])
+                if len(open_collections) > MAX_YAML_DEPTH:
                     raise SnapYamlError("refusing YAML nested deeper than %d levels" % MAX_YAML_DEPTH)
-            elif isinstance(event, ScalarEvent) and event.anchor is not None:
-                anchor_sizes[event.anchor] = 1
-            if open_anchors and not isinstance(event, CollectionStartEvent):
-                open_anchors[-1][1] += size
+            elif open_collections:
+                open_collections[-1][1] += size[0]
+                open_collections[-1][2] += size[1]
     finally:
         loader.dispose()
 
@@ -506,7 +519,7 @@ def too_broad_message(path):
 def rule_path_duplicate(slot, siblings):
     read, write = _string_list(slot, "read") or [], _string_list(slot, "write") or []
     for attribute, paths in (("read", read), ("write", write)):
-        for path in sorted(set(item for item in paths if paths.count(item) > 1)):
+        for path in sorted(path for path, count in collections.Counter(paths).items() if count > 1):
             yield 'shared-memory path %s is listed more than once in "%s"' % (go_quote(path), attribute), {
                 "path": path, "attribute": attribute}
     for path in sorted(set(read) & set(write)):

@@ -205,6 +205,8 @@ def billion_laughs(levels=9):
     ("a: &a [*a]", "refusing YAML with a recursive or undefined alias *a"),
     ("a: " + "[" * 100 + "]" * 100, "refusing YAML nested deeper than 64 levels"),
     ("a: 1\n" + "b: " + "x" * MAX_YAML_BYTES, "refusing YAML larger than 1048576 bytes (got 1048584)"),
+    ("a: &a '%s'\nb: [%s]" % ("x" * 1000, ", ".join(["*a"] * 1100)),
+     "refusing YAML whose aliases expand to more than 1048576 characters"),
     (b"\xff\xfe", "the YAML is not valid UTF-8: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"),
 ])
 def test_hostile_yaml_is_refused_with_a_clear_error(text, message):
