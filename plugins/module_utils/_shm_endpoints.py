@@ -6,7 +6,7 @@
 """Plug and slot endpoints as users write them (``snap:plug``, ``:slot``, ``system:slot``).
 
 Public names: ``Endpoint``, ``EndpointError``, ``parse_plug``, ``parse_slot``,
-``parse_snap``, ``SYSTEM_SNAP_ALIASES``, ``SYSTEM_SLOT``.
+``parse_snap``, ``shown``, ``SYSTEM_SNAP_ALIASES``, ``SYSTEM_SLOT``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ _SNAP_NAME = re.compile(r"^[a-z0-9-]*[a-z][a-z0-9-]*$")
 _INSTANCE_KEY = re.compile(r"^[a-z0-9]{1,10}$")
 # snap/naming/validate.go: validPlugSlotIface
 _PLUG_SLOT_NAME = re.compile(r"^[a-z](?:-?[a-z0-9])*$")
+# how much of a bad value a message repeats: enough to recognise it, never a whole pasted file
+SHOWN_LIMIT = 80
 
 
 class EndpointError(ValueError):
@@ -54,17 +56,21 @@ SYSTEM_SLOT = Endpoint("", INTERFACE)
 def parse_snap(text, what="snap"):
     """Validate a snap (instance) name per snapd's rules and return it; system aliases become ``""``."""
     if not isinstance(text, str):
-        raise EndpointError("%s must be a string, not %r" % (what, text))
+        raise EndpointError("%s must be a string, not %s" % (what, shown(text)))
+    if not text:
+        # only the <snap>:<name> forms may leave the system snap unnamed
+        raise EndpointError("%s is empty; write a snap name, or system for the system snap" % what)
     if text in SYSTEM_SNAP_ALIASES:
         return ""
     store_name, sep, key = text.partition("_")
     if not _valid_snap_name(store_name):
         raise EndpointError(
-            "%s %r is not a valid snap name: use 2 to 40 lowercase letters, digits and single inner dashes, "
-            "with at least one letter" % (what, text)
+            "%s %s is not a valid snap name: use 2 to 40 lowercase letters, digits and single inner dashes, "
+            "with at least one letter" % (what, shown(text))
         )
     if sep and not _INSTANCE_KEY.match(key):
-        raise EndpointError("%s %r has an invalid instance key %r: use 1 to 10 lowercase letters or digits" % (what, text, key))
+        raise EndpointError("%s %s has an invalid instance key %s: use 1 to 10 lowercase letters or digits"
+                            % (what, shown(text), shown(key)))
     return text
 
 
@@ -73,10 +79,10 @@ def parse_plug(text):
     endpoint = _parse(text, "plug")
     if endpoint.is_system:
         raise EndpointError(
-            "plug %r names the system snap, which has no shared-memory plugs; write it as <snap>:<plug>" % (text,)
+            "plug %s names the system snap, which has no shared-memory plugs; write it as <snap>:<plug>" % shown(text)
         )
     if not endpoint.name:
-        raise EndpointError("plug %r has no plug name after ':'; write it as <snap>:<plug>" % (text,))
+        raise EndpointError("plug %s has no plug name after ':'; write it as <snap>:<plug>" % shown(text))
     return endpoint
 
 
@@ -88,29 +94,39 @@ def parse_slot(text):
             # the system snap has exactly one shared-memory slot; snapd picks it for an empty slot name
             return SYSTEM_SLOT
         raise EndpointError(
-            "slot %r has no slot name after ':'; write it as <snap>:<slot>, or :shared-memory for the system slot" % (text,)
+            "slot %s has no slot name after ':'; write it as <snap>:<slot>, or :shared-memory for the system slot"
+            % shown(text)
         )
     return endpoint
 
 
 def _parse(text, what):
     if not isinstance(text, str):
-        raise EndpointError("%s must be a string like <snap>:<%s>, not %r" % (what, what, text))
+        raise EndpointError("%s must be a string like <snap>:<%s>, not %s" % (what, what, shown(text)))
     if not text.strip():
         raise EndpointError("%s is empty; write it as <snap>:<%s>" % (what, what))
-    if text != text.strip() or any(c.isspace() for c in text):
-        raise EndpointError("%s %r contains whitespace; write it as <snap>:<%s>" % (what, text, what))
+    if any(c.isspace() for c in text):
+        raise EndpointError("%s %s contains whitespace; write it as <snap>:<%s>" % (what, shown(text), what))
     if text.count(":") != 1:
         hint = "has no ':'" if ":" not in text else "has more than one ':'"
-        raise EndpointError("%s %r %s; write it as <snap>:<%s>" % (what, text, hint, what))
+        raise EndpointError("%s %s %s; write it as <snap>:<%s>" % (what, shown(text), hint, what))
     snap, dummy, name = text.partition(":")
-    snap = parse_snap(snap, "snap of %s %r:" % (what, text))
+    if snap:
+        snap = parse_snap(snap, "snap of %s %s:" % (what, shown(text)))
     if name and not _PLUG_SLOT_NAME.match(name):
         raise EndpointError(
-            "%s %r has an invalid %s name %r: start with a lowercase letter, then lowercase letters, digits "
-            "and single dashes, no trailing dash" % (what, text, what, name)
+            "%s %s has an invalid %s name %s: start with a lowercase letter, then lowercase letters, digits "
+            "and single dashes, no trailing dash" % (what, shown(text), what, shown(name))
         )
     return Endpoint(snap, name)
+
+
+def shown(value, limit=SHOWN_LIMIT):
+    """``repr()`` of a value for a message: on one line, and cut short when longer than ``limit`` characters."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return "%s... (%d characters)" % (text[:limit], len(value) if isinstance(value, str) else len(text))
 
 
 def _valid_snap_name(name):

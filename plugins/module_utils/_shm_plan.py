@@ -59,10 +59,11 @@ def desired_connection(plug, slot=None, state=CONNECTED, forget=False):
     """Parse one user item; raises ValueError (EndpointError for bad names) with a message for the user."""
     if state not in (CONNECTED, DISCONNECTED):
         raise ValueError("state must be connected or disconnected, not %r" % (state,))
+    endpoint = parse_plug(plug)
     if forget and state != DISCONNECTED:
-        raise ValueError("forget: true only makes sense with state: disconnected (plug %s)" % (plug,))
+        raise ValueError("forget: true only makes sense with state: disconnected (plug %s)" % (endpoint,))
     return DesiredConnection(
-        plug=parse_plug(plug),
+        plug=endpoint,
         slot=None if slot in (None, "") else parse_slot(slot),
         state=state,
         forget=bool(forget),

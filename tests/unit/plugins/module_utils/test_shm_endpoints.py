@@ -88,5 +88,18 @@ def test_bare_snap_names_are_accepted_where_a_snap_is_expected(text, expected):
     assert parse_snap(text) == expected
 
 
+def test_an_empty_snap_name_is_refused_not_taken_for_the_system_snap():
+    with pytest.raises(EndpointError) as error:
+        parse_snap("")
+    assert str(error.value) == "snap is empty; write a snap name, or system for the system snap"
+
+
+def test_a_long_value_is_cut_short_in_the_message():
+    with pytest.raises(EndpointError) as error:
+        parse_plug("a" * 5000 + ":shmem")
+    assert "... (5006 characters)" in str(error.value) and "... (5000 characters)" in str(error.value)
+    assert len(str(error.value)) < 400
+
+
 def test_endpoint_renders_as_snap_colon_name():
     assert str(Endpoint("snapd", "shared-memory")) == "snapd:shared-memory"
