@@ -65,8 +65,9 @@ attributes:
     support: N/A
     platforms: posix
 notes:
-  - Input is limited to 1 MiB, 64 levels of nesting and 200000 nodes after YAML alias expansion; larger or
-    self-referencing input is refused with a clear message rather than parsed.
+  - Input is limited to 1 MiB, also after YAML alias expansion, to 64 levels of nesting and to 200000 nodes after
+    alias expansion; larger or self-referencing input, and a path that is not a regular file (a FIFO, a device),
+    is refused with a clear message rather than read or parsed.
   - Path rule messages are those of snapd 2.64; later snapd releases word the reserved-character message
     slightly differently.
 seealso:
@@ -151,6 +152,7 @@ findings:
 """
 
 import os
+import stat
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -160,6 +162,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import 
     MAX_YAML_BYTES,
     YAML_IMPORT_ERROR,
     SnapYamlError,
+    go_quote,
     lint_snap,
     load_snap_yaml,
 )
@@ -181,15 +184,30 @@ def source_file(path):
 
 
 def read_bounded(path):
-    """The file's bytes, refusing more than the YAML size limit before reading it all."""
+    """A regular file's bytes, refusing more than the YAML size limit before reading it all.
+
+    Opened without blocking and checked first: reading a FIFO would wait for a writer, a device may never end.
+    """
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_YAML_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except (IOError, OSError) as error:
         raise SnapYamlError("cannot read %s: %s" % (path, error.strerror or error))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SnapYamlError("refusing %s: not a regular file" % path)
+        try:
+            raw = handle.read(MAX_YAML_BYTES + 1)
+        except (IOError, OSError) as error:
+            raise SnapYamlError("cannot read %s: %s" % (path, error.strerror or error))
     if len(raw) > MAX_YAML_BYTES:
         raise SnapYamlError("refusing %s: larger than %d bytes" % (path, MAX_YAML_BYTES))
     return raw
+
+
+def one_line(message, limit=300):
+    """A finding's message for the task's msg: control characters escaped as Go does, cut after limit characters."""
+    text = "".join(char if char.isprintable() else go_quote(char)[1:-1] for char in message)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def main():
@@ -206,10 +224,14 @@ def main():
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML", reason="to parse snap.yaml; or run the task with "
                                                   "delegate_to: localhost"), exception=YAML_IMPORT_ERROR)
-    source = module.params["path"] if module.params["path"] is not None else "content"
+    path = module.params["path"]
+    if path is not None and (not path or "\x00" in path):
+        module.fail_json(msg="path %r is not a file name: give a snap.yaml or snapcraft.yaml, or a directory "
+                             "holding one" % path, source=path)
+    source = path if path is not None else "content"
     try:
-        if module.params["path"] is not None:
-            source = source_file(source)
+        if path is not None:
+            source = source_file(path)
             document = load_snap_yaml(read_bounded(source))
         else:
             document = load_snap_yaml(module.params["content"])
@@ -221,7 +243,7 @@ def main():
     failing = [item for item in findings if item["severity"] in FAILING[module.params["fail_on"]]]
     if failing:
         module.fail_json(msg="%d shared-memory declaration finding(s) at or above %s; first: %s"
-                         % (len(failing), module.params["fail_on"], failing[0]["message"]), **result)
+                         % (len(failing), module.params["fail_on"], one_line(failing[0]["message"])), **result)
     module.exit_json(**result)
 
 

@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from module_run import run_module
@@ -55,6 +58,29 @@ def test_lint_finds_the_yaml_in_a_project_directory(capsys, tmp_path):
 def test_lint_fails_cleanly_on_unreadable_input(capsys, args, message):
     result = run(capsys, shm_lint, **args)
     assert result["failed"] is True and result["msg"].startswith(message)
+
+
+def blocked(*args):
+    raise AssertionError("shm_lint blocked reading a FIFO")
+
+
+def test_lint_refuses_a_fifo_instead_of_waiting_for_a_writer(capsys, tmp_path):
+    fifo = tmp_path / "snap.yaml"
+    os.mkfifo(str(fifo))
+    signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(10)
+    try:
+        result = run(capsys, shm_lint, path=str(fifo))
+    finally:
+        signal.alarm(0)
+    assert result["msg"] == "cannot lint %s: refusing %s: not a regular file" % (fifo, fifo)
+
+
+def test_lint_failure_message_is_one_line_when_a_value_holds_a_newline(capsys):
+    text = "name: consumer\nplugs:\n  shmem:\n    interface: shared-memory\n    private: \"a\\nb\"\n"
+    result = run(capsys, shm_lint, content=text)
+    assert result["msg"].endswith('first: shared-memory "private" attribute must be a bool, not a\\nb')
+    assert result["findings"][0]["message"].endswith("not a\nb")
 
 
 def test_lint_empty_directory(capsys, tmp_path):
