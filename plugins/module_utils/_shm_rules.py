@@ -205,6 +205,19 @@ def _refuse_hostile_events(text):
         loader.dispose()
 
 
+def _yaml_problem(exc):
+    """PyYAML's error on one line: what it was reading, the problem, and where (PyYAML counts from 0)."""
+    problem = getattr(exc, "problem", None)
+    if not problem:
+        return " ".join(to_text(exc).split())
+    context = getattr(exc, "context", None)
+    text = "%s: %s" % (context, problem) if context else problem
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        text += " (line %d, column %d)" % (mark.line + 1, mark.column + 1)
+    return text
+
+
 def load_snap_yaml(content):
     """Parse snap.yaml/snapcraft.yaml text (str or bytes) into plain Python data, safely.
 
@@ -229,7 +242,7 @@ def load_snap_yaml(content):
         loader = _SnapYamlLoader(text)
         return loader.get_single_data()
     except YAMLError as exc:
-        raise SnapYamlError("cannot parse YAML: %s" % to_text(exc))
+        raise SnapYamlError("cannot parse YAML: %s" % _yaml_problem(exc))
     except (ValueError, TypeError, OverflowError) as exc:
         # PyYAML's constructors let these through for values like a 10**5-digit integer
         raise SnapYamlError("cannot parse YAML: %s" % to_text(exc))

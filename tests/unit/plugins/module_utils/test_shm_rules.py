@@ -222,6 +222,14 @@ def test_unsafe_or_broken_yaml_is_a_parse_error(text):
     assert str(caught.value).startswith("cannot parse YAML: ")
 
 
+def test_a_parse_error_is_one_line_that_says_where():
+    with pytest.raises(SnapYamlError) as caught:
+        load_snap_yaml("a:\n\tb: 1")
+    # libyaml leaves the character out of the problem, PyYAML's pure Python parser names it
+    assert str(caught.value).startswith("cannot parse YAML: while scanning for the next token: found character")
+    assert str(caught.value).endswith("that cannot start any token (line 2, column 1)")
+
+
 def test_timestamps_stay_strings_as_in_go_yaml():
     assert load_snap_yaml("version: 2024-01-02") == {"version": "2024-01-02"}
 
