@@ -13,7 +13,6 @@ the host or talks to snapd, so the same snapshot always gives the same findings.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import INTERFACE, Endpoint
@@ -25,6 +24,10 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import 
     too_broad_message,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import parse_version
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
+    connection_is_private,
+    object_matches,
+)
 
 STICKY_WORLD = 0o1777
 # shared_memory.go: versions where the generated rules changed (snapd-shared-memory.md 1.5, 1.7)
@@ -94,13 +97,6 @@ def _system_slot(state):
     return Endpoint(state.system_snap, INTERFACE)
 
 
-def _is_private(state, connection):
-    if "private" in connection.plug_attrs:
-        return connection.plug_attrs.get("private") is True
-    plug = state.plugs.get(connection.plug)
-    return bool(plug and plug.private)
-
-
 def _missing_endpoint(state, endpoint, kind):
     dropped = state.dropped(endpoint)
     if dropped:
@@ -136,7 +132,7 @@ def _check_established(state, connection):
     subject = _plug_subject(connection.plug)
     evidence = {"plug": str(connection.plug), "slot": str(connection.slot)}
     system = connection.slot.snap == state.system_snap
-    if _is_private(state, connection):
+    if connection_is_private(state, connection):
         if not system:
             return [finding("private-to-app-slot", subject, "private plug %s is connected to %s, not to the system "
                             "slot" % (connection.plug, connection.slot), evidence)]
@@ -179,7 +175,7 @@ def check_connections(state, expected=None, private_snaps=None):
             slot = state.resolve(item.slot) if item.slot is not None else _system_slot(state)
             named.add((state.resolve(item.plug), slot))
         for connection in state.established:
-            private_ok = (_is_private(state, connection) and connection.slot.snap == state.system_snap
+            private_ok = (connection_is_private(state, connection) and connection.slot.snap == state.system_snap
                           and (private_snaps is None or connection.plug.snap in private_snaps))
             if connection.pair not in named and not private_ok:
                 findings.append(finding("connection-unexpected", _plug_subject(connection.plug),
@@ -220,7 +216,7 @@ def expected_rules(state):
     for connection in state.established:
         plug = state.plugs.get(connection.plug)
         slot = state.slots.get(connection.slot)
-        if _is_private(state, connection):
+        if connection_is_private(state, connection):
             plug_rules = {(private_rule(version),)}
         else:
             write = list(connection.slot_attrs.get("write") or [])
@@ -421,7 +417,7 @@ def check_objects(state, listing):
                 message = too_broad_message(path)
                 if message:
                     findings.append(finding("path-too-broad", subject, message, {"path": path, "attribute": attribute}))
-                for name in sorted(fnmatch.filter(sorted(listing), path)):
+                for name in sorted(name for name in listing if object_matches(path, name)):
                     facts = listing[name]
                     findings.append(finding("shm-object", subject, "/dev/shm/%s (%s): %s uid %d gid %d mode %s"
                                             % (name, path, facts.kind, facts.uid, facts.gid, _mode(facts.mode)),

@@ -18,6 +18,10 @@ description:
   - Whether something changed is decided from the state read before acting, never from snapd's answer, so the
     system slot's spellings V(:shared-memory), V(system:shared-memory), V(core:shared-memory) and
     V(snapd:shared-memory) are all idempotent.
+  - Before disconnecting a connection (O(state=disconnected), or O(exclusive=true)), the module looks for processes
+    of the plug's and the slot's snaps that hold the connection's objects open or mapped (from C(/proc/PID/fd) and
+    C(/proc/PID/maps)), and refuses the whole request, changing nothing, if it finds any, unless O(force=true).
+    For a private plug, any object in the snap's own C(/dev/shm) counts.
   - Use M(snapfleet.snapd.shm_info) to read the plugs, slots and connections without changing anything.
 author:
   - snapfleet maintainers (@snapfleet)
@@ -90,6 +94,14 @@ options:
         list does not name.
       - A private plug's connection to the system slot is kept unless the list names it with
         O(connections[].state=disconnected).
+    type: bool
+    default: false
+  force:
+    description:
+      - Disconnect even when processes of the plug's or the slot's snap hold the connection's objects open or mapped.
+      - The risk is to those apps. The disconnect removes their AppArmor grant at once, so their next access to the
+        objects fails (an already mapped object may stay usable until it is unmapped), and a private plug's apps
+        lose their C(/dev/shm). Stop the apps first where you can; the module warns which ones were in use.
     type: bool
     default: false
 notes:
@@ -200,12 +212,31 @@ refusals:
   elements: dict
   contains:
     code:
-      description: A stable kebab-case code, for example V(identifier-mismatch) or V(unknown-plug).
+      description:
+        - A stable kebab-case code, for example V(identifier-mismatch), V(unknown-plug), or V(connection-in-use) for a
+          disconnect refused because processes use the connection.
       type: str
     message:
       description: What is wrong and what to do about it.
       type: str
-  sample: []
+    plug:
+      description: For V(connection-in-use), the plug of the connection, as V(snap:plug).
+      type: str
+    slot:
+      description: For V(connection-in-use), the slot of the connection, as V(snap:slot).
+      type: str
+    users:
+      description:
+        - For V(connection-in-use), the processes using it, each with C(pid), C(snap), C(app) (as in
+          C(snap.SNAP.APP)) and the C(paths) under C(/dev/shm) it holds.
+      type: list
+      elements: dict
+  sample:
+    - code: connection-in-use
+      plug: consumer:shmem
+      slot: provider:shmem
+      message: "consumer:shmem - provider:shmem is in use by consumer.app pid 1234 (/dev/shm/bar): stop those apps, or set force: true"
+      users: [{pid: 1234, snap: consumer, app: app, paths: [/dev/shm/bar]}]
 api_requests:
   description: How many HTTP requests were sent to snapd.
   returned: always
@@ -227,7 +258,16 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import 
     read_snap_interfaces,
     read_state,
 )
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
+    connection_snaps,
+    connections_in_use,
+    in_use_message,
+    planned_disconnects,
+    read_snap_processes,
+)
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError, client_argument_spec
+
+HOST_ROOT = "/"  # the unit tests point it at a fake host tree
 
 
 def argument_spec():
@@ -236,6 +276,7 @@ def argument_spec():
     spec.update(
         connections=dict(type="list", elements="dict", options=connection_item_spec()),
         exclusive=dict(type="bool", default=False),
+        force=dict(type="bool", default=False),
         **client_argument_spec()
     )
     return spec
@@ -298,6 +339,23 @@ def main():
             actions=[],
             api_requests=client.request_count,
         )
+
+    # before any POST, for the whole plan: a refused disconnect leaves every connection as it was
+    disconnects = planned_disconnects(state, plan.actions)
+    processes = read_snap_processes(HOST_ROOT, connection_snaps(state, disconnects))
+    in_use = connections_in_use(state, disconnects, processes)
+    if in_use and not module.params["force"]:
+        refusals = [dict(code="connection-in-use", plug=str(connection.plug), slot=str(connection.slot), users=users,
+                         message="%s: stop those apps, or set force: true" % in_use_message(connection, users))
+                    for connection, users in in_use]
+        module.fail_json(
+            msg="refused before changing anything: " + "; ".join(r["message"] for r in refusals),
+            refusals=refusals,
+            actions=[],
+            api_requests=client.request_count,
+        )
+    for connection, users in in_use:
+        module.warn("disconnecting with force: %s" % in_use_message(connection, users))
 
     after = plan.after_view()
     actions = [a.as_dict() for a in plan.actions]

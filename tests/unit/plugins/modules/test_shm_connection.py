@@ -3,10 +3,21 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
+from fake_proc import add_process
 from module_run import run_module
 from ansible_collections.snapfleet.snapd.plugins.modules import shm_connection
+
+
+@pytest.fixture(autouse=True)
+def proc_root(tmp_path, monkeypatch):
+    """A fake host root whose /proc the in-use guard reads (empty: no snap process holds anything)."""
+    (tmp_path / "proc").mkdir()
+    monkeypatch.setattr(shm_connection, "HOST_ROOT", str(tmp_path))
+    return tmp_path
 
 
 @pytest.fixture
@@ -137,3 +148,93 @@ def test_api_requests_counts_the_reads_and_the_changes(capsys, host):
     result = run(capsys, host, **PAIR)
     # 3 reads, 1 POST, 1 change poll, 1 re-read of the connections
     assert result["api_requests"] == 6
+
+
+# --- the in-use guard: processes holding a connection's objects ----------------------------------------------------
+
+@pytest.fixture
+def in_use(host, proc_root):
+    """consumer:shmem - provider:shmem and logger:shmem - provider:shmem connected; consumer.app pid 1234 holds bar."""
+    host.add_connection("consumer:shmem", "provider:shmem")
+    host.add_connection("logger:shmem", "provider:shmem")
+    add_process(proc_root, 1234, "snap.consumer.app (enforce)", fds=["/dev/null", "/dev/shm/bar"])
+    return host
+
+
+IN_USE_MESSAGE = ("consumer:shmem - provider:shmem is in use by consumer.app pid 1234 (/dev/shm/bar): "
+                  "stop those apps, or set force: true")
+
+
+def established_plugs(fake):
+    return sorted("%s:%s" % (c["plug"]["snap"], c["plug"]["plug"]) for c in fake.established)
+
+
+def test_disconnect_of_a_connection_in_use_is_refused_before_any_post(capsys, in_use):
+    result = run(capsys, in_use, state="disconnected", **PAIR)
+    assert result["failed"] is True
+    assert result["msg"] == "refused before changing anything: " + IN_USE_MESSAGE
+    assert result["refusals"] == [{
+        "code": "connection-in-use", "plug": "consumer:shmem", "slot": "provider:shmem", "message": IN_USE_MESSAGE,
+        "users": [{"pid": 1234, "snap": "consumer", "app": "app", "paths": ["/dev/shm/bar"]}],
+    }]
+    assert posts(in_use) == []
+    assert established_plugs(in_use) == ["consumer:shmem", "logger:shmem"]
+
+
+def test_one_disconnect_in_use_refuses_the_whole_list(capsys, in_use):
+    items = [dict(PAIR, state="disconnected"), {"plug": "logger:shmem", "slot": "provider:shmem", "state": "disconnected"},
+             {"plug": "shm-private:shmem-private"}]
+    result = run(capsys, in_use, connections=items)
+    assert result["failed"] is True and result["actions"] == []
+    assert posts(in_use) == []
+
+
+def test_exclusive_does_not_disconnect_a_connection_in_use(capsys, in_use):
+    result = run(capsys, in_use, connections=[{"plug": "logger:shmem", "slot": "provider:shmem"}], exclusive=True)
+    assert result["msg"] == "refused before changing anything: " + IN_USE_MESSAGE
+    assert posts(in_use) == []
+
+
+def test_check_mode_refuses_a_disconnect_in_use_like_apply(capsys, in_use):
+    result = run(capsys, in_use, check_mode=True, state="disconnected", **PAIR)
+    assert result["refusals"][0]["code"] == "connection-in-use"
+
+
+def test_a_process_of_another_snap_or_holding_other_objects_does_not_block(capsys, in_use, proc_root):
+    # logger holds bar too, but logger is not part of consumer's connection; consumer 1234 holds bar
+    add_process(proc_root, 77, "snap.logger.app (enforce)", fds=["/dev/shm/bar"])
+    result = run(capsys, in_use, state="disconnected", plug="logger:shmem", slot="provider:shmem")
+    assert result["msg"].startswith("refused before changing anything: logger:shmem - provider:shmem is in use by "
+                                    "logger.app pid 77")
+    shutil.rmtree(str(proc_root / "proc" / "77"))
+    add_process(proc_root, 78, "snap.logger.app (enforce)", fds=["/dev/shm/snap.logger.own"])
+    result = run(capsys, in_use, state="disconnected", plug="logger:shmem", slot="provider:shmem")
+    assert result["changed"] is True and [a["action"] for a in result["actions"]] == ["disconnect"]
+    assert established_plugs(in_use) == ["consumer:shmem"]
+
+
+def test_force_disconnects_a_connection_in_use_and_warns(capsys, in_use, monkeypatch):
+    # where a warning goes depends on what the test process imported before (result or controller display)
+    warned = []
+    monkeypatch.setattr(shm_connection.AnsibleModule, "warn", lambda self, text, *args, **kwargs: warned.append(text))
+    result = run(capsys, in_use, state="disconnected", force=True, **PAIR)
+    assert result["changed"] is True and len(posts(in_use)) == 1
+    assert established_plugs(in_use) == ["logger:shmem"]
+    assert warned == ["disconnecting with force: consumer:shmem - provider:shmem is in use by consumer.app pid 1234 "
+                      "(/dev/shm/bar)"]
+
+
+def test_a_connect_is_never_refused_for_users(capsys, host, proc_root):
+    add_process(proc_root, 1234, "snap.consumer.app (enforce)", fds=["/dev/shm/bar"])
+    result = run(capsys, host, **PAIR)
+    assert result["changed"] is True and len(posts(host)) == 1
+
+
+def test_disconnecting_a_private_plug_is_refused_while_its_snap_holds_anything_in_its_dev_shm(capsys, host, proc_root):
+    host.undesired = []
+    host.add_connection("shm-private:shmem-private", "snapd:shared-memory", manual=False)
+    add_process(proc_root, 300, "snap.shm-private.app (enforce)", maps=["/dev/shm/any-name (deleted)"])
+    result = run(capsys, host, state="disconnected", plug="shm-private:shmem-private")
+    assert result["msg"] == ("refused before changing anything: shm-private:shmem-private - snapd:shared-memory is in "
+                             "use by shm-private.app pid 300 (/dev/shm/any-name): stop those apps, or set force: true")
+    assert posts(host) == []
