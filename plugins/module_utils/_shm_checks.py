@@ -26,6 +26,8 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import parse_version
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
     connection_is_private,
+    connections_in_use,
+    in_use_message,
     object_matches,
 )
 
@@ -400,7 +402,7 @@ def check_private(state, private_snaps, facts, host_mounts):
     return findings
 
 
-# --- objects, snapd's warnings, installed declarations -----------------------------------------------------------
+# --- objects and their users, snapd's warnings, installed declarations -----------------------------------------------------------
 
 def check_objects(state, listing):
     """Objects under each slot's declared paths (owner and mode, info) and too-broad paths (warning).
@@ -424,6 +426,16 @@ def check_objects(state, listing):
                                             {"path": path, "object": "/dev/shm/%s" % name, "kind": facts.kind,
                                              "uid": facts.uid, "gid": facts.gid, "mode": _mode(facts.mode)}))
     return findings
+
+
+def check_users(state, processes):
+    """Processes of a connection's snaps holding its objects open or mapped (info): a disconnect pulls them.
+
+    processes come from _shm_users.read_snap_processes() for the snaps of the established connections.
+    """
+    return [finding("connection-in-use", _plug_subject(connection.plug), in_use_message(connection, users),
+                    {"plug": str(connection.plug), "slot": str(connection.slot), "users": users})
+            for connection, users in connections_in_use(state, state.established, processes)]
 
 
 def check_dropped(state, installed_snaps=None):
@@ -480,6 +492,7 @@ def verify(state, facts, families=FAMILIES, expected=None, private_snaps=None):
         findings.extend(check_apparmor(state, facts["apparmor_enabled"], facts["kernel_profiles"], facts["profiles"]))
     if "objects" in chosen:
         findings.extend(check_objects(state, facts["dev_shm_listing"]))
+        findings.extend(check_users(state, facts["processes"]))
     if "warnings" in chosen:
         findings.extend(check_dropped(state, facts["installed_snaps"]))
     if "declarations" in chosen:

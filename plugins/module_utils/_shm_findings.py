@@ -78,6 +78,7 @@ FINDING_CODES = {
     "private-dir-mode": (ERROR, "private", "/dev/shm/snap.NAME mode is not 1777"),
     # objects
     "shm-object": (INFO, "objects", "an object under a declared path, with its owner and mode"),
+    "connection-in-use": (INFO, "objects", "processes of a connection's snaps hold its objects open or mapped"),
 }
 
 FAMILIES = ("dev-shm", "connections", "apparmor", "private", "objects", "warnings", "declarations")

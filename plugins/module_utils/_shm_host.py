@@ -26,6 +26,8 @@ import time
 
 from ansible.module_utils.common.text.converters import to_text
 
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import read_snap_processes
+
 FileFacts = collections.namedtuple("FileFacts", "kind uid gid mode")
 FileFacts.__doc__ = "What lstat says about a path: kind is dir, symlink, file or other; mode is the permission bits."
 
@@ -308,15 +310,16 @@ def installed_snaps(root):
         return None
 
 
-def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_namespace_mountinfo):
+def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_namespace_mountinfo, user_snaps=()):
     """Read every host fact the chosen check families need, once.
 
     apps are the (snap, app) pairs whose generated profiles to read (_shm_checks.profile_apps);
-    private_snaps the snaps whose private setup to inspect.
+    private_snaps the snaps whose private setup to inspect; user_snaps the snaps whose processes
+    may use a connection's objects (_shm_users.connection_snaps).
     """
     chosen = set(families)
     facts = {"dev_shm": None, "mounts": [], "apparmor_enabled": False, "kernel_profiles": None, "profiles": {},
-             "private": {}, "dev_shm_listing": {}, "installed_snaps": None}
+             "private": {}, "dev_shm_listing": {}, "processes": [], "installed_snaps": None}
     if chosen & set(("dev-shm", "private")):
         facts["dev_shm"] = lstat_facts(host_path(root, "/dev/shm"))
         facts["mounts"] = parse_mountinfo(read_text(host_path(root, "/proc/self/mountinfo")))
@@ -328,6 +331,7 @@ def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_names
         facts["private"] = dict((snap, private_setup_facts(root, snap, ns_reader)) for snap in private_snaps)
     if "objects" in chosen:
         facts["dev_shm_listing"] = list_dev_shm(root)
+        facts["processes"] = read_snap_processes(root, user_snaps)
     if "warnings" in chosen:
         facts["installed_snaps"] = installed_snaps(root)
     return facts

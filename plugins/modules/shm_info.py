@@ -12,7 +12,11 @@ description:
   - Reports, through snapd's REST API, the snapd version and confinement, every C(shared-memory) plug and slot with
     its identifier, C(read)/C(write) paths, C(private) flag, apps and connections, the established and undesired
     connections, and the plugs and slots snapd dropped for a bad declaration, quoting snapd's warning.
-  - Reading needs no root. Nothing on the host changes, and snapd's warnings are not acknowledged.
+  - Lists, for each established connection, the processes of its plug's and slot's snaps that hold the
+    connection's objects open or mapped (from C(/proc/PID/fd) and C(/proc/PID/maps)), the ones a disconnect
+    would pull the objects from under.
+  - Reading needs no root, but without root only the processes of the same user are seen. Nothing on the host
+    changes, and snapd's warnings are not acknowledged.
 author:
   - snapfleet maintainers (@snapfleet)
 extends_documentation_fragment:
@@ -153,13 +157,34 @@ connections:
     slot_attrs:
       description: The slot's attributes as stored when it was connected (stale before snapd 2.64 if the slot changed).
       type: dict
+    users:
+      description:
+        - The processes of the plug's and the slot's snaps that hold objects the connection grants open or mapped.
+          For a private plug, the processes of its snap holding anything in its own C(/dev/shm).
+      type: list
+      elements: dict
+      contains:
+        pid:
+          description: The process id.
+          type: int
+        snap:
+          description: The snap the process belongs to, from its AppArmor label (else its cgroup).
+          type: str
+        app:
+          description: The app, as in C(snap.SNAP.APP); C(hook.NAME) for a hook.
+          type: str
+        paths:
+          description: The objects it holds, as paths under C(/dev/shm) as the process sees them.
+          type: list
+          elements: str
   sample:
     - {plug: "consumer:shmem", slot: "provider:shmem", manual: true, gadget: false,
-       plug_attrs: {shared-memory: foo, private: false}, slot_attrs: {shared-memory: foo, write: [bar]}}
+       plug_attrs: {shared-memory: foo, private: false}, slot_attrs: {shared-memory: foo, write: [bar]},
+       users: [{pid: 1234, snap: consumer, app: read, paths: [/dev/shm/bar]}]}
 undesired:
   description:
     - Auto-connections someone disconnected by hand; snapd does not re-create them. Same keys as RV(connections),
-      with empty attributes.
+      with empty attributes and no RV(connections[].users).
   returned: success
   type: list
   elements: dict
@@ -195,7 +220,14 @@ api_requests:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import parse_snap
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import read_state
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
+    connection_snaps,
+    connection_users,
+    read_snap_processes,
+)
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError, client_argument_spec
+
+HOST_ROOT = "/"  # the unit tests point it at a fake host tree
 
 
 def main():
@@ -216,6 +248,8 @@ def main():
     except SnapdError as error:
         module.fail_json(msg=str(error), api_requests=client.request_count)
 
+    processes = read_snap_processes(HOST_ROOT, connection_snaps(state, state.established))
+    connections = [dict(c.as_dict(), users=connection_users(state, c, processes)) for c in state.established]
     module.exit_json(
         changed=False,
         version=state.version,
@@ -223,7 +257,7 @@ def main():
         system_snap=state.system_snap,
         plugs=[plug.as_dict() for plug in state.plugs.values()],
         slots=[slot.as_dict() for slot in state.slots.values()],
-        connections=[c.as_dict() for c in state.established],
+        connections=connections,
         undesired=[c.as_dict() for c in state.undesired],
         dropped_declarations=[d.as_dict() for d in state.dropped_declarations],
         api_requests=client.request_count,

@@ -30,7 +30,9 @@ description:
     forked child, no binary of the snap needed), else the setup is reported pending (info); the host's
     C(/dev/shm/snap.NAME), if present, is a root-owned 1777 directory and not a symlink."
   - "C(objects): objects matching each slot's declared paths, with owner and mode (info); C(*) and C(.) paths
-    (warning)."
+    (warning); for each established connection, the processes of its plug's and slot's snaps that hold its
+    objects open or mapped (V(connection-in-use), info), found from C(/proc/PID/fd) and C(/proc/PID/maps); for a
+    private plug, any object in the snap's own C(/dev/shm)."
   - "C(warnings): snapd's warnings about shared-memory plugs or slots it dropped, quoted."
   - "C(declarations): the rules of M(snapfleet.snapd.shm_lint) applied to every installed snap's shared-memory
     plugs and slots as snapd loaded them (their attributes from snapd's API; the system slot is left out). The
@@ -86,7 +88,8 @@ options:
     choices: [dev-shm, connections, apparmor, private, objects, warnings, declarations]
     default: [dev-shm, connections, apparmor, private, objects, warnings, declarations]
 notes:
-  - "Needs root on the target to read AppArmor profiles, mount namespaces and the mount profiles; use C(become: true).
+  - "Needs root on the target to read AppArmor profiles, mount namespaces, the mount profiles and other users'
+    C(/proc/PID) entries; use C(become: true).
     The module fails, with one message, only when it cannot check at all (not root, snapd unreachable, a host file
     unreadable); findings never fail it. Gate on RV(compliant) in a later task or a report."
 seealso:
@@ -146,7 +149,10 @@ findings:
       error codes of M(snapfleet.snapd.shm_lint)."
     - "Warnings: V(dev-shm-mount-options), V(connection-grants-nothing), V(private-namespace-unreadable),
       V(path-too-broad), and the warning codes of M(snapfleet.snapd.shm_lint)."
-    - "Info: V(apparmor-disabled), V(private-namespace-pending), V(shm-object)."
+    - "Info: V(apparmor-disabled), V(private-namespace-pending), V(shm-object), V(connection-in-use)."
+    - "A V(connection-in-use) finding's evidence holds the connection's C(plug) and C(slot) and its C(users), each with
+      C(pid), C(snap), C(app) (as in C(snap.SNAP.APP); C(hook.NAME) for a hook) and the C(paths) under C(/dev/shm)
+      it holds, as the process sees them."
   returned: success
   type: list
   elements: dict
@@ -182,6 +188,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings impo
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import HostReadError, gather_facts
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import connection_item_spec, desired_connection
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import read_state
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import connection_snaps
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError, client_argument_spec
 
 HOST_ROOT = "/"  # the unit tests point it at a fake host tree
@@ -218,7 +225,8 @@ def main():
     if private_snaps is None:
         private_snaps = sorted(private_plugs(state))
     try:
-        facts = gather_facts(HOST_ROOT, params["checks"], profile_apps(state), private_snaps)
+        facts = gather_facts(HOST_ROOT, params["checks"], profile_apps(state), private_snaps,
+                             user_snaps=connection_snaps(state, state.established))
     except HostReadError as error:
         module.fail_json(msg="cannot read the host: %s" % error, snapd_version=state.version)
     findings = verify(state, facts, params["checks"], expected, private_snaps)

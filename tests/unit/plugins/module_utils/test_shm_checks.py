@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from fake_proc import add_process
 from shm_fixtures import BROKEN_WARNING, connection, host, slot
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_host
@@ -21,6 +22,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import
     check_dropped,
     check_objects,
     check_private,
+    check_users,
     expected_rules,
     profile_apps,
     verify,
@@ -35,6 +37,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import desired_connection
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import state_from_api
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import SnapProcess
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 HOST_MOUNTINFO = "25 24 0:23 / /dev/shm rw,nosuid,nodev - tmpfs tmpfs rw,size=1024k\n"
@@ -340,6 +343,22 @@ def test_objects_under_declared_paths_and_too_broad_paths():
     assert found[0]["message"] == "/dev/shm/bar (bar): file uid 1000 gid 1000 mode 0600"
 
 
+def test_connection_in_use_lists_its_users_as_info():
+    processes = [SnapProcess(1234, "consumer", "app", ("/dev/shm/bar",)),
+                 SnapProcess(20, "shm-private", "app", ("/dev/shm/x",)),
+                 SnapProcess(30, "logger", "app", ("/dev/shm/bar",))]
+    found = check_users(compliant_state(), processes)
+    assert [(f["code"], f["severity"], f["subject"]) for f in found] == [
+        ("connection-in-use", "info", "plug consumer:shmem"), ("connection-in-use", "info", "plug shm-private:shmem-private")]
+    assert found[0]["message"] == "consumer:shmem - provider:shmem is in use by consumer.app pid 1234 (/dev/shm/bar)"
+    assert found[0]["evidence"] == {"plug": "consumer:shmem", "slot": "provider:shmem", "users": [
+        {"pid": 1234, "snap": "consumer", "app": "app", "paths": ["/dev/shm/bar"]}]}
+
+
+def test_connections_nobody_uses_give_no_finding():
+    assert check_users(compliant_state(), [SnapProcess(1, "consumer", "app", ("/dev/shm/other",))]) == []
+
+
 def test_dropped_declarations_are_quoted():
     found = check_dropped(host(warnings=[{"message": BROKEN_WARNING}]))
     assert [(f["code"], f["subject"]) for f in found] == [("declaration-dropped", "shm-broken:shmem")]
@@ -397,6 +416,18 @@ def test_gather_and_verify_a_compliant_fake_host(tmp_path):
     found = verify(state, facts, FAMILIES, EXPECTED)
     assert [f for f in found if f["severity"] != "info"] == []
     assert set(codes(found)) <= {"shm-object"}
+
+
+def test_gather_reads_the_users_of_the_snaps_asked_for_with_the_objects_family(tmp_path):
+    root = make_tree(tmp_path)
+    add_process(root, 1234, "snap.consumer.app (enforce)", fds=["/dev/shm/bar"])
+    add_process(root, 20, "snap.shm-private.app (enforce)", fds=["/dev/shm/x"])
+    state = compliant_state()
+    facts = gather_facts(root, ["objects"], user_snaps=["consumer", "provider"])
+    assert facts["processes"] == [SnapProcess(1234, "consumer", "app", ("/dev/shm/bar",))]
+    assert [f["subject"] for f in verify(state, facts, ["objects"]) if f["code"] == "connection-in-use"] == [
+        "plug consumer:shmem"]
+    assert gather_facts(root, ["dev-shm"], user_snaps=["consumer"])["processes"] == []
 
 
 def test_namespace_reader_enters_through_libc_setns_in_a_child(monkeypatch):

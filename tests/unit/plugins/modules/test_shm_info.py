@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from fake_proc import add_process
 from module_run import run_module
 from ansible_collections.snapfleet.snapd.plugins.modules import shm_info
 
@@ -21,6 +22,14 @@ def host(snapd):
     snapd.add_connection("shm-private:shmem-private", "snapd:shared-memory", undesired=True)
     snapd.warnings.append({"message": WARNING})
     return snapd
+
+
+@pytest.fixture(autouse=True)
+def proc_root(tmp_path, monkeypatch):
+    """A fake host root whose /proc shm_info reads for the users of each connection."""
+    (tmp_path / "proc").mkdir()
+    monkeypatch.setattr(shm_info, "HOST_ROOT", str(tmp_path))
+    return tmp_path
 
 
 def run(capsys, fake, **args):
@@ -70,3 +79,20 @@ def test_info_rejects_an_invalid_snap_name(capsys, host):
 def test_info_makes_three_requests_and_sends_nothing(capsys, host):
     assert run(capsys, host)["api_requests"] == 3
     assert all(r[0] == "GET" for r in host.requests)
+
+
+def test_info_lists_the_processes_using_each_connection(capsys, host, proc_root):
+    add_process(proc_root, 1234, "snap.consumer.app (enforce)", fds=["/dev/shm/bar"])
+    add_process(proc_root, 99, None, cgroup="0::/system.slice/snap.provider.daemon.service\n", maps=["/dev/shm/bar-ro"])
+    add_process(proc_root, 5, "snap.stranger.app (enforce)", fds=["/dev/shm/bar"])
+    connection = run(capsys, host)["connections"][0]
+    assert connection["users"] == [
+        {"pid": 99, "snap": "provider", "app": "daemon", "paths": ["/dev/shm/bar-ro"]},
+        {"pid": 1234, "snap": "consumer", "app": "app", "paths": ["/dev/shm/bar"]},
+    ]
+
+
+def test_info_connection_without_users_has_an_empty_list_and_undesired_ones_none(capsys, host):
+    result = run(capsys, host)
+    assert result["connections"][0]["users"] == []
+    assert "users" not in result["undesired"][0]

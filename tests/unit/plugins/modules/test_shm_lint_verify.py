@@ -10,6 +10,7 @@ import signal
 
 import pytest
 
+from fake_proc import add_process
 from module_run import run_module
 from ansible_collections.snapfleet.snapd.plugins.modules import shm_lint, shm_verify
 
@@ -118,3 +119,16 @@ def test_verify_is_read_only_and_reports_findings(capsys, monkeypatch, snapd, tm
     assert "connection-missing" in [f["code"] for f in result["findings"]]
     assert "dev-shm-missing" in [f["code"] for f in result["findings"]]
     assert [r for r in snapd.requests if r[0] != "GET"] == []
+
+
+def test_verify_reports_the_users_of_each_connection(capsys, monkeypatch, snapd, tmp_path):
+    snapd.add_slot("provider", "shmem", {"shared-memory": "foo", "write": ["bar"]})
+    snapd.add_plug("consumer", "shmem", {"shared-memory": "foo", "private": False})
+    snapd.add_connection("consumer:shmem", "provider:shmem")
+    add_process(tmp_path, 1234, "snap.consumer.app (enforce)", fds=["/dev/shm/bar"])
+    monkeypatch.setattr(shm_verify.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(shm_verify, "HOST_ROOT", str(tmp_path))
+    result = run(capsys, shm_verify, socket=snapd.socket_path, timeout=5)
+    in_use = [f for f in result["findings"] if f["code"] == "connection-in-use"]
+    assert [f["evidence"]["users"] for f in in_use] == [[{"pid": 1234, "snap": "consumer", "app": "app",
+                                                          "paths": ["/dev/shm/bar"]}]]
