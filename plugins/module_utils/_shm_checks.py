@@ -29,6 +29,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import 
     connections_in_use,
     in_use_message,
     object_matches,
+    shown,
 )
 
 STICKY_WORLD = 0o1777
@@ -421,8 +422,9 @@ def check_objects(state, listing):
                     findings.append(finding("path-too-broad", subject, message, {"path": path, "attribute": attribute}))
                 for name in sorted(name for name in listing if object_matches(path, name)):
                     facts = listing[name]
-                    findings.append(finding("shm-object", subject, "/dev/shm/%s (%s): %s uid %d gid %d mode %s"
-                                            % (name, path, facts.kind, facts.uid, facts.gid, _mode(facts.mode)),
+                    findings.append(finding("shm-object", subject, "%s (%s): %s uid %d gid %d mode %s"
+                                            % (shown("/dev/shm/%s" % name), path, facts.kind, facts.uid, facts.gid,
+                                               _mode(facts.mode)),
                                             {"path": path, "object": "/dev/shm/%s" % name, "kind": facts.kind,
                                              "uid": facts.uid, "gid": facts.gid, "mode": _mode(facts.mode)}))
     return findings

@@ -20,6 +20,8 @@ import collections
 import os
 import re
 
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import go_quote
+
 DEV_SHM = "/dev/shm/"
 _DELETED = " (deleted)"
 _SMALL_READ = 4096
@@ -229,7 +231,13 @@ def planned_disconnects(state, actions):
     return connections
 
 
+def shown(path):
+    """A /dev/shm path for a message: as is, or Go-quoted when any local user's chosen name could forge a line."""
+    return path if path.isprintable() else go_quote(path)
+
+
 def in_use_message(connection, users):
     """`PLUG - SLOT is in use by SNAP.APP pid N (paths), ...`: the one way modules name a connection's users."""
     return "%s - %s is in use by %s" % (connection.plug, connection.slot, ", ".join(
-        "%s.%s pid %d (%s)" % (user["snap"], user["app"], user["pid"], ", ".join(user["paths"])) for user in users))
+        "%s.%s pid %d (%s)" % (user["snap"], user["app"], user["pid"], ", ".join(shown(path) for path in user["paths"]))
+        for user in users))

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 
@@ -428,6 +429,166 @@ def test_gather_reads_the_users_of_the_snaps_asked_for_with_the_objects_family(t
     assert [f["subject"] for f in verify(state, facts, ["objects"]) if f["code"] == "connection-in-use"] == [
         "plug consumer:shmem"]
     assert gather_facts(root, ["dev-shm"], user_snaps=["consumer"])["processes"] == []
+
+
+# --- hostile /dev/shm: trees any local user could have shaped ----------------------------------------------------
+
+HOSTILE_FAMILIES = ("dev-shm", "private", "objects")
+PRIVATE_DIR = "dev/shm/snap.shm-private"
+
+
+def hostile_verify(root, families=HOSTILE_FAMILIES):
+    state = compliant_state()
+    facts = gather_facts(root, families, profile_apps(state), ["shm-private"], ns_reader=bound_namespace,
+                         user_snaps=["consumer", "provider", "shm-private"])
+    return verify(state, facts, families, private_snaps=["shm-private"])
+
+
+def decoy_dir(root):
+    """A root-owned 1777 directory outside /dev/shm: all a symlink would show if it were followed."""
+    decoy = os.path.join(root, "decoy")
+    os.mkdir(decoy)
+    os.chmod(decoy, 0o1777)
+    return decoy
+
+
+def squatted(mode):
+    def make(path):
+        os.mkdir(path)
+        os.chmod(path, mode)
+        os.chown(path, 1000, 1000)
+    return make
+
+
+PRIVATE_DIR_SHAPES = {
+    "symlink to a sound directory": lambda path: os.symlink(decoy_dir(os.path.dirname(os.path.dirname(os.path.dirname(
+        path)))), path),
+    "dangling symlink": lambda path: os.symlink("/nonexistent/snap.shm-private", path),
+    "symlink to itself": lambda path: os.symlink(os.path.basename(path), path),
+    "regular file": lambda path: open(path, "w").close(),
+    "fifo": os.mkfifo,
+    "directory of uid 1000": squatted(0o1777),
+    "directory of uid 1000, mode 0700": squatted(0o700),
+}
+
+
+@pytest.mark.parametrize("shape, expected", [
+    ("symlink to a sound directory", ["private-dir-symlink"]),
+    ("dangling symlink", ["private-dir-symlink"]),
+    ("symlink to itself", ["private-dir-symlink"]),
+    ("regular file", ["private-dir-not-directory"]),
+    ("fifo", ["private-dir-not-directory"]),
+    ("directory of uid 1000", ["private-dir-squatted"]),
+    ("directory of uid 1000, mode 0700", ["private-dir-squatted", "private-dir-mode"]),
+])
+def test_verify_reports_a_hostile_private_dir_as_it_is(tmp_path, shape, expected):
+    root = make_tree(tmp_path, dir_mode=None)
+    PRIVATE_DIR_SHAPES[shape](os.path.join(root, PRIVATE_DIR))
+    found = [f for f in hostile_verify(root) if f["severity"] != "info"]
+    assert codes(found) == expected
+    assert found[0]["evidence"]["path"] == "/dev/shm/snap.shm-private"
+
+
+def test_a_private_dir_symlink_is_described_by_the_link_not_its_target(tmp_path):
+    root = make_tree(tmp_path, dir_mode=None)
+    PRIVATE_DIR_SHAPES["symlink to a sound directory"](os.path.join(root, PRIVATE_DIR))
+    os.lchown(os.path.join(root, PRIVATE_DIR), 1000, 1000)
+    evidence = hostile_verify(root)[0]["evidence"]
+    assert (evidence["kind"], evidence["uid"]) == ("symlink", 1000)
+
+
+def test_dev_shm_owned_by_another_user(tmp_path):
+    root = make_tree(tmp_path)
+    os.chown(os.path.join(root, "dev/shm"), 1000, 1000)
+    found = [f for f in hostile_verify(root) if f["severity"] != "info"]
+    assert codes(found) == ["dev-shm-owner"]
+    assert found[0]["message"] == "/dev/shm is owned by uid 1000, not root"
+
+
+def test_dev_shm_symlink_to_a_sound_tree_is_reported_and_nothing_behind_it_is_read(tmp_path):
+    root = make_tree(tmp_path)
+    open(os.path.join(root, "dev/shm/bar"), "w").close()
+    os.rename(os.path.join(root, "dev/shm"), os.path.join(root, "elsewhere"))
+    os.symlink(os.path.join(root, "elsewhere"), os.path.join(root, "dev/shm"))
+    assert codes(hostile_verify(root)) == ["dev-shm-symlink"]
+
+
+def test_an_object_symlink_is_listed_as_the_link_not_its_target(tmp_path):
+    root = make_tree(tmp_path)
+    secret = os.path.join(root, "secret")
+    open(secret, "w").close()
+    os.chown(secret, 1000, 1000)
+    os.chmod(secret, 0o600)
+    os.symlink(secret, os.path.join(root, "dev/shm/bar"))
+    objects = [f for f in hostile_verify(root) if f["code"] == "shm-object"]
+    assert [(f["evidence"]["object"], f["evidence"]["kind"], f["evidence"]["uid"]) for f in objects] == [
+        ("/dev/shm/bar", "symlink", 0)]
+
+
+def test_an_object_name_cannot_forge_a_line_of_a_message():
+    state = host(extra_slots=[slot("wide", "shm", **{"shared-memory": "w", "write": ["bar-*"]})])
+    found = check_objects(state, {"bar-\nALL CLEAR": FileFacts("file", 1000, 1000, 0o600)})
+    assert found[0]["message"] == '"/dev/shm/bar-\\nALL CLEAR" (bar-*): file uid 1000 gid 1000 mode 0600'
+    assert found[0]["evidence"]["object"] == "/dev/shm/bar-\nALL CLEAR"
+
+
+def tree_snapshot(root):
+    """Every entry under root as lstat sees it (not atime), and where each symlink points."""
+    seen = {}
+    for directory, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            info = os.lstat(path)
+            seen[path] = (info.st_mode, info.st_uid, info.st_gid, info.st_size, info.st_mtime_ns,
+                          os.readlink(path) if os.path.islink(path) else None)
+    return seen
+
+
+def test_verify_never_writes_nor_follows_anything_under_dev_shm(tmp_path, monkeypatch):
+    root = make_tree(tmp_path, dir_mode=None)
+    shm = os.path.join(root, "dev/shm")
+    PRIVATE_DIR_SHAPES["symlink to a sound directory"](os.path.join(root, PRIVATE_DIR))
+    open(os.path.join(root, "secret"), "w").close()
+    os.symlink(os.path.join(root, "secret"), os.path.join(shm, "bar"))
+    os.mkfifo(os.path.join(shm, "bar-ro"))  # opening it for reading would block
+    add_process(root, 1234, "snap.consumer.app (enforce)", fds=["/dev/shm/bar"])
+    before = tree_snapshot(root)
+    calls = []
+
+    def spy(name, real):
+        def call(*args, **kwargs):
+            result = real(*args, **kwargs)
+            calls.append((name, args, kwargs, result))
+            return result
+        return call
+
+    for name in ("open", "stat", "lstat", "listdir", "readlink", "scandir"):
+        monkeypatch.setattr(os, name, spy(name, getattr(os, name)))
+    monkeypatch.setattr(builtins, "open", spy("open()", builtins.open))
+    found = hostile_verify(root, FAMILIES)
+    monkeypatch.undo()
+
+    def under_shm(path):
+        return isinstance(path, str) and (path == shm or path.startswith(shm + os.sep))
+
+    shm_fds = set(result for name, args, _, result in calls if name == "open" and under_shm(args[0]))
+    writing = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+    assert shm_fds, "the spy saw /dev/shm opened"
+    for name, args, kwargs, _ in calls:
+        if name == "open":
+            assert not args[1] & writing, args
+            if under_shm(args[0]):
+                assert args[1] & os.O_NOFOLLOW, args
+        elif name == "open()":
+            assert not under_shm(str(args[0])) and set(args[1] if len(args) > 1 else "r") <= set("rb"), args
+        elif name == "stat" and (under_shm(args[0]) or kwargs.get("dir_fd") in shm_fds):
+            assert kwargs.get("follow_symlinks") is False, (args, kwargs)
+        elif name in ("readlink", "scandir"):
+            assert not under_shm(args[0]), args
+    assert [c for c in calls if c[0] == "stat" and c[2].get("dir_fd") in shm_fds], "entries were lstat'ed in /dev/shm"
+    assert tree_snapshot(root) == before
+    assert "private-dir-symlink" in codes(found)
+    assert ("/dev/shm/bar-ro", "other") in [(f["evidence"].get("object"), f["evidence"].get("kind")) for f in found]
 
 
 def test_namespace_reader_enters_through_libc_setns_in_a_child(monkeypatch):
