@@ -241,11 +241,15 @@ def load_snap_yaml(content):
         _refuse_hostile_events(text)
         loader = _SnapYamlLoader(text)
         return loader.get_single_data()
+    except SnapYamlError:
+        raise
     except YAMLError as exc:
         raise SnapYamlError("cannot parse YAML: %s" % _yaml_problem(exc))
-    except (ValueError, TypeError, OverflowError) as exc:
-        # PyYAML's constructors let these through for values like a 10**5-digit integer
-        raise SnapYamlError("cannot parse YAML: %s" % to_text(exc))
+    except Exception as exc:  # pylint: disable=broad-except
+        # PyYAML's constructors let their own errors through for a value that does not fit its tag or type:
+        # ValueError for a 10**5-digit integer, AttributeError for an empty !!timestamp, KeyError for !!bool x
+        raise SnapYamlError("cannot parse YAML: a value does not fit its type or tag (%s: %s)"
+                            % (type(exc).__name__, " ".join(to_text(exc).split())))
     finally:
         if loader is not None:
             loader.dispose()

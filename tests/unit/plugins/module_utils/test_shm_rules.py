@@ -215,7 +215,8 @@ def test_hostile_yaml_is_refused_with_a_clear_error(text, message):
     assert str(caught.value) == message
 
 
-@pytest.mark.parametrize("text", ["x: !!python/object/apply:os.system [id]", "? [a]\n: b", "a: [", "a: 1\n---\nb: 2"])
+@pytest.mark.parametrize("text", ["x: !!python/object/apply:os.system [id]", "? [a]\n: b", "a: [", "a: 1\n---\nb: 2",
+                                  "a: !!timestamp ''", "a: !!bool maybe", "a: !!int ''"])
 def test_unsafe_or_broken_yaml_is_a_parse_error(text):
     with pytest.raises(SnapYamlError) as caught:
         load_snap_yaml(text)
