@@ -1,0 +1,145 @@
+"""The in-use guard on real snapd: a process confined as shm-consumer holds /dev/shm/lab-shm-data open.
+
+One trixie host in a run dir of its own. shm_info lists the holder, shm_connection refuses to disconnect
+while it holds the object and leaves the connection in place, and disconnects with force: true.
+
+The lab snaps have base bare, so `snap run --shell` finds no shell: the holder is shm-consumer's own
+`read` app (busybox cat of /dev/shm/lab-shm-data), made to wait with the object open by turning it into a
+FIFO whose write end an unconfined `sleep` keeps open.
+
+Run it under the lab lock: flock /tmp/snapfleet-lab.lock .venv/bin/python -m pytest -m lab tests/integration/test_in_use.py
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import REPO, Fleet, run_lab
+
+pytestmark = pytest.mark.lab
+
+HOST = "lab1"
+PLUG = "shm-consumer:shmem"
+SLOT = "shm-provider:shmem"
+OBJECT = "/dev/shm/lab-shm-data"
+WRITER_PID = "/run/in-use-writer.pid"
+
+START_HOLDER = (
+    f"rm -f {OBJECT} && mkfifo -m 0666 {OBJECT} && "
+    # cat opens the FIFO, then waits on it for as long as the unconfined writer keeps it open
+    "(nohup snap run shm-consumer.read </dev/null >/dev/null 2>&1 &) && "
+    f"(nohup sh -c 'echo $$ >{WRITER_PID}; exec sleep 600' >{OBJECT} </dev/null 2>/dev/null &)"
+)
+FIND_HOLDER = (
+    "for label in /proc/[0-9]*/attr/current; do "
+    "  pid=${label#/proc/}; pid=${pid%%/*}; "
+    "  grep -q '^snap.shm-consumer.read ' $label 2>/dev/null && "
+    f"  ls -l /proc/$pid/fd 2>/dev/null | grep -q ' {OBJECT}$' && echo $pid; "
+    "done; true"
+)
+
+
+def ansible_bin(name):
+    return str(Path(sys.executable).with_name(name))
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """ONE trixie host in a run dir of its own, and the built collection installed for ansible-playbook."""
+    work = tmp_path_factory.mktemp("in-use")
+    build = work / "build"
+    subprocess.run([ansible_bin("ansible-galaxy"), "collection", "build", "--force", "--output-path", str(build)],
+                   cwd=REPO, check=True, capture_output=True)
+    subprocess.run([ansible_bin("ansible-galaxy"), "collection", "install", "-p", str(work / "collections"),
+                    *map(str, build.glob("snapfleet-snapd-*.tar.gz"))], cwd=REPO, check=True, capture_output=True)
+    saved = os.environ.get("SNAPFLEET_LAB_RUN")
+    os.environ["SNAPFLEET_LAB_RUN"] = str(work / "run")
+    try:
+        run_lab("up", "--hosts", "1", "--flavour", "trixie")
+        fleet = Fleet(Path(run_lab("status", "--inventory").stdout.strip()))
+        fleet.work = work
+        yield fleet
+    finally:
+        run_lab("down", check=False)
+        if saved is None:
+            os.environ.pop("SNAPFLEET_LAB_RUN", None)
+        else:
+            os.environ["SNAPFLEET_LAB_RUN"] = saved
+
+
+def guest_run(lab, command, check=True):
+    with lab.guest(HOST) as guest:
+        return guest.run(command, check=check)[1]
+
+
+@pytest.fixture(scope="module")
+def holder(lab):
+    """The pid of shm-consumer.read holding the object open, with plug and slot connected; killed at the end."""
+    guest_run(lab, f"snap connect {PLUG} {SLOT}")
+    try:
+        guest_run(lab, START_HOLDER)
+        deadline = time.monotonic() + 60
+        pids = []
+        while not pids and time.monotonic() < deadline:
+            time.sleep(1)
+            pids = guest_run(lab, FIND_HOLDER).split()
+        assert len(pids) == 1, f"expected one shm-consumer.read holding {OBJECT}, found {pids}"
+        yield int(pids[0])
+    finally:
+        guest_run(lab, f"kill $({FIND_HOLDER}) $(cat {WRITER_PID}) 2>/dev/null; rm -f {OBJECT} {WRITER_PID}; "
+                       f"snap disconnect {PLUG} {SLOT} 2>/dev/null; true", check=False)
+
+
+def run_module(lab, module, args):
+    """Run one module task of the installed collection on the host with ansible-playbook; its registered result."""
+    result_file = lab.work / "result.json"
+    result_file.unlink(missing_ok=True)
+    playbook = lab.work / "task.yml"
+    playbook.write_text(json.dumps([{
+        "hosts": HOST, "gather_facts": False,
+        "tasks": [
+            {"name": "Run the module", f"snapfleet.snapd.{module}": args, "register": "result", "ignore_errors": True},
+            {"name": "Keep the result", "ansible.builtin.copy": {"content": "{{ result | to_json }}",
+                                                                 "dest": str(result_file)},
+             "delegate_to": "localhost"},
+        ],
+    }]))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(lab.work / "collections"), ANSIBLE_HOST_KEY_CHECKING="False",
+               ANSIBLE_NOCOLOR="1", ANSIBLE_PIPELINING="1")
+    done = subprocess.run([ansible_bin("ansible-playbook"), "-i", str(lab.inventory), str(playbook)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(result_file.read_text())
+
+
+def connected(lab):
+    """Whether snapd reports the plug connected to the slot (snap connections reads snapd's API)."""
+    lines = guest_run(lab, "snap connections shm-consumer").splitlines()
+    return any(line.split()[1:3] == [PLUG, SLOT] for line in lines[1:])
+
+
+def test_shm_info_lists_the_holder_with_its_pid(lab, holder):
+    result = run_module(lab, "shm_info", {"snaps": ["shm-consumer"]})
+    connection = next(c for c in result["connections"] if c["plug"] == PLUG)
+    assert {"pid": holder, "snap": "shm-consumer", "app": "read", "paths": [OBJECT]} in connection["users"]
+
+
+def test_disconnect_is_refused_with_the_pid_and_the_connection_stays(lab, holder):
+    result = run_module(lab, "shm_connection", {"plug": PLUG, "slot": SLOT, "state": "disconnected"})
+    assert result["failed"] is True
+    assert f"shm-consumer.read pid {holder} ({OBJECT})" in result["msg"]
+    assert result["msg"].endswith("stop those apps, or set force: true")
+    assert [r["code"] for r in result["refusals"]] == ["connection-in-use"]
+    assert connected(lab)
+
+
+def test_force_disconnects_while_in_use(lab, holder):
+    result = run_module(lab, "shm_connection", {"plug": PLUG, "slot": SLOT, "state": "disconnected", "force": True})
+    assert result.get("failed") is not True, result
+    assert result["changed"] is True
+    assert not connected(lab)
