@@ -571,10 +571,10 @@ def test_verify_never_writes_nor_follows_anything_under_dev_shm(tmp_path, monkey
     def under_shm(path):
         return isinstance(path, str) and (path == shm or path.startswith(shm + os.sep))
 
-    shm_fds = set(result for name, args, _, result in calls if name == "open" and under_shm(args[0]))
+    shm_fds = set(call[3] for call in calls if call[0] == "open" and under_shm(call[1][0]))
     writing = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
     assert shm_fds, "the spy saw /dev/shm opened"
-    for name, args, kwargs, _ in calls:
+    for name, args, kwargs, dummy in calls:
         if name == "open":
             assert not args[1] & writing, args
             if under_shm(args[0]):

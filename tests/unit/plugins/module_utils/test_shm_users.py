@@ -172,9 +172,9 @@ def test_scan_reads_only_proc_and_never_follows_a_link_into_dev_shm(tmp_path, mo
     processes = read_snap_processes(str(tmp_path), ["consumer"])
     monkeypatch.undo()
     assert processes == [SnapProcess(42, "consumer", "app", ("/dev/shm/bar",))]
-    assert touched and all(path.startswith(proc) for _, path, _ in touched), touched
-    assert [mode for name, _, mode in touched if name == "open()"] == [("rb",), ("rb",)]
-    assert [name for name, _, _ in touched if name in ("open", "stat", "lstat", "scandir")] == []
+    assert touched and all(call[1].startswith(proc) for call in touched), touched
+    assert [call[2] for call in touched if call[0] == "open()"] == [("rb",), ("rb",)]
+    assert [call[0] for call in touched if call[0] in ("open", "stat", "lstat", "scandir")] == []
 
 
 # --- which processes use a connection ------------------------------------------------------------------------------
