@@ -77,8 +77,8 @@ lab-down: $(VENVS_READY) ## stop every lab VM and remove its overlay
 lab-status: $(VENVS_READY) ## list the running lab VMs
 	$(LAB) status
 
-test-lab: lab-build ## tests of the lab itself on a fresh mixed fleet (pytest -m lab)
-	$(VENV_PYTHON) -m pytest -m lab -p no:cacheprovider -v tests/integration/test_lab.py
+test-lab: build lab-build ## pytest -m lab: the lab itself, the fleet playbooks, AWX jobs, faults, bad input, in-use guard
+	$(VENV_PYTHON) -m pytest -m lab -p no:cacheprovider -v --durations=0 tests/integration
 
 test-integration: build lab-build ## integration targets through molecule on a mixed bookworm+trixie fleet
 	rm -rf build/collections
@@ -94,3 +94,16 @@ TEST_PARTS += test-report lab-build test-lab test-integration
 .PHONY: demo
 demo: build lab-build ## the demo: 3 real snapd hosts (bookworm + trixie) apply, use and verify one spec
 	tests/tools/demo.sh
+
+# --- benchmarks ---
+# tests/benchmarks/README.md: ours vs community.general.snap_connect vs `snap connect` in a command
+# task vs snapd alone, on the lab. Not part of `make test`. Knobs: REPEAT (at least 3 for numbers
+# worth quoting) and KS (the numbers of connections, 1 to 10).
+REPEAT ?= 3
+KS ?= 1 5 10
+.PHONY: bench bench-smoke
+bench: build lab-build ## benchmark on the lab: table, results.json and chart.svg in tests/benchmarks/results/
+	$(VENV_PYTHON) -m tests.benchmarks.bench --repeat $(REPEAT) --ks $(KS)
+
+bench-smoke: build lab-build ## the benchmark once at K=1: every variant runs and every output is written
+	$(VENV_PYTHON) -m tests.benchmarks.bench --smoke --results tests/benchmarks/results/smoke

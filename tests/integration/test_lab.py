@@ -3,12 +3,11 @@
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO, ansible_env, run_lab
+from tests.integration.conftest import REPO, ansible_bin, ansible_env, run_lab
 from tests.lab.paths import run_dir
 
 pytestmark = pytest.mark.lab
@@ -23,10 +22,6 @@ SYSTEM_INFO = (
     "  self.sock=socket.socket(socket.AF_UNIX); self.sock.connect(\"/run/snapd.socket\")\n"
     "c=C(\"localhost\"); c.request(\"GET\",\"/v2/system-info\"); print(c.getresponse().read().decode())'"
 )
-
-
-def ansible_bin(name):
-    return str(Path(sys.executable).with_name(name))
 
 
 @pytest.mark.parametrize("connection", ["ssh", "paramiko"])

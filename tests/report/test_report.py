@@ -16,11 +16,12 @@ import os
 import re
 import subprocess
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 import jsonschema
 import pytest
+
+from tests.report.html_page import Page
 
 pytestmark = pytest.mark.report
 
@@ -72,29 +73,6 @@ def playbook(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fleet_run(playbook):
     return playbook()
-
-
-class Page(HTMLParser):
-    """The host rows, finding codes, text and any reference to an outside resource of an HTML page."""
-
-    def __init__(self, html):
-        super().__init__()
-        self.rows, self.codes, self.text, self.external, self.tags = {}, [], [], [], []
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        self.tags.append(tag)
-        if tag == "tr" and "data-host" in attrs:
-            self.rows[attrs["data-host"]] = attrs["data-status"]
-        if tag == "tr" and "data-code" in attrs:
-            self.codes.append(attrs["data-code"])
-        for name in ("src", "href"):
-            if attrs.get(name) and not attrs[name].startswith("#"):
-                self.external.append(attrs[name])
-
-    def handle_data(self, data):
-        self.text.append(data)
 
 
 def test_the_json_report_matches_the_schema(fleet_run):

@@ -13,7 +13,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${SNAPFLEET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/snapfleet}
 VENVS=$CACHE/venvs
-APT_PACKAGES=(qemu-system-x86 qemu-utils debootstrap e2fsprogs squashfs-tools openssh-client debian-archive-keyring)
+APT_PACKAGES=(qemu-system-x86 qemu-utils debootstrap e2fsprogs squashfs-tools openssh-client debian-archive-keyring
+    chromium)  # chromium: headless, renders the HTML report in its tests
 T0=$EPOCHREALTIME
 
 log() {
