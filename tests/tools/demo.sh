@@ -1,24 +1,40 @@
 #!/usr/bin/env bash
 # `make demo`: install the built collection, resume a mixed fleet of 3 real snapd hosts (tests/lab),
-# run examples/demo.yml (apply, use, verify, one line per host), and stop the fleet again, also
-# when something fails or the run is interrupted.
+# apply the example fleet spec (examples/demo.yml: snapfleet.snapd.apply with examples/inventory),
+# audit it (snapfleet.snapd.audit), print the report's path and summary table, and stop the fleet
+# again, also when something fails or the run is interrupted.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 PY="$ROOT/.venv/bin/python"
 export SNAPFLEET_LAB_RUN="${SNAPFLEET_LAB_RUN:-$ROOT/.lab/demo}"
 HOSTS="${HOSTS:-3}"
+REPORT_DIR="$ROOT/shm-report"
+T0=$SECONDS
+
+say() { printf '[demo %4ds] %s\n' "$((SECONDS - T0))" "$*"; }
 
 collections="$SNAPFLEET_LAB_RUN/collections"
 rm -rf "$collections"
 mkdir -p "$collections"
-echo "[demo] installing $(ls build/snapfleet-snapd-*.tar.gz) into $collections"
+say "installing $(ls build/snapfleet-snapd-*.tar.gz) into $collections"
 "$ROOT/.venv/bin/ansible-galaxy" collection install -p "$collections" build/snapfleet-snapd-*.tar.gz >/dev/null
 
 trap '"$PY" -m tests.lab down' EXIT
 "$PY" -m tests.lab up --hosts "$HOSTS" --flavour mixed
+inventory=$("$PY" -m tests.lab status --inventory)
 
-echo "[demo] applying examples/demo.yml to the fleet"
-ANSIBLE_COLLECTIONS_PATH="$collections" ANSIBLE_PIPELINING=1 ANSIBLE_HOST_KEY_CHECKING=False \
-ANSIBLE_CALLBACK_RESULT_FORMAT=yaml ANSIBLE_FORKS=3 \
-    "$ROOT/.venv/bin/ansible-playbook" -i "$("$PY" -m tests.lab status --inventory)" examples/demo.yml
+export ANSIBLE_COLLECTIONS_PATH="$collections" ANSIBLE_PIPELINING=1 ANSIBLE_HOST_KEY_CHECKING=False \
+    ANSIBLE_CALLBACK_RESULT_FORMAT=yaml ANSIBLE_FORKS=3 ANSIBLE_RETRY_FILES_ENABLED=False
+playbook() { "$ROOT/.venv/bin/ansible-playbook" -i "$inventory" -i examples/inventory/lab.yml \
+    -e "shm_report_dir=$REPORT_DIR" "$@"; }
+
+say "applying the example fleet spec: examples/demo.yml (snapfleet.snapd.apply)"
+playbook examples/demo.yml
+say "auditing the fleet: ansible-playbook snapfleet.snapd.audit"
+playbook snapfleet.snapd.audit
+
+say "report: $REPORT_DIR/shm-report.{json,md,html}"
+# the Markdown summary down to the table, without the per-host sections
+sed -n '/^- \*\*/,/^## /p' "$REPORT_DIR/shm-report.md" | sed '$d'
+say "done"
