@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import tempfile
 
 import pytest
@@ -116,7 +117,7 @@ def test_change_that_never_finishes_times_out_naming_the_change_and_its_status(l
     assert str(error.value).startswith("snapd change 1 (connect-snap) was not ready after 0.4 seconds, last status Doing;")
 
 
-def test_polling_backs_off_instead_of_hammering_snapd(lab, monkeypatch):
+def test_polling_a_change_backs_off_but_never_waits_more_than_a_quarter_second(lab, monkeypatch):
     # the waits asked for, not the polls counted: a loaded machine makes counts flaky
     waits = []
     real_sleep = _snapd.time.sleep
@@ -125,7 +126,25 @@ def test_polling_backs_off_instead_of_hammering_snapd(lab, monkeypatch):
     with pytest.raises(SnapdError):
         connect(client_for(lab, timeout=1.0))
     assert len(waits) >= 2
-    assert waits == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0][:len(waits)]
+    assert waits == pytest.approx([0.05, 0.075, 0.1125, 0.16875, 0.25, 0.25, 0.25][:len(waits)])
+
+
+def test_retries_back_off_up_to_a_second(lab, monkeypatch):
+    waits = []
+    monkeypatch.setattr(_snapd.time, "sleep", waits.append)
+    lab.maintenance = 6
+    client_for(lab).system_info()
+    assert waits == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0]
+
+
+def test_requests_build_no_tls_context(lab, monkeypatch):
+    # loading the CA store costs about 0.6 s per request on an emulated device, for nothing on a unix socket
+    def refuse(*args, **kwargs):
+        raise AssertionError("a TLS context was built for a unix socket request")
+
+    monkeypatch.setattr(ssl, "create_default_context", refuse)
+    monkeypatch.setattr(ssl, "SSLContext", refuse)
+    assert client_for(lab).system_info()["version"] == "2.63"
 
 
 def test_snapd_error_carries_its_message_kind_and_status(lab):
