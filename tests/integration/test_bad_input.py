@@ -1,0 +1,44 @@
+"""The bad input corpus on one real snapd host: every case fails cleanly and the host is unchanged.
+
+Runs tests/integration/bad_input/bad_input.yml with the built collection (make build) on a fresh lab host.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.conftest import REPO, ansible_env, lab_fleet
+
+pytestmark = pytest.mark.lab
+
+BAD_INPUT = REPO / "tests" / "integration" / "bad_input"
+SUMMARY = re.compile(r"bad inputs tried: (\d+), failed cleanly: (\d+), hosts changed: (\d+)")
+
+
+@pytest.fixture(scope="module")
+def lab_host(tmp_path_factory):
+    """One bookworm host in its own run folder ($SNAPFLEET_LAB_RUN if set), stopped at the end."""
+    run_dir = Path(os.environ.get("SNAPFLEET_LAB_RUN") or tmp_path_factory.mktemp("lab"))
+    with lab_fleet(1, run_dir, flavour="bookworm") as fleet:
+        yield fleet
+
+
+def test_every_bad_input_fails_cleanly_and_changes_nothing(lab_host, installed_collection):
+    with open(BAD_INPUT / "corpus.yml", encoding="utf-8") as corpus:
+        tried = [case for case in yaml.safe_load(corpus)["bad_input_cases"] if not case.get("known_bug")]
+    started = time.monotonic()
+    done = subprocess.run([str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(lab_host.inventory),
+                           str(BAD_INPUT / "bad_input.yml")], cwd=REPO, env=ansible_env(installed_collection),
+                          capture_output=True, text=True, timeout=900)
+    sys.stderr.write("bad_input.yml took %.0f s\n" % (time.monotonic() - started))
+    summary = SUMMARY.search(done.stdout)
+    assert summary, done.stdout[-4000:] + done.stderr[-2000:]
+    sys.stderr.write(summary.group(0) + "\n")
+    assert done.returncode == 0, done.stdout[-6000:]
+    assert summary.groups() == (str(len(tried)), str(len(tried)), "0")
