@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import socket
 import time
 from urllib.parse import quote, urlencode
@@ -41,6 +42,14 @@ def client_argument_spec():
         socket=dict(type="path", default=DEFAULT_SOCKET),
         timeout=dict(type="float", default=DEFAULT_TIMEOUT),
     )
+
+
+def client_params_error(params):
+    """Why the client options in ``params`` cannot work (one sentence), or None when they can."""
+    timeout = params["timeout"]
+    if not (math.isfinite(timeout) and timeout > 0):
+        return "timeout must be a number of seconds above 0, not %s" % timeout
+    return None
 
 
 class SnapdError(Exception):

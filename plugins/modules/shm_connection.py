@@ -265,7 +265,8 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import 
     planned_disconnects,
     read_snap_processes,
 )
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError, client_argument_spec
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import (
+    SnapdClient, SnapdError, client_argument_spec, client_params_error)
 
 HOST_ROOT = "/"  # the unit tests point it at a fake host tree
 
@@ -318,6 +319,9 @@ def main():
         required_if=[("exclusive", True, ("connections",))],
         supports_check_mode=True,
     )
+    problem = client_params_error(module.params)
+    if problem:
+        module.fail_json(msg=problem)
     try:
         desired = desired_items(module.params)
     except ValueError as error:

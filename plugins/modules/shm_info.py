@@ -225,7 +225,8 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import 
     connection_users,
     read_snap_processes,
 )
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError, client_argument_spec
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import (
+    SnapdClient, SnapdError, client_argument_spec, client_params_error)
 
 HOST_ROOT = "/"  # the unit tests point it at a fake host tree
 
@@ -235,6 +236,9 @@ def main():
         argument_spec=dict(snaps=dict(type="list", elements="str"), **client_argument_spec()),
         supports_check_mode=True,
     )
+    problem = client_params_error(module.params)
+    if problem:
+        module.fail_json(msg=problem)
     snaps = module.params["snaps"]
     try:
         if snaps is not None:

@@ -184,12 +184,14 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import private_plugs, profile_apps, verify
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import EndpointError, parse_snap
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import ERROR, FAMILIES, summarize
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import HostReadError, gather_facts
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import connection_item_spec, desired_connection
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import read_state
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import connection_snaps
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError, client_argument_spec
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import (
+    SnapdClient, SnapdError, client_argument_spec, client_params_error)
 
 HOST_ROOT = "/"  # the unit tests point it at a fake host tree
 
@@ -205,6 +207,9 @@ def argument_spec():
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    problem = client_params_error(module.params)
+    if problem:
+        module.fail_json(msg=problem)
     params = module.params
     expected = None
     if params["connections"] is not None:
@@ -213,6 +218,12 @@ def main():
             expected = [desired_connection(item["plug"], item["slot"], item["state"]) for item in params["connections"]]
         except ValueError as error:
             module.fail_json(msg="invalid connections item: %s" % error)
+    for name in params["private_snaps"] or ():
+        try:
+            if not parse_snap(name, "private_snaps entry"):
+                raise EndpointError("private_snaps entry %s names the system snap, which has no private plug" % name)
+        except EndpointError as error:
+            module.fail_json(msg=str(error))
     if os.geteuid() != 0:
         module.fail_json(msg="shm_verify needs root to read AppArmor profiles, mount namespaces and mount profiles: "
                              "run the task with become: true")
