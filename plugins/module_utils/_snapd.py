@@ -34,6 +34,10 @@ _MAX_DELAY = 1.0
 _POLL_FIRST_DELAY = 0.05
 _POLL_GROWTH = 1.5
 _POLL_MAX_DELAY = 0.25
+# A socket nobody listens on (snapd.socket stopped) before snapd ever answered this run: retried only this
+# long, then reported, rather than until the timeout. systemd holds the socket while snapd restarts, so a
+# restart does not refuse connections; a refusal after snapd answered is retried until the deadline.
+_UNREACHED_GRACE = 3.0
 
 
 def client_argument_spec():
@@ -214,6 +218,8 @@ class SnapdClient:
     def _call_with_retries(self, method, path, query, body, deadline):
         delays = _backoff_delays()
         self._resent_after_drop = False
+        if not self._reached:
+            deadline = min(deadline, time.monotonic() + _UNREACHED_GRACE)
         while True:
             try:
                 return self._call(method, path, query, body)

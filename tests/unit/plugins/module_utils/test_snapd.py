@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import ssl
 import tempfile
+import time
 
 import pytest
 
@@ -95,6 +97,22 @@ def test_missing_socket_fails_at_once_saying_to_check_snapd():
         "(systemctl status snapd.socket)?" % path
     )
     assert client.request_count == 1
+
+
+def test_socket_nobody_listens_on_fails_within_seconds_not_the_timeout(tmp_path):
+    path = str(tmp_path / "snapd.socket")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)  # bound but never listening: connect() is refused, as with snapd.socket stopped
+    try:
+        client = SnapdClient(path, 60)
+        started = time.monotonic()
+        with pytest.raises(SnapdError) as error:
+            client.system_info()
+        assert time.monotonic() - started < _snapd._UNREACHED_GRACE + 2
+    finally:
+        listener.close()
+    assert str(error.value).startswith("cannot reach snapd at %s: [Errno 111] Connection refused;" % path)
+    assert client.request_count > 1  # it was retried meanwhile
 
 
 def test_failed_change_carries_its_id_status_and_snapd_err_text(lab):
