@@ -24,6 +24,33 @@ EXTRA_SNAP = Path(__file__).resolve().parent / "snaps" / "shm-extra"
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "lab: needs the qemu lab (real snapd hosts); select with -m lab")
+    config.addinivalue_line("markers", "fault: a fault a fleet run must survive (counted in the reliability summary)")
+
+
+# What the reliability suite prints at the end (README, "Reliability"): the fault tests by outcome, and
+# the bad-input corpus's counts as tests/integration/test_bad_input.py records them. It lives in its own
+# module: pytest loads this file as "conftest", the tests import it as "tests.integration.conftest".
+from tests.integration.reliability import RELIABILITY  # noqa: E402
+
+
+def pytest_runtest_logreport(report):
+    if "fault" in report.keywords and (report.when == "call" or report.outcome != "passed"):
+        RELIABILITY["faults"][report.nodeid.split("::")[-1]] = report.outcome
+
+
+def pytest_terminal_summary(terminalreporter):
+    faults, bad_input = RELIABILITY["faults"], RELIABILITY["bad_input"]
+    if not faults and not bad_input:
+        return
+    survived = sum(1 for outcome in faults.values() if outcome == "passed")
+    lines = [f"faults survived (desired state after at most one re-run): {survived} of {len(faults)}"]
+    lines += [f"  {outcome:7} {name}" for name, outcome in faults.items()]
+    if bad_input:
+        lines.append("bad inputs tried: {tried}, failed cleanly: {clean}, hosts changed by bad input: {changed}"
+                     .format(**bad_input))
+    terminalreporter.write_sep("=", "reliability summary")
+    for line in lines:
+        terminalreporter.write_line(line)
 
 
 def run_lab(*args, check=True, timeout=3600, run_dir=None):

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import REPO, ansible_env, lab_fleet
+from tests.integration.reliability import RELIABILITY
 
 pytestmark = pytest.mark.lab
 
@@ -40,5 +41,6 @@ def test_every_bad_input_fails_cleanly_and_changes_nothing(lab_host, installed_c
     summary = SUMMARY.search(done.stdout)
     assert summary, done.stdout[-4000:] + done.stderr[-2000:]
     sys.stderr.write(summary.group(0) + "\n")
+    RELIABILITY["bad_input"] = dict(zip(("tried", "clean", "changed"), map(int, summary.groups())))
     assert done.returncode == 0, done.stdout[-6000:]
     assert summary.groups() == (str(len(tried)), str(len(tried)), "0")

@@ -214,6 +214,7 @@ def test_audit_after_a_fault_reports_that_host_in_every_format(fleet, play):
     assert not gateway_connected(fleet)
 
 
+@pytest.mark.fault
 def test_a_host_killed_during_the_audit_is_reported_unreachable(fleet, play):
     killer = threading.Timer(2.0, fleet.kill, args=("lab3",))  # before its verify can have finished
     killer.start()
