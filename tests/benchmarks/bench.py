@@ -295,7 +295,7 @@ def measure_apply(controller, lab, ks, repeat):
                         raise RuntimeError("%s (K=%d, %s) left %s connected, not %s"
                                            % (variant, k, mode, sorted(after), list(PLUGS[:k])))
                     samples[mode][k][variant].append(seconds)
-                    log("K=%-2d %-5s rep %d/%d  %-12s %6.2f s  (before: %d connected)"
+                    log("K=%-2d %-5s rep %d/%d  %-12s %6.2f s  (%d connected before the reset)"
                         % (k, mode, rep + 1, repeat, variant, seconds, len(before)))
     return samples
 
