@@ -103,9 +103,6 @@ class Fleet:
             thread.join()
         assert not errors, errors
 
-    def by_flavour(self, flavour):
-        return [name for name, host in self.hosts.items() if host.get("snapd_flavour") == flavour]
-
     def pid(self, name):
         """The pid of a host's qemu, from the run folder's fleet.json."""
         for host in json.loads((self.run_dir / "fleet.json").read_text())["hosts"]:

@@ -5,15 +5,13 @@ Runs tests/integration/bad_input/bad_input.yml with the built collection (make b
 
 import os
 import re
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.integration.conftest import REPO, ansible_env, lab_fleet
+from tests.integration.conftest import REPO, lab_fleet, run_playbook
 from tests.integration.reliability import RELIABILITY
 
 pytestmark = pytest.mark.lab
@@ -33,14 +31,12 @@ def lab_host(tmp_path_factory):
 def test_every_bad_input_fails_cleanly_and_changes_nothing(lab_host, installed_collection):
     with open(BAD_INPUT / "corpus.yml", encoding="utf-8") as corpus:
         tried = [case for case in yaml.safe_load(corpus)["bad_input_cases"] if not case.get("known_bug")]
-    started = time.monotonic()
-    done = subprocess.run([str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(lab_host.inventory),
-                           str(BAD_INPUT / "bad_input.yml")], cwd=REPO, env=ansible_env(installed_collection),
-                          capture_output=True, text=True, timeout=900)
-    sys.stderr.write("bad_input.yml took %.0f s\n" % (time.monotonic() - started))
-    summary = SUMMARY.search(done.stdout)
-    assert summary, done.stdout[-4000:] + done.stderr[-2000:]
+    done = run_playbook(BAD_INPUT / "bad_input.yml", [lab_host.inventory], collections=installed_collection,
+                        timeout=900)
+    sys.stderr.write("bad_input.yml took %.0f s\n" % done.seconds)
+    summary = SUMMARY.search(done.output)
+    assert summary, done.tail(6000)
     sys.stderr.write(summary.group(0) + "\n")
     RELIABILITY["bad_input"] = dict(zip(("tried", "clean", "changed"), map(int, summary.groups())))
-    assert done.returncode == 0, done.stdout[-6000:]
+    assert done.rc == 0, done.tail(6000)
     assert summary.groups() == (str(len(tried)), str(len(tried)), "0")

@@ -11,15 +11,11 @@ Run it under the lab lock: flock /tmp/snapfleet-lab.lock .venv/bin/python -m pyt
 """
 
 import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO, Fleet, run_lab
+from tests.integration.conftest import lab_fleet, run_playbook
 
 pytestmark = pytest.mark.lab
 
@@ -44,37 +40,17 @@ FIND_HOLDER = (
 )
 
 
-def ansible_bin(name):
-    return str(Path(sys.executable).with_name(name))
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """ONE trixie host in a run dir of its own, and the built collection installed for ansible-playbook."""
+    """ONE trixie host in a run dir of its own; a scratch folder for the task files in lab.work."""
     work = tmp_path_factory.mktemp("in-use")
-    build = work / "build"
-    subprocess.run([ansible_bin("ansible-galaxy"), "collection", "build", "--force", "--output-path", str(build)],
-                   cwd=REPO, check=True, capture_output=True)
-    subprocess.run([ansible_bin("ansible-galaxy"), "collection", "install", "-p", str(work / "collections"),
-                    *map(str, build.glob("snapfleet-snapd-*.tar.gz"))], cwd=REPO, check=True, capture_output=True)
-    saved = os.environ.get("SNAPFLEET_LAB_RUN")
-    os.environ["SNAPFLEET_LAB_RUN"] = str(work / "run")
-    try:
-        run_lab("up", "--hosts", "1", "--flavour", "trixie")
-        fleet = Fleet(Path(run_lab("status", "--inventory").stdout.strip()))
+    with lab_fleet(1, work / "run", flavour="trixie") as fleet:
         fleet.work = work
         yield fleet
-    finally:
-        run_lab("down", check=False)
-        if saved is None:
-            os.environ.pop("SNAPFLEET_LAB_RUN", None)
-        else:
-            os.environ["SNAPFLEET_LAB_RUN"] = saved
 
 
 def guest_run(lab, command, check=True):
-    with lab.guest(HOST) as guest:
-        return guest.run(command, check=check)[1]
+    return lab.run(HOST, command, check=check)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +71,7 @@ def holder(lab):
                        f"snap disconnect {PLUG} {SLOT} 2>/dev/null; true", check=False)
 
 
-def run_module(lab, module, args):
+def run_module(lab, installed_collection, module, args):
     """Run one module task of the installed collection on the host with ansible-playbook; its registered result."""
     result_file = lab.work / "result.json"
     result_file.unlink(missing_ok=True)
@@ -109,11 +85,8 @@ def run_module(lab, module, args):
              "delegate_to": "localhost"},
         ],
     }]))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(lab.work / "collections"), ANSIBLE_HOST_KEY_CHECKING="False",
-               ANSIBLE_NOCOLOR="1", ANSIBLE_PIPELINING="1")
-    done = subprocess.run([ansible_bin("ansible-playbook"), "-i", str(lab.inventory), str(playbook)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_playbook(playbook, [lab.inventory], collections=installed_collection, timeout=600)
+    assert done.rc == 0, done.output
     return json.loads(result_file.read_text())
 
 
@@ -123,14 +96,14 @@ def connected(lab):
     return any(line.split()[1:3] == [PLUG, SLOT] for line in lines[1:])
 
 
-def test_shm_info_lists_the_holder_with_its_pid(lab, holder):
-    result = run_module(lab, "shm_info", {"snaps": ["shm-consumer"]})
+def test_shm_info_lists_the_holder_with_its_pid(lab, holder, installed_collection):
+    result = run_module(lab, installed_collection, "shm_info", {"snaps": ["shm-consumer"]})
     connection = next(c for c in result["connections"] if c["plug"] == PLUG)
     assert {"pid": holder, "snap": "shm-consumer", "app": "read", "paths": [OBJECT]} in connection["users"]
 
 
-def test_disconnect_is_refused_with_the_pid_and_the_connection_stays(lab, holder):
-    result = run_module(lab, "shm_connection", {"plug": PLUG, "slot": SLOT, "state": "disconnected"})
+def test_disconnect_is_refused_with_the_pid_and_the_connection_stays(lab, holder, installed_collection):
+    result = run_module(lab, installed_collection, "shm_connection", {"plug": PLUG, "slot": SLOT, "state": "disconnected"})
     assert result["failed"] is True
     assert f"shm-consumer.read pid {holder} ({OBJECT})" in result["msg"]
     assert result["msg"].endswith("stop those apps, or set force: true")
@@ -138,8 +111,8 @@ def test_disconnect_is_refused_with_the_pid_and_the_connection_stays(lab, holder
     assert connected(lab)
 
 
-def test_force_disconnects_while_in_use(lab, holder):
-    result = run_module(lab, "shm_connection", {"plug": PLUG, "slot": SLOT, "state": "disconnected", "force": True})
+def test_force_disconnects_while_in_use(lab, holder, installed_collection):
+    result = run_module(lab, installed_collection, "shm_connection", {"plug": PLUG, "slot": SLOT, "state": "disconnected", "force": True})
     assert result.get("failed") is not True, result
     assert result["changed"] is True
     assert not connected(lab)
