@@ -12,9 +12,23 @@ class ModuleDocFragment:
     # Standard documentation: the connection to snapd, and what each attribute means.
     DOCUMENTATION = r"""
 options:
+  transport:
+    description:
+      - How the task reaches snapd on the target.
+      - V(python) runs the module with Python on the target, talking to snapd's socket (O(socket)).
+      - V(snap-debug-api) needs no Python on the target (Ubuntu Core 26 has none): the action plugin on the controller
+        runs C(snap debug api) (snapd 2.64 and later) and a few POSIX shell tools through the connection, and does
+        the rest on the controller. A no-op run is one remote command per host.
+      - V(auto) uses V(snap-debug-api) where snapd has it and O(socket) is the default, else V(python). A host
+        with neither (no Python and snapd older than 2.64) fails with one line saying what to install.
+      - Both transports take the same options and return the same results.
+    type: str
+    choices: [auto, python, snap-debug-api]
+    default: auto
   socket:
     description:
       - Path of snapd's REST API socket on the target.
+      - Only the V(python) transport can use another socket than the default.
     type: path
     default: /run/snapd.socket
   timeout:

@@ -180,21 +180,35 @@ class ShmState:
         return tuple(d for d in self.dropped_declarations if (d.snap, d.name) == tuple(endpoint))
 
 
+# The GETs one snapshot is made of, as (name, path, query): the socket client and the snap debug api
+# transport send exactly these, so both read the same thing.
+STATE_REQUESTS = (
+    ("system_info", "/v2/system-info", None),
+    ("connections", "/v2/connections", (("select", "all"), ("interface", INTERFACE))),
+    ("warnings", "/v2/warnings", (("select", "all"),)),
+)
+CONNECTIONS_REQUEST = STATE_REQUESTS[1]
+
+
 def read_state(client, snaps=None):
     """Read the host once: ONE GET each of system-info, shared-memory connections and warnings.
 
     ``snaps`` (names; system aliases allowed) keeps only plugs, slots and
     connections that involve those snaps.
     """
-    system_info = client.system_info()
-    connections = client.connections(interface=INTERFACE, select="all")
-    warnings = client.warnings()
-    return state_from_api(system_info, connections, warnings, snaps)
+    answers = dict((name, client.get(path, dict(query or ()))) for name, path, query in STATE_REQUESTS)
+    return state_from_api(answers["system_info"], answers["connections"], answers["warnings"], snaps)
 
 
 def read_connections(client):
     """Re-read only the shared-memory connections (ONE GET): established ones first, then undesired ones."""
-    established, undesired = _connections(client.connections(interface=INTERFACE, select="all"))
+    name, path, query = CONNECTIONS_REQUEST
+    return connections_from_api(client.get(path, dict(query)))
+
+
+def connections_from_api(result):
+    """The connections of a /v2/connections ``result``: established ones first, then undesired ones."""
+    established, undesired = _connections(result)
     return established + undesired
 
 
@@ -208,7 +222,7 @@ def read_snap_interfaces(client, snaps):
     found = {}
     for snap in snaps:
         try:
-            result = client.connections(snap=snap, interface=None, select="all")
+            result = client.get("/v2/connections", {"select": "all", "snap": snap})
         except SnapdError as error:
             if error.kind == "snap-not-found" or error.status_code == 404:
                 found[snap] = None
@@ -228,6 +242,7 @@ def read_snap_interfaces(client, snaps):
 def state_from_api(system_info, connections, warnings, snaps=None):
     """Build a ShmState from the ``result`` of the three GETs ``read_state`` makes."""
     version = str(system_info.get("version", ""))
+    warnings = warnings or []
     plugs = [_plug(p) for p in connections.get("plugs") or () if p.get("interface", INTERFACE) == INTERFACE]
     slots = [_slot(s) for s in connections.get("slots") or () if s.get("interface", INTERFACE) == INTERFACE]
     system_snap = _system_snap(connections)

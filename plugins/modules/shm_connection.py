@@ -244,154 +244,26 @@ api_requests:
   sample: 3
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import (
-    build_plan,
-    connection_item_spec,
-    connections_view,
-    desired_connection,
-)
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import (
-    read_connections,
-    read_snap_interfaces,
-    read_state,
-)
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
-    connection_snaps,
-    connections_in_use,
-    in_use_message,
-    planned_disconnects,
-    read_snap_processes,
-)
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import (
-    SnapdClient, SnapdError, client_argument_spec, client_params_error)
+
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_connection
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_specs import shm_connection_spec
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import client_params_error
 
 HOST_ROOT = "/"  # the unit tests point it at a fake host tree
 
 
-def argument_spec():
-    spec = connection_item_spec()
-    del spec["plug"]["required"]  # plug or connections: required_one_of in main()
-    spec.update(
-        connections=dict(type="list", elements="dict", options=connection_item_spec()),
-        exclusive=dict(type="bool", default=False),
-        force=dict(type="bool", default=False),
-        **client_argument_spec()
-    )
-    return spec
-
-
-def desired_items(params):
-    if params["connections"] is None:
-        items = [params]
-    else:
-        items = params["connections"]
-    return [desired_connection(i["plug"], i["slot"], i["state"], i["forget"]) for i in items]
-
-
-def apply_plan(module, client, plan):
-    """Send the plan's actions in order; on a failure, report what was done and what was not."""
-    done = []
-    for index, action in enumerate(plan.actions):
-        try:
-            client.interfaces_action(**action.request())
-        except SnapdError as error:
-            pending = [a.as_dict() for a in plan.actions[index:]]
-            module.fail_json(
-                msg="%s %s to %s failed after %d of %d changes: %s"
-                % (action.action, action.plug, action.slot, len(done), len(plan.actions), error),
-                changed=bool(done),
-                actions=done,
-                pending=pending,
-                api_requests=client.request_count,
-            )
-        done.append(action.as_dict())
-    return done
-
-
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        mutually_exclusive=[("connections", "plug"), ("connections", "slot"), ("connections", "state"), ("connections", "forget")],
-        required_one_of=[("plug", "connections")],
-        required_if=[("exclusive", True, ("connections",))],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(supports_check_mode=True, **shm_connection_spec())
     problem = client_params_error(module.params)
     if problem:
         module.fail_json(msg=problem)
     try:
-        desired = desired_items(module.params)
-    except ValueError as error:
-        module.fail_json(msg=str(error))
-
-    client = SnapdClient(module.params["socket"], module.params["timeout"])
-    try:
-        state = read_state(client)
-        plan = build_plan(desired, state, module.params["exclusive"])
-        if plan.refusals and plan.unknown_snaps:
-            plan = build_plan(desired, state, module.params["exclusive"], read_snap_interfaces(client, plan.unknown_snaps))
-    except SnapdError as error:
-        module.fail_json(msg=str(error), api_requests=client.request_count)
-
-    if plan.refusals:
-        module.fail_json(
-            msg="refused before changing anything: " + "; ".join(r.message for r in plan.refusals),
-            refusals=[{"code": r.code, "message": r.message} for r in plan.refusals],
-            actions=[],
-            api_requests=client.request_count,
-        )
-
-    # before any POST, for the whole plan: a refused disconnect leaves every connection as it was
-    disconnects = planned_disconnects(state, plan.actions)
-    processes = read_snap_processes(HOST_ROOT, connection_snaps(state, disconnects))
-    in_use = connections_in_use(state, disconnects, processes)
-    if in_use and not module.params["force"]:
-        refusals = [dict(code="connection-in-use", plug=str(connection.plug), slot=str(connection.slot), users=users,
-                         message="%s: stop those apps, or set force: true" % in_use_message(connection, users))
-                    for connection, users in in_use]
-        module.fail_json(
-            msg="refused before changing anything: " + "; ".join(r["message"] for r in refusals),
-            refusals=refusals,
-            actions=[],
-            api_requests=client.request_count,
-        )
-    for connection, users in in_use:
-        module.warn("disconnecting with force: %s" % in_use_message(connection, users))
-
-    after = plan.after_view()
-    actions = [a.as_dict() for a in plan.actions]
-    if plan.changed and not module.check_mode:
-        if os.geteuid() != 0:
-            module.fail_json(
-                msg="changing snapd connections needs root: run the task with become: true (%d change(s) planned)"
-                % len(plan.actions),
-                actions=[],
-                pending=actions,
-                api_requests=client.request_count,
-            )
-        actions = apply_plan(module, client, plan)
-        try:
-            after = connections_view(read_connections(client))
-        except SnapdError as error:
-            module.fail_json(
-                msg="made every change, then could not re-read the connections: %s" % error,
-                changed=True,
-                actions=actions,
-                api_requests=client.request_count,
-            )
-
-    result = dict(
-        changed=plan.changed,
-        connections=after["connections"],
-        undesired=after["undesired"],
-        actions=actions,
-        api_requests=client.request_count,
-    )
-    if module._diff:
-        result["diff"] = {"before": plan.before_view(), "after": after}
+        result = run_connection(module.params, LocalHost.from_params(module.params, HOST_ROOT),
+                                check_mode=module.check_mode, diff=module._diff)
+    except RunFailure as failure:
+        module.fail_json(msg=failure.msg, **failure.result)
     module.exit_json(**result)
 
 

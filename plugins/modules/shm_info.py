@@ -218,54 +218,25 @@ api_requests:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import parse_snap
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import read_state
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
-    connection_snaps,
-    connection_users,
-    read_snap_processes,
-)
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import (
-    SnapdClient, SnapdError, client_argument_spec, client_params_error)
+
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_info
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_specs import shm_info_spec
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import client_params_error
 
 HOST_ROOT = "/"  # the unit tests point it at a fake host tree
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(snaps=dict(type="list", elements="str"), **client_argument_spec()),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(supports_check_mode=True, **shm_info_spec())
     problem = client_params_error(module.params)
     if problem:
         module.fail_json(msg=problem)
-    snaps = module.params["snaps"]
     try:
-        if snaps is not None:
-            snaps = [parse_snap(snap) for snap in snaps]
-    except ValueError as error:
-        module.fail_json(msg=str(error))
-
-    client = SnapdClient(module.params["socket"], module.params["timeout"])
-    try:
-        state = read_state(client, snaps)
-    except SnapdError as error:
-        module.fail_json(msg=str(error), api_requests=client.request_count)
-
-    processes = read_snap_processes(HOST_ROOT, connection_snaps(state, state.established))
-    connections = [dict(c.as_dict(), users=connection_users(state, c, processes)) for c in state.established]
-    module.exit_json(
-        changed=False,
-        version=state.version,
-        confinement=state.confinement,
-        system_snap=state.system_snap,
-        plugs=[plug.as_dict() for plug in state.plugs.values()],
-        slots=[slot.as_dict() for slot in state.slots.values()],
-        connections=connections,
-        undesired=[c.as_dict() for c in state.undesired],
-        dropped_declarations=[d.as_dict() for d in state.dropped_declarations],
-        api_requests=client.request_count,
-    )
+        result = run_info(module.params, LocalHost.from_params(module.params, HOST_ROOT))
+    except RunFailure as failure:
+        module.fail_json(msg=failure.msg, **failure.result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -179,71 +179,26 @@ findings:
       sample: {"path": "/dev/shm/snap.shm-private", "kind": "dir", "uid": 1000, "gid": 1000, "mode": "0755"}
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import private_plugs, profile_apps, verify
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import EndpointError, parse_snap
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import ERROR, FAMILIES, summarize
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import HostReadError, gather_facts
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import connection_item_spec, desired_connection
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import read_state
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import connection_snaps
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import (
-    SnapdClient, SnapdError, client_argument_spec, client_params_error)
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_verify
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_specs import shm_verify_spec
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import client_params_error
 
 HOST_ROOT = "/"  # the unit tests point it at a fake host tree
 
 
-def argument_spec():
-    return dict(
-        connections=dict(type="list", elements="dict", options=connection_item_spec()),
-        private_snaps=dict(type="list", elements="str"),
-        checks=dict(type="list", elements="str", choices=list(FAMILIES), default=list(FAMILIES)),
-        **client_argument_spec()
-    )
-
-
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(supports_check_mode=True, **shm_verify_spec())
     problem = client_params_error(module.params)
     if problem:
         module.fail_json(msg=problem)
-    params = module.params
-    expected = None
-    if params["connections"] is not None:
-        try:
-            # forget only matters to shm_connection; what is verified is the state
-            expected = [desired_connection(item["plug"], item["slot"], item["state"]) for item in params["connections"]]
-        except ValueError as error:
-            module.fail_json(msg="invalid connections item: %s" % error)
-    for name in params["private_snaps"] or ():
-        try:
-            if not parse_snap(name, "private_snaps entry"):
-                raise EndpointError("private_snaps entry %s names the system snap, which has no private plug" % name)
-        except EndpointError as error:
-            module.fail_json(msg=str(error))
-    if os.geteuid() != 0:
-        module.fail_json(msg="shm_verify needs root to read AppArmor profiles, mount namespaces and mount profiles: "
-                             "run the task with become: true")
-    client = SnapdClient(params["socket"], params["timeout"])
     try:
-        state = read_state(client)
-    except SnapdError as error:
-        module.fail_json(msg="cannot read snapd's shared-memory state: %s" % error)
-    private_snaps = params["private_snaps"]
-    if private_snaps is None:
-        private_snaps = sorted(private_plugs(state))
-    try:
-        facts = gather_facts(HOST_ROOT, params["checks"], profile_apps(state), private_snaps,
-                             user_snaps=connection_snaps(state, state.established))
-    except HostReadError as error:
-        module.fail_json(msg="cannot read the host: %s" % error, snapd_version=state.version)
-    findings = verify(state, facts, params["checks"], expected, private_snaps)
-    summary = summarize(findings)
-    module.exit_json(changed=False, compliant=summary[ERROR] == 0, findings=findings, summary=summary,
-                     snapd_version=state.version)
+        result = run_verify(module.params, LocalHost.from_params(module.params, HOST_ROOT))
+    except RunFailure as failure:
+        module.fail_json(msg=failure.msg, **failure.result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

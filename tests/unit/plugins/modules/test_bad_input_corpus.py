@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from module_run import run_module
+from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_local
 from ansible_collections.snapfleet.snapd.plugins.modules import shm_connection, shm_info, shm_lint, shm_verify
 
 CORPUS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "integration", "bad_input")
@@ -75,8 +76,7 @@ def test_bad_input_fails_with_one_clear_line_and_sends_no_change(case, lab_host,
         args.setdefault("socket", lab_host.socket_path)
         args.setdefault("timeout", 5)
     # as root, so that a case the modules let through would reach snapd's POST and be caught below
-    monkeypatch.setattr(shm_connection.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(shm_verify.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(_shm_local.os, "geteuid", lambda: 0)
     monkeypatch.setattr(shm_verify, "HOST_ROOT", str(tmp_path))
     signal.signal(signal.SIGALRM, _blocked)
     signal.alarm(10)

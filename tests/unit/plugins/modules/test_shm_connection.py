@@ -9,6 +9,7 @@ import pytest
 
 from fake_proc import add_process
 from module_run import run_module
+from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_local
 from ansible_collections.snapfleet.snapd.plugins.modules import shm_connection
 
 
@@ -117,14 +118,14 @@ def test_failure_part_way_through_a_list_reports_done_and_pending(capsys, host):
 
 
 def test_non_root_is_told_to_use_become_before_anything_is_sent(capsys, host, monkeypatch):
-    monkeypatch.setattr(shm_connection.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(_shm_local.os, "geteuid", lambda: 1000)
     result = run(capsys, host, **PAIR)
     assert result["msg"] == "changing snapd connections needs root: run the task with become: true (1 change(s) planned)"
     assert posts(host) == []
 
 
 def test_non_root_may_run_check_mode(capsys, host, monkeypatch):
-    monkeypatch.setattr(shm_connection.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(_shm_local.os, "geteuid", lambda: 1000)
     assert run(capsys, host, check_mode=True, **PAIR)["changed"] is True
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from fake_proc import add_process
 from module_run import run_module
+from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_local
 from ansible_collections.snapfleet.snapd.plugins.modules import shm_lint, shm_verify
 
 BAD_SLOT = "name: provider\nslots:\n  shmem:\n    interface: shared-memory\n    write: [/dev/shm/bar]\n"
@@ -90,14 +91,14 @@ def test_lint_empty_directory(capsys, tmp_path):
 
 
 def test_verify_needs_root(capsys, monkeypatch):
-    monkeypatch.setattr(shm_verify.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(_shm_local.os, "geteuid", lambda: 1000)
     result = run(capsys, shm_verify)
     assert result["failed"] is True
     assert result["msg"].endswith("run the task with become: true")
 
 
 def test_verify_reports_unreachable_snapd(capsys, monkeypatch, tmp_path):
-    monkeypatch.setattr(shm_verify.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(_shm_local.os, "geteuid", lambda: 0)
     result = run(capsys, shm_verify, socket=str(tmp_path / "missing.socket"), timeout=1)
     assert result["failed"] is True
     assert result["msg"].startswith("cannot read snapd's shared-memory state: ")
@@ -111,7 +112,7 @@ def test_verify_rejects_a_bad_connections_item(capsys):
 def test_verify_is_read_only_and_reports_findings(capsys, monkeypatch, snapd, tmp_path):
     snapd.add_slot("provider", "shmem", {"shared-memory": "foo", "write": ["bar"]})
     snapd.add_plug("consumer", "shmem", {"shared-memory": "foo", "private": False})
-    monkeypatch.setattr(shm_verify.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(_shm_local.os, "geteuid", lambda: 0)
     monkeypatch.setattr(shm_verify, "HOST_ROOT", str(tmp_path))
     result = run(capsys, shm_verify, socket=snapd.socket_path, timeout=5,
                  connections=[{"plug": "consumer:shmem", "slot": "provider:shmem"}])
@@ -126,7 +127,7 @@ def test_verify_reports_the_users_of_each_connection(capsys, monkeypatch, snapd,
     snapd.add_plug("consumer", "shmem", {"shared-memory": "foo", "private": False})
     snapd.add_connection("consumer:shmem", "provider:shmem")
     add_process(tmp_path, 1234, "snap.consumer.app (enforce)", fds=["/dev/shm/bar"])
-    monkeypatch.setattr(shm_verify.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(_shm_local.os, "geteuid", lambda: 0)
     monkeypatch.setattr(shm_verify, "HOST_ROOT", str(tmp_path))
     result = run(capsys, shm_verify, socket=snapd.socket_path, timeout=5)
     in_use = [f for f in result["findings"] if f["code"] == "connection-in-use"]

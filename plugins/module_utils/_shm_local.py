@@ -1,0 +1,70 @@
+# Copyright (c) snapfleet maintainers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The host a module runs on, for ``_shm_run``: snapd over its unix socket, /proc and files read directly.
+
+Built once per module run from the module's parameters (``LocalHost.from_params``); every module uses
+it the same way, so the client start-up lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import gather_facts
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, HostReads
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import (
+    CONNECTIONS_REQUEST,
+    STATE_REQUESTS,
+    read_snap_interfaces,
+)
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import read_snap_processes
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError
+
+
+class LocalHost:
+    """This machine. ``root`` is where the host's files are read from (the unit tests point it at a fake tree)."""
+
+    def __init__(self, client, root="/"):
+        self.client = client
+        self.root = root
+
+    @classmethod
+    def from_params(cls, params, root="/"):
+        return cls(SnapdClient(params["socket"], params["timeout"]), root)
+
+    @property
+    def request_count(self):
+        return self.client.request_count
+
+    def uid(self):
+        return os.geteuid()
+
+    def read(self, processes=False):
+        # /proc is read on demand (processes()): here it costs no round trip
+        answers = dict((name, self.client.get(path, dict(query or ()))) for name, path, query in STATE_REQUESTS)
+        return HostReads(answers["system_info"], answers["connections"], answers["warnings"], self.uid())
+
+    def processes(self, snaps):
+        return read_snap_processes(self.root, snaps)
+
+    def snap_interfaces(self, snaps):
+        return read_snap_interfaces(self.client, snaps)
+
+    def apply(self, actions):
+        done = []
+        for action in actions:
+            try:
+                self.client.interfaces_action(**action.request())
+            except SnapdError as error:
+                return Applied(tuple(done), error=error)
+            done.append(action)
+        name, path, query = CONNECTIONS_REQUEST
+        try:
+            return Applied(tuple(done), connections=self.client.get(path, dict(query)))
+        except SnapdError as error:
+            return Applied(tuple(done), reread_error=error)
+
+    def facts(self, families, apps, private_snaps, user_snaps):
+        return gather_facts(self.root, families, apps, private_snaps, user_snaps=user_snaps)

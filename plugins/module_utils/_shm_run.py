@@ -1,0 +1,291 @@
+# Copyright (c) snapfleet maintainers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What shm_connection, shm_info and shm_verify do, whichever way they reach the host.
+
+Each ``run_*`` function turns validated module parameters into the module's result, over a *host*:
+an object that answers a few coarse questions about one device in as few round trips as it can.
+Two hosts exist: ``_shm_local.LocalHost`` (the Python module on the device: snapd's unix socket,
+/proc and files read directly) and the controller's ``snap debug api`` host
+(``plugins/plugin_utils/_snap_debug_api.py``, for devices without Python). Nothing here reads the
+device itself, so the same code runs in a module on the device and in an action plugin on the
+controller, and both give the same result for the same state.
+
+A host provides:
+
+``read(processes=False) -> HostReads``
+    snapd's system-info, shared-memory connections and warnings, read together; with ``processes``
+    the host may gather the snap processes holding /dev/shm objects in the same round trip.
+``processes(snaps) -> [SnapProcess]``
+    the processes of ``snaps`` holding /dev/shm objects open or mapped (``_shm_users``); raises
+    ``HostReadError`` when it cannot see every process.
+``snap_interfaces(snaps)``
+    ``_shm_state.read_snap_interfaces``'s answer, only used to word a refusal.
+``apply(actions) -> Applied``
+    send the actions in order, each waited for, stopping at the first failure, then re-read the
+    connections.
+``facts(families, apps, private_snaps, user_snaps)``
+    what ``_shm_host.gather_facts`` returns, for shm_verify.
+``uid()``
+    the effective uid the host's commands run as (known even when snapd could not be read).
+``request_count``
+    the snapd requests sent so far.
+
+Every expected failure is raised as ``RunFailure`` with the one-line message and the result fields
+the module returns with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import private_plugs, profile_apps, verify
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import EndpointError, parse_snap
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import ERROR, summarize
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import HostReadError
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import (
+    DISCONNECTED,
+    build_plan,
+    connections_view,
+    desired_connection,
+)
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import (
+    connections_from_api,
+    state_from_api,
+)
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
+    connection_snaps,
+    connection_users,
+    connections_in_use,
+    in_use_message,
+    planned_disconnects,
+)
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdError
+
+
+@dataclasses.dataclass(frozen=True)
+class HostReads:
+    """snapd's answers read together (each the ``result`` of its GET), and the effective uid on the host."""
+
+    system_info: t.Mapping[str, t.Any]
+    connections: t.Mapping[str, t.Any]
+    warnings: t.Sequence[t.Any]
+    uid: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Applied:
+    """What ``host.apply`` did: the actions that finished, the error that stopped the rest, the connections after.
+
+    ``connections`` is the re-read ``/v2/connections`` result, or None when ``reread_error`` says why not.
+    """
+
+    done: t.Tuple[t.Any, ...]
+    error: t.Optional[SnapdError] = None
+    connections: t.Optional[t.Mapping[str, t.Any]] = None
+    reread_error: t.Optional[SnapdError] = None
+
+
+class RunFailure(Exception):
+    """An expected failure: ``msg`` is the one line for the user, ``result`` the fields returned with it."""
+
+    def __init__(self, msg, **result):
+        super().__init__(msg)
+        self.msg = msg
+        self.result = result
+
+
+def _desired_items(params):
+    items = [params] if params["connections"] is None else params["connections"]
+    try:
+        return [desired_connection(i["plug"], i["slot"], i["state"], i["forget"]) for i in items]
+    except ValueError as error:
+        raise RunFailure(str(error))
+
+
+def _may_disconnect(params, desired):
+    return params["exclusive"] or any(item.state == DISCONNECTED for item in desired)
+
+
+def run_connection(params, host, check_mode=False, diff=False):
+    """shm_connection: reconcile the desired connections; returns the result dict or raises RunFailure."""
+    desired = _desired_items(params)
+    try:
+        reads = host.read(processes=_may_disconnect(params, desired))
+        state = state_from_api(reads.system_info, reads.connections, reads.warnings)
+        plan = build_plan(desired, state, params["exclusive"])
+        if plan.refusals and plan.unknown_snaps:
+            plan = build_plan(desired, state, params["exclusive"], host.snap_interfaces(plan.unknown_snaps))
+    except SnapdError as error:
+        raise RunFailure(str(error), api_requests=host.request_count)
+
+    if plan.refusals:
+        raise RunFailure(
+            "refused before changing anything: " + "; ".join(r.message for r in plan.refusals),
+            refusals=[{"code": r.code, "message": r.message} for r in plan.refusals],
+            actions=[],
+            api_requests=host.request_count,
+        )
+
+    warnings = _in_use_guard(host, state, plan, params["force"])
+    after = plan.after_view()
+    actions = [a.as_dict() for a in plan.actions]
+    if plan.changed and not check_mode:
+        if reads.uid != 0:
+            raise RunFailure(
+                "changing snapd connections needs root: run the task with become: true (%d change(s) planned)"
+                % len(plan.actions),
+                actions=[],
+                pending=actions,
+                api_requests=host.request_count,
+            )
+        applied = host.apply(plan.actions)
+        actions = [a.as_dict() for a in applied.done]
+        if applied.error is not None:
+            failed = plan.actions[len(applied.done)]
+            raise RunFailure(
+                "%s %s to %s failed after %d of %d changes: %s"
+                % (failed.action, failed.plug, failed.slot, len(applied.done), len(plan.actions), applied.error),
+                changed=bool(applied.done),
+                actions=actions,
+                pending=[a.as_dict() for a in plan.actions[len(applied.done):]],
+                api_requests=host.request_count,
+            )
+        if applied.connections is None:
+            raise RunFailure(
+                "made every change, then could not re-read the connections: %s" % applied.reread_error,
+                changed=True,
+                actions=actions,
+                api_requests=host.request_count,
+            )
+        after = connections_view(connections_from_api(applied.connections))
+
+    result = dict(
+        changed=plan.changed,
+        connections=after["connections"],
+        undesired=after["undesired"],
+        actions=actions,
+        api_requests=host.request_count,
+    )
+    if warnings:
+        result["warnings"] = warnings
+    if diff:
+        result["diff"] = {"before": plan.before_view(), "after": after}
+    return result
+
+
+def _in_use_guard(host, state, plan, force):
+    """Refuse the whole plan, before any change, when a disconnect would pull objects from under running apps.
+
+    Returns the warnings to show when ``force`` lets such disconnects through.
+    """
+    disconnects = planned_disconnects(state, plan.actions)
+    if not disconnects:
+        return []
+    try:
+        processes = host.processes(connection_snaps(state, disconnects))
+    except HostReadError as error:
+        if not force:
+            raise RunFailure(
+                "refused before changing anything: cannot tell whether apps use the connections to disconnect "
+                "(%s); fix that, or set force: true" % error,
+                actions=[],
+                api_requests=host.request_count,
+            )
+        return ["disconnecting with force without knowing who uses the connections: %s" % error]
+    in_use = connections_in_use(state, disconnects, processes)
+    if in_use and not force:
+        refusals = [dict(code="connection-in-use", plug=str(connection.plug), slot=str(connection.slot), users=users,
+                         message="%s: stop those apps, or set force: true" % in_use_message(connection, users))
+                    for connection, users in in_use]
+        raise RunFailure(
+            "refused before changing anything: " + "; ".join(r["message"] for r in refusals),
+            refusals=refusals,
+            actions=[],
+            api_requests=host.request_count,
+        )
+    return ["disconnecting with force: %s" % in_use_message(connection, users) for connection, users in in_use]
+
+
+def _snaps_param(names):
+    if names is None:
+        return None
+    try:
+        return [parse_snap(name) for name in names]
+    except ValueError as error:
+        raise RunFailure(str(error))
+
+
+def run_info(params, host):
+    """shm_info: the host's shared-memory plugs, slots and connections, with who uses each connection."""
+    snaps = _snaps_param(params["snaps"])
+    try:
+        reads = host.read(processes=True)
+    except SnapdError as error:
+        raise RunFailure(str(error), api_requests=host.request_count)
+    state = state_from_api(reads.system_info, reads.connections, reads.warnings, snaps)
+    try:
+        processes = host.processes(connection_snaps(state, state.established))
+    except HostReadError as error:
+        raise RunFailure("cannot tell who uses the connections: %s" % error, api_requests=host.request_count)
+    return dict(
+        changed=False,
+        version=state.version,
+        confinement=state.confinement,
+        system_snap=state.system_snap,
+        plugs=[plug.as_dict() for plug in state.plugs.values()],
+        slots=[slot.as_dict() for slot in state.slots.values()],
+        connections=[dict(c.as_dict(), users=connection_users(state, c, processes)) for c in state.established],
+        undesired=[c.as_dict() for c in state.undesired],
+        dropped_declarations=[d.as_dict() for d in state.dropped_declarations],
+        api_requests=host.request_count,
+    )
+
+
+def _verify_inputs(params):
+    expected = None
+    if params["connections"] is not None:
+        try:
+            # forget only matters to shm_connection; what is verified is the state
+            expected = [desired_connection(item["plug"], item["slot"], item["state"]) for item in params["connections"]]
+        except ValueError as error:
+            raise RunFailure("invalid connections item: %s" % error)
+    for name in params["private_snaps"] or ():
+        try:
+            if not parse_snap(name, "private_snaps entry"):
+                raise EndpointError("private_snaps entry %s names the system snap, which has no private plug" % name)
+        except EndpointError as error:
+            raise RunFailure(str(error))
+    return expected
+
+
+_VERIFY_NEEDS_ROOT = ("shm_verify needs root to read AppArmor profiles, mount namespaces and mount profiles: "
+                      "run the task with become: true")
+
+
+def run_verify(params, host):
+    """shm_verify: every finding of the chosen check families; never changes anything."""
+    expected = _verify_inputs(params)
+    try:
+        reads = host.read(processes="objects" in params["checks"])
+    except SnapdError as error:
+        if host.uid() != 0:
+            raise RunFailure(_VERIFY_NEEDS_ROOT)
+        raise RunFailure("cannot read snapd's shared-memory state: %s" % error)
+    if reads.uid != 0:
+        raise RunFailure(_VERIFY_NEEDS_ROOT)
+    state = state_from_api(reads.system_info, reads.connections, reads.warnings)
+    private_snaps = params["private_snaps"]
+    if private_snaps is None:
+        private_snaps = sorted(private_plugs(state))
+    try:
+        facts = host.facts(params["checks"], profile_apps(state), private_snaps,
+                           user_snaps=connection_snaps(state, state.established))
+    except HostReadError as error:
+        raise RunFailure("cannot read the host: %s" % error, snapd_version=state.version)
+    findings = verify(state, facts, params["checks"], expected, private_snaps)
+    summary = summarize(findings)
+    return dict(changed=False, compliant=summary[ERROR] == 0, findings=findings, summary=summary,
+                snapd_version=state.version)
