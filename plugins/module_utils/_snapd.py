@@ -195,24 +195,11 @@ class SnapdClient:
                 break
             delay = next(delays)
             if time.monotonic() + delay > deadline:
-                raise SnapdError(
-                    "snapd change %s (%s) was not ready after %g seconds, last status %s; it may still finish: "
-                    "check it with 'snap change %s' or raise the timeout option"
-                    % (change_id, change.get("kind", "unknown kind"), self.timeout, change.get("status", "unknown"), change_id),
-                    status_code=None,
-                    change_id=change_id,
-                    value=change.get("status"),
-                )
+                raise change_not_ready(change_id, change, self.timeout)
             time.sleep(delay)
-        status = change.get("status")
-        if status in FAILED_CHANGE_STATUSES:
-            detail = change.get("err") or "no error text from snapd"
-            raise SnapdError(
-                "snapd change %s (%s) ended in %s: %s; see 'snap change %s' for the task log"
-                % (change_id, change.get("kind", "unknown kind"), status, detail.strip(), change_id),
-                change_id=change_id,
-                value=status,
-            )
+        failure = change_failure(change_id, change)
+        if failure:
+            raise failure
         return change
 
     def _call_with_retries(self, method, path, query, body, deadline):
@@ -294,29 +281,65 @@ class SnapdClient:
         return error
 
     def _api_error(self, payload, what):
-        result = payload.get("result")
-        if not isinstance(result, dict):
-            result = {}
-        message = to_text(result.get("message") or payload.get("status") or "no message")
-        kind = result.get("kind")
-        status_code = payload.get("status-code")
-        value = result.get("value")
-        maintenance = payload.get("maintenance")
-        said = "snapd refused %s: %s (%s)" % (what, message, _describe(kind, status_code))
-        if maintenance or kind in ("daemon-restart", "system-restart"):
-            note = maintenance.get("message") if isinstance(maintenance, dict) else None
-            return _Transient(SnapdError(
-                "%s; snapd is restarting (%s) and did not come back in time, retry later" % (said, note or kind),
-                kind=kind, status_code=status_code, value=value,
-            ))
-        if kind == "snap-change-conflict":
-            return _Transient(SnapdError(
-                "%s; another change on the same snap kept running, wait for it ('snap changes') and retry" % said,
-                kind=kind, status_code=status_code, value=value,
-            ))
-        if status_code in (401, 403):
-            return SnapdError("%s; run the task as root (become: true)" % said, kind=kind, status_code=status_code, value=value)
-        return SnapdError(said, kind=kind, status_code=status_code, value=value)
+        error, transient = api_error(payload, what)
+        return _Transient(error) if transient else error
+
+
+def change_not_ready(change_id, change, timeout):
+    """The error for a change still not ready when the time ran out (``change`` is its last ``result``)."""
+    return SnapdError(
+        "snapd change %s (%s) was not ready after %g seconds, last status %s; it may still finish: "
+        "check it with 'snap change %s' or raise the timeout option"
+        % (change_id, change.get("kind", "unknown kind"), timeout, change.get("status", "unknown"), change_id),
+        change_id=change_id,
+        value=change.get("status"),
+    )
+
+
+def change_failure(change_id, change):
+    """The error for a ready change that ended in Error, Undone or Hold, or None when it is Done."""
+    status = change.get("status")
+    if status not in FAILED_CHANGE_STATUSES:
+        return None
+    detail = change.get("err") or "no error text from snapd"
+    return SnapdError(
+        "snapd change %s (%s) ended in %s: %s; see 'snap change %s' for the task log"
+        % (change_id, change.get("kind", "unknown kind"), status, to_text(detail).strip(), change_id),
+        change_id=change_id,
+        value=status,
+    )
+
+
+def api_error(payload, what):
+    """snapd's error envelope ``payload`` as ``(SnapdError, transient)``, the same for every transport.
+
+    ``transient`` is true for answers worth retrying until the deadline: snapd restarting, or another
+    change on the same snap in progress.
+    """
+    result = payload.get("result")
+    if not isinstance(result, dict):
+        result = {}
+    message = to_text(result.get("message") or payload.get("status") or "no message")
+    kind = result.get("kind")
+    status_code = payload.get("status-code")
+    value = result.get("value")
+    maintenance = payload.get("maintenance")
+    said = "snapd refused %s: %s (%s)" % (what, message, _describe(kind, status_code))
+    if maintenance or kind in ("daemon-restart", "system-restart"):
+        note = maintenance.get("message") if isinstance(maintenance, dict) else None
+        return SnapdError(
+            "%s; snapd is restarting (%s) and did not come back in time, retry later" % (said, note or kind),
+            kind=kind, status_code=status_code, value=value,
+        ), True
+    if kind == "snap-change-conflict":
+        return SnapdError(
+            "%s; another change on the same snap kept running, wait for it ('snap changes') and retry" % said,
+            kind=kind, status_code=status_code, value=value,
+        ), True
+    if status_code in (401, 403):
+        return SnapdError("%s; run the task as root (become: true)" % said, kind=kind, status_code=status_code,
+                          value=value), False
+    return SnapdError(said, kind=kind, status_code=status_code, value=value), False
 
 
 def _describe(kind, status_code):
