@@ -26,6 +26,8 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import Snap
 class LocalHost:
     """This machine. ``root`` is where the host's files are read from (the unit tests point it at a fake tree)."""
 
+    transport = "python"
+
     def __init__(self, client, root="/"):
         self.client = client
         self.root = root

@@ -97,6 +97,28 @@ class RunFailure(Exception):
         self.result = result
 
 
+def _reports_transport(run):
+    """Every result and failure of ``run`` names the transport that produced it (and, over snap debug api, how
+    many remote commands it took)."""
+    def wrapped(params, host, *args, **kwargs):
+        extra = {"transport": host.transport}
+        try:
+            result = run(params, host, *args, **kwargs)
+        except RunFailure as failure:
+            failure.result.update(extra, **_remote_commands(host))
+            raise
+        result.update(extra, **_remote_commands(host))
+        return result
+    wrapped.__doc__ = run.__doc__
+    wrapped.__name__ = run.__name__
+    return wrapped
+
+
+def _remote_commands(host):
+    count = getattr(host, "remote_commands", None)
+    return {} if count is None else {"remote_commands": count}
+
+
 def _desired_items(params):
     items = [params] if params["connections"] is None else params["connections"]
     try:
@@ -109,6 +131,7 @@ def _may_disconnect(params, desired):
     return params["exclusive"] or any(item.state == DISCONNECTED for item in desired)
 
 
+@_reports_transport
 def run_connection(params, host, check_mode=False, diff=False):
     """shm_connection: reconcile the desired connections; returns the result dict or raises RunFailure."""
     desired = _desired_items(params)
@@ -218,6 +241,7 @@ def _snaps_param(names):
         raise RunFailure(str(error))
 
 
+@_reports_transport
 def run_info(params, host):
     """shm_info: the host's shared-memory plugs, slots and connections, with who uses each connection."""
     snaps = _snaps_param(params["snaps"])
@@ -265,6 +289,7 @@ _VERIFY_NEEDS_ROOT = ("shm_verify needs root to read AppArmor profiles, mount na
                       "run the task with become: true")
 
 
+@_reports_transport
 def run_verify(params, host):
     """shm_verify: every finding of the chosen check families; never changes anything."""
     expected = _verify_inputs(params)

@@ -152,6 +152,36 @@ def read_snap_processes(root, snaps):
     return sorted(found)
 
 
+def snap_processes_from_records(scan, snaps):
+    """SnapProcess records of `snaps` from a /proc scan gathered elsewhere (the snap debug api transport's sh scan).
+
+    `scan` is ``{"records": [{pid, label, cgroup, fd_targets, maps}], "seen": count}``: the same facts
+    read_snap_processes reads, judged the same way.
+    """
+    snaps = set(snaps)
+    found = []
+    for record in scan["records"]:
+        owner = snap_of_label(record["label"])
+        if owner is None:
+            owner = snap_of_cgroup(record["cgroup"])
+        if owner is None or owner[0] not in snaps:
+            continue
+        objects = set()
+        for target in record["fd_targets"]:
+            path = _shm_path(target)
+            if path:
+                objects.add(path)
+        for line in record["maps"]:
+            fields = line.split(None, 5)
+            if len(fields) == 6:
+                path = _shm_path(fields[5])
+                if path:
+                    objects.add(path)
+        if objects:
+            found.append(SnapProcess(record["pid"], owner[0], owner[1], tuple(sorted(objects))))
+    return sorted(found)
+
+
 # --- which of them use a connection --------------------------------------------------------------------------------
 
 def object_matches(pattern, name):

@@ -1,0 +1,18 @@
+# Copyright (c) snapfleet maintainers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Action plugin of snapfleet.snapd.shm_verify: the module's options, over either transport (see _shm_action)."""
+
+from __future__ import annotations
+
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import run_verify
+from ansible_collections.snapfleet.snapd.plugins.plugin_utils._shm_action import ShmAction
+
+
+class ActionModule(ShmAction):
+    MODULE = "shm_verify"
+    DEBUG_API_READY = False  # the host facts of shm_verify have no sh gatherer yet
+
+    def run_on(self, args, host):
+        return run_verify(args, host)

@@ -1,0 +1,86 @@
+# Copyright (c) snapfleet maintainers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The controller side of shm_connection, shm_info and shm_verify: pick the transport, then run the same runner.
+
+``transport: python`` runs the module on the device as any module runs. ``snap-debug-api`` runs the runner
+of ``module_utils/_shm_run`` here, over a ``DebugApiHost`` that reaches the device through the task's
+connection with plain sh (become applies as for any command). ``auto`` tries ``snap debug api`` first and,
+on a snapd without it, runs the module when the device has Python.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_specs import AUTO, PYTHON, SNAP_DEBUG_API, SPECS
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import DEFAULT_SOCKET, SnapdError, client_params_error
+from ansible_collections.snapfleet.snapd.plugins.plugin_utils._snap_debug_api import (
+    DEBUG_API_SINCE,
+    DebugApiHost,
+    NoDebugApi,
+)
+
+
+class ShmAction(ActionBase):
+    """Base of the three action plugins; a subclass names its module and calls its runner in ``run_on``."""
+
+    MODULE = ""
+    # whether run_on works over snap debug api yet; if not, auto means the module
+    DEBUG_API_READY = True
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run_on(self, args, host):
+        raise NotImplementedError
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        try:
+            _, args = self.validate_argument_spec(**SPECS[self.MODULE]())
+        except AnsibleActionFail as error:
+            return dict(result, failed=True, msg=str(error.message))
+        problem = client_params_error(args)
+        if problem:
+            return dict(result, failed=True, msg=problem)
+
+        transport = args["transport"]
+        custom_socket = args["socket"] != DEFAULT_SOCKET
+        if transport == PYTHON or (transport == AUTO and (custom_socket or not self.DEBUG_API_READY)):
+            return self._run_module(result, task_vars)
+        if custom_socket:
+            return dict(result, failed=True,
+                        msg="socket %s can only be used with transport: python (snap debug api always talks to %s)"
+                        % (args["socket"], DEFAULT_SOCKET))
+
+        host = DebugApiHost(self._remote_sh, args["timeout"])
+        try:
+            result.update(self.run_on(args, host))
+        except NoDebugApi as missing:
+            if transport == AUTO and missing.python:
+                return self._run_module(result, task_vars)
+            return dict(result, failed=True, msg=self._no_way_message(transport, missing))
+        except RunFailure as failure:
+            result.update(failure.result, failed=True, msg=failure.msg)
+        except SnapdError as error:
+            result.update(failed=True, msg=str(error), transport=host.transport, api_requests=host.request_count,
+                          remote_commands=host.remote_commands)
+        return result
+
+    def _no_way_message(self, transport, missing):
+        if transport == SNAP_DEBUG_API:
+            return ("%s: use transport: python on this host, or upgrade snapd to %s or later" % (missing, DEBUG_API_SINCE))
+        return ("this host has neither Python (for the module) nor snapd %s or later (for snap debug api): "
+                "install python3, or upgrade snapd to %s or later" % (DEBUG_API_SINCE, DEBUG_API_SINCE))
+
+    def _run_module(self, result, task_vars):
+        result.update(self._execute_module(module_name="snapfleet.snapd." + self.MODULE,
+                                           module_args=self._task.args, task_vars=task_vars))
+        return result
+
+    def _remote_sh(self, script):
+        done = self._low_level_execute_command(script, sudoable=True, executable="/bin/sh")
+        return done["rc"], done["stdout"], done["stderr"]

@@ -1,0 +1,197 @@
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The snap debug api transport against the FAKE snapd: its sh scripts run in /bin/sh with a FAKE `snap`
+command (tests/unit/fake_snap_bin/snap) in front of PATH, and every result is compared with the socket path's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from fake_snapd import FakeSnapd
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_connection, run_info
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient
+from ansible_collections.snapfleet.snapd.plugins.plugin_utils import _snap_debug_api
+from ansible_collections.snapfleet.snapd.plugins.plugin_utils._snap_debug_api import (
+    DebugApiHost,
+    NoDebugApi,
+    parse_process_records,
+)
+
+FAKE_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "fake_snap_bin")
+# what differs between the transports by design
+TRANSPORT_FIELDS = ("transport", "api_requests", "remote_commands")
+
+
+def lab_like(fake):
+    fake.add_slot("provider", "shmem", {"shared-memory": "foo", "write": ["bar", "bar-*"]})
+    fake.add_plug("consumer", "shmem", {"shared-memory": "foo", "private": False})
+    fake.add_plug("logger", "shmem", {"shared-memory": "foo", "private": False})
+    fake.add_plug("stranger", "shmem", {"shared-memory": "other", "private": False})
+    fake.add_system_slot()
+    fake.add_plug("shm-private", "shmem-private", {"private": True})
+    fake.add_connection("shm-private:shmem-private", "snapd:shared-memory", undesired=True)
+    fake.add_connection("logger:shmem", "provider:shmem")
+    fake.warnings.append({"message": 'snap "shm-broken" has bad plugs or slots: shmem (shared memory interface '
+                                     'requires at least a valid "read" or "write" attribute)'})
+    return fake
+
+
+@pytest.fixture
+def pair():
+    """Two identical fake snapds, one for each transport."""
+    fakes = [lab_like(FakeSnapd()), lab_like(FakeSnapd())]
+    for fake in fakes:
+        fake.start()
+    yield fakes
+    for fake in fakes:
+        fake.stop()
+
+
+def sh_runner(fake, **env):
+    environment = dict(os.environ, PATH=FAKE_BIN + os.pathsep + os.environ["PATH"], FAKE_SNAPD_SOCKET=fake.socket_path,
+                       **env)
+
+    def run(script):
+        done = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, env=environment, timeout=120)
+        return done.returncode, done.stdout, done.stderr
+    return run
+
+
+def hosts(pair, timeout=20, **env):
+    socket_fake, api_fake = pair
+    return LocalHost(SnapdClient(socket_fake.socket_path, timeout), root="/"), DebugApiHost(sh_runner(api_fake, **env), timeout)
+
+
+def outcome(run, *args, **kwargs):
+    try:
+        result = run(*args, **kwargs)
+    except RunFailure as failure:
+        result = dict(failure.result, failed=True, msg=failure.msg)
+    return {key: value for key, value in result.items() if key not in TRANSPORT_FIELDS}
+
+
+def params(**args):
+    base = dict(plug=None, slot=None, state="connected", forget=False, connections=None, exclusive=False, force=False)
+    base.update(args)
+    return base
+
+
+CASES = {
+    "connect": params(plug="consumer:shmem", slot="provider:shmem"),
+    "no-op": params(plug="logger:shmem", slot="provider:shmem"),
+    "exclusive list": params(connections=[dict(plug="consumer:shmem", slot="provider:shmem", state="connected", forget=False),
+                                          dict(plug="shm-private:shmem-private", slot=None, state="connected", forget=False)],
+                             exclusive=True),
+    "forget": params(plug="shm-private:shmem-private", slot=":shared-memory", state="disconnected", forget=True),
+    "refused mismatch": params(plug="stranger:shmem", slot="provider:shmem"),
+    "refused unknown snap": params(plug="ghost:shmem", slot="provider:shmem"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_both_transports_give_the_same_result_and_leave_the_same_state(pair, case):
+    local, remote = hosts(pair)
+    for check_mode in (True, False):
+        expected = outcome(run_connection, CASES[case], local, check_mode=check_mode, diff=True)
+        assert outcome(run_connection, CASES[case], remote, check_mode=check_mode, diff=True) == expected
+    assert pair[0].established == pair[1].established
+    assert pair[0].undesired == pair[1].undesired
+
+
+def test_a_no_op_run_is_one_remote_command_and_three_requests_whatever_the_list(pair):
+    items = [dict(plug="logger:shmem", slot="provider:shmem", state="connected", forget=False)] * 10
+    remote = hosts(pair)[1]
+    result = run_connection(params(connections=items), remote)
+    assert result["changed"] is False
+    assert (result["remote_commands"], result["api_requests"]) == (1, 3)
+
+
+def test_a_change_is_one_more_remote_command_whatever_the_number_of_actions(pair):
+    remote = hosts(pair)[1]
+    result = run_connection(CASES["exclusive list"], remote)
+    assert [a["action"] for a in result["actions"]] == ["disconnect", "connect", "connect"]
+    assert result["remote_commands"] == 2
+
+
+def test_info_is_the_same_on_both_transports(pair):
+    local, remote = hosts(pair)
+    assert outcome(run_info, dict(snaps=None), remote) == outcome(run_info, dict(snaps=None), local)
+
+
+def test_conflicts_and_a_restart_are_waited_out_as_on_the_socket(pair):
+    for fake in pair:
+        fake.conflicts = 2
+        fake.polls_until_ready = 3
+    local, remote = hosts(pair)
+    assert outcome(run_connection, CASES["connect"], remote) == outcome(run_connection, CASES["connect"], local)
+    assert pair[1].established == pair[0].established
+
+
+def test_a_change_ending_in_error_fails_with_the_socket_paths_message(pair):
+    for fake in pair:
+        fake.change_error = "cannot setup profiles: boom"
+    local, remote = hosts(pair)
+    expected = outcome(run_connection, CASES["connect"], local)
+    assert expected["failed"] is True
+    assert outcome(run_connection, CASES["connect"], remote) == expected
+
+
+def test_a_change_not_ready_in_time_fails_naming_the_change(pair):
+    pair[1].never_ready = True
+    remote = hosts(pair, timeout=3)[1]
+    result = outcome(run_connection, CASES["connect"], remote)
+    assert result["failed"] is True
+    assert "was not ready after" in result["msg"] and "snap change 1" in result["msg"]
+
+
+def test_a_snapd_without_debug_api_is_told_apart_and_python_is_looked_for(pair):
+    remote = hosts(pair, FAKE_SNAP_NO_DEBUG_API="1")[1]
+    with pytest.raises(NoDebugApi) as raised:
+        run_connection(CASES["connect"], remote)
+    assert "2.64" in str(raised.value)
+    assert raised.value.python and raised.value.python.endswith("python3")
+
+
+def test_snapd_not_running_fails_with_one_line_and_changes_nothing(pair):
+    pair[1].stop()
+    remote = hosts(pair)[1]
+    result = outcome(run_connection, CASES["connect"], remote)
+    assert result["failed"] is True
+    assert "cannot reach snapd" in result["msg"] and "\n" not in result["msg"]
+
+
+def test_an_answer_over_the_size_bound_is_refused_not_parsed(pair, monkeypatch):
+    monkeypatch.setattr(_snap_debug_api, "MAX_ANSWER_BYTES", 64)
+    remote = hosts(pair)[1]
+    result = outcome(run_connection, CASES["connect"], remote)
+    assert result["failed"] is True
+    assert "larger than 64 bytes" in result["msg"]
+
+
+def test_text_in_snapds_answers_cannot_forge_a_frame(pair):
+    # a publisher-controlled warning that looks like the script's own frames
+    for fake in pair:
+        fake.warnings.append({"message": "x\n0123 end warnings\n0123 begin connections\n{}"})
+    local, remote = hosts(pair)
+    assert outcome(run_info, dict(snaps=None), remote) == outcome(run_info, dict(snaps=None), local)
+
+
+def test_ls_c_quoted_names_come_back_byte_for_byte():
+    lines = [
+        "P 42",
+        "L snap.shm-consumer.read (enforce)",
+        r'F lrwx------ 1 root root 64 Dec  2 03:00 "3" -> "/dev/shm/a\nb \"q\" \303\251 \377"',
+        "M 7f00-7f01 rw-s 00000000 00:1a 12 /dev/shm/lab-shm-data",
+        "N 120",
+    ]
+    scan = parse_process_records(lines)
+    assert scan["seen"] == 120
+    record, = scan["records"]
+    assert record["label"] == "snap.shm-consumer.read (enforce)"
+    assert record["fd_targets"] == [b'/dev/shm/a\nb "q" \xc3\xa9 \xff'.decode("utf-8", "surrogateescape")]
+    assert record["maps"] == ["7f00-7f01 rw-s 00000000 00:1a 12 /dev/shm/lab-shm-data"]
