@@ -56,7 +56,7 @@ class ShmAction(ActionBase):
                         msg="socket %s can only be used with transport: python (snap debug api always talks to %s)"
                         % (args["socket"], DEFAULT_SOCKET))
 
-        host = DebugApiHost(self._remote_sh, args["timeout"])
+        host = DebugApiHost(self._remote_sh, args["timeout"], self._module_interpreter(task_vars or {}))
         try:
             result.update(self.run_on(args, host))
         except NoDebugApi as missing:
@@ -80,6 +80,15 @@ class ShmAction(ActionBase):
         result.update(self._execute_module(module_name="snapfleet.snapd." + self.MODULE,
                                            module_args=self._task.args, task_vars=task_vars))
         return result
+
+    def _module_interpreter(self, task_vars):
+        """The interpreter the module would run with: the inventory's, unless it asks for discovery."""
+        configured = task_vars.get("ansible_python_interpreter")
+        if configured:
+            configured = str(self._templar.template(configured))
+            if not configured.startswith("auto"):
+                return configured
+        return "python3"
 
     def _remote_sh(self, script):
         done = self._low_level_execute_command(script, sudoable=True, executable="/bin/sh")

@@ -100,7 +100,7 @@ frame end system_info
 case "$info" in
     *"$NL  \"status-code\": "*) ;;
     *)
-        frame python "$(command -v python3 || echo none)"
+        frame python "$(command -v "$PYTHON" 2>/dev/null || echo none)"
         exit 0 ;;
 esac
 """
@@ -189,10 +189,10 @@ def _script(nonce, deadline_seconds, *parts, **variables):
     return "\n".join(lines) + "".join(parts)
 
 
-def read_script(nonce, timeout, processes):
+def read_script(nonce, timeout, processes, python="python3"):
     calls = "".join("call %s %s\n" % (name, shlex.quote(query_path(path, query)))
                     for name, path, query in STATE_REQUESTS if name != "system_info")
-    return _script(nonce, timeout, _PRELUDE, _READ, calls, _PROCESSES if processes else "")
+    return _script(nonce, timeout, _PRELUDE, _READ, calls, _PROCESSES if processes else "", PYTHON=python)
 
 
 def apply_script(nonce, timeout, bodies):
@@ -283,14 +283,16 @@ def result_of(payload, what):
 class DebugApiHost:
     """A device reached with ``run(script) -> (rc, stdout, stderr)`` (the action plugin's remote shell).
 
-    ``timeout`` bounds each step as the module's option does on the socket path.
+    ``timeout`` bounds each step as the module's option does on the socket path; ``python`` is the
+    interpreter the module path would use (a path, or a name looked up on PATH).
     """
 
     transport = "snap-debug-api"
 
-    def __init__(self, run, timeout):
+    def __init__(self, run, timeout, python="python3"):
         self._run = run
         self.timeout = timeout
+        self.python = python  # the interpreter the module would run with, looked for when snapd lacks debug api
         self.request_count = 0
         self.remote_commands = 0
         self._uid = None
@@ -311,7 +313,7 @@ class DebugApiHost:
         return self._uid
 
     def read(self, processes=False):
-        output = self._execute(lambda nonce: read_script(nonce, self.timeout, processes))
+        output = self._execute(lambda nonce: read_script(nonce, self.timeout, processes, self.python))
         try:
             self._uid = int(output.values.get("uid", ""))
         except ValueError:
