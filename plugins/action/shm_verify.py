@@ -12,7 +12,6 @@ from ansible_collections.snapfleet.snapd.plugins.plugin_utils._shm_action import
 
 class ActionModule(ShmAction):
     MODULE = "shm_verify"
-    DEBUG_API_READY = False  # the host facts of shm_verify have no sh gatherer yet
 
     def run_on(self, args, host):
         return run_verify(args, host)

@@ -220,12 +220,17 @@ def kernel_apparmor(root):
         return True, None
     if listing is None:
         return True, None
+    return True, parse_kernel_profiles(listing)
+
+
+def parse_kernel_profiles(listing):
+    """{profile: mode} from /sys/kernel/security/apparmor/profiles (``name (mode)`` lines)."""
     profiles = {}
     for line in listing.splitlines():
         name, sep, mode = line.rstrip().rpartition(" (")
         if sep and mode.endswith(")"):
             profiles[name] = mode[:-1]
-    return True, profiles
+    return profiles
 
 
 def snap_profile(root, snap, app):

@@ -24,9 +24,18 @@ and every value put in a script is a constant or quoted with ``shlex.quote``.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shlex
+import stat
 
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
+    MAX_TEXT_BYTES,
+    FileFacts,
+    HostReadError,
+    parse_mountinfo,
+    parse_kernel_profiles,
+)
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, HostReads
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import CONNECTIONS_REQUEST, STATE_REQUESTS
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import (
@@ -143,6 +152,34 @@ printf 'N %s\n' "$seen"
 frame end processes
 """
 
+# shm_verify's host facts (module_utils/_shm_host.gather_facts reads the same with Python). Files are read
+# only when they are regular files and not symlinks, cut at the read bound plus one byte (so an oversized
+# one shows); /dev/shm and its entries are only lstat'ed (stat and ls -l never follow the last component);
+# a snap's namespace mounts are read from /proc/PID/mountinfo of a process inside that namespace, since
+# entering it would mean running a program of the snap's base as root.
+_FACTS = r"""
+lstat() {
+    if out=$(stat -c '%f %u %g' -- "$2" 2>&1); then frame stat "$1" "$out"; return; fi
+    case "$out" in *"No such file or directory"*|*"Not a directory"*) frame stat "$1" absent ;; *) frame stat "$1" error ;; esac
+}
+text() {
+    if [ -L "$2" ]; then frame text "$1" symlink
+    elif [ ! -e "$2" ]; then frame text "$1" absent
+    elif [ ! -f "$2" ]; then frame text "$1" not-regular
+    else frame begin "text $1"; head -c "$TEXT" -- "$2" 2>/dev/null; frame end "text $1"; fi
+}
+nsmounts() {
+    ns=/run/snapd/ns/$1.mnt
+    [ -e "$ns" ] || return 0
+    for d in /proc/[0-9]*; do
+        [ "$d/ns/mnt" -ef "$ns" ] || continue
+        frame begin "text ns:$1"; head -c "$TEXT" "$d/mountinfo" 2>/dev/null; frame end "text ns:$1"
+        return 0
+    done
+    frame text "ns:$1" no-process
+}
+"""
+
 _APPLY_ONE = r"""
 post_and_wait() {
     index=$1 body=$2
@@ -202,6 +239,38 @@ def apply_script(nonce, timeout, bodies):
                    "call connections %s\n" % shlex.quote(query_path(path, query)))
 
 
+def facts_script(nonce, timeout, families, apps, private_snaps):
+    """The sh of shm_verify's facts; every snap and app name was checked by ``_checked_name`` first."""
+    chosen = set(families)
+    steps = []
+    if chosen & {"dev-shm", "private"}:
+        steps += ["lstat dev_shm /dev/shm", "text mountinfo /proc/self/mountinfo"]
+    if "apparmor" in chosen:
+        steps += ["text aa_enabled /sys/module/apparmor/parameters/enabled",
+                  "text aa_profiles /sys/kernel/security/apparmor/profiles"]
+        steps += ["text %s %s" % (shlex.quote("profile:%s.%s" % (snap, app)),
+                                  shlex.quote("/var/lib/snapd/apparmor/profiles/snap.%s.%s" % (snap, app)))
+                  for snap, app in apps]
+    if "private" in chosen:
+        for snap in private_snaps:
+            quoted = shlex.quote(snap)
+            steps += [
+                "text %s %s" % (shlex.quote("fstab:" + snap), shlex.quote("/var/lib/snapd/mount/snap.%s.fstab" % snap)),
+                "lstat %s %s" % (shlex.quote("ns:" + snap), shlex.quote("/run/snapd/ns/%s.mnt" % snap)),
+                "text %s %s" % (shlex.quote("applied:" + snap), shlex.quote("/run/snapd/ns/snap.%s.fstab" % snap)),
+                "lstat %s %s" % (shlex.quote("dir:" + snap), shlex.quote("/dev/shm/snap.%s" % snap)),
+                "nsmounts %s" % quoted,
+            ]
+    if "objects" in chosen:
+        steps += ["[ -L /dev/shm ] || [ ! -d /dev/shm ] || { frame begin listing; "
+                  "ls -lan --quoting-style=c --time-style=+%s /dev/shm/ 2>&1 | head -c \"$MAX\"; frame end listing; }"]
+    if "warnings" in chosen:
+        steps += ["[ ! -d /snap ] || { frame begin snaps; ls -1a --quoting-style=c /snap/ 2>/dev/null | head -c \"$MAX\"; "
+                  "frame end snaps; }"]
+    return _script(nonce, timeout, _PRELUDE, _FACTS, "\n".join(steps) + "\n",
+                   _PROCESSES if "objects" in chosen else "", TEXT=str(MAX_TEXT_BYTES + 1))
+
+
 def get_script(nonce, timeout, path):
     return _script(nonce, timeout, _PRELUDE, "call answer %s\n" % shlex.quote(path))
 
@@ -214,6 +283,8 @@ class Output:
     def __init__(self, text, nonce):
         self.values = {}
         self.sections = {}
+        self.stats = {}
+        self.texts = {}
         marker = nonce + " "
         current = None
         lines = []
@@ -231,8 +302,17 @@ class Output:
                 current = None
             elif verb == "rc" and current is not None:
                 self.values[(current, "rc")] = rest
+            elif verb == "stat":
+                key, _, value = rest.partition(" ")
+                self.stats[key] = value
+            elif verb == "text":
+                key, _, value = rest.partition(" ")
+                self.texts[key] = value
             else:
                 self.values[verb] = rest
+        for name, section in self.sections.items():
+            if name.startswith("text "):
+                self.texts[name[5:]] = section
 
     def section(self, prefix):
         """The (name, lines) of the first section whose name starts with ``prefix``, or (None, None)."""
@@ -404,7 +484,10 @@ class DebugApiHost:
         return Applied(tuple(done), connections=result_of(payload, "GET /v2/connections"))
 
     def facts(self, families, apps, private_snaps, user_snaps):
-        raise SnapdError("shm_verify over snap debug api is not available yet")
+        for name in [snap for snap, app in apps] + [app for snap, app in apps] + list(private_snaps):
+            _checked_name(name)
+        output = self._execute(lambda nonce: facts_script(nonce, self.timeout, families, apps, private_snaps))
+        return facts_from_output(output, families, apps, private_snaps, user_snaps)
 
 
 def _body(request):
@@ -486,3 +569,161 @@ def parse_process_records(lines):
         elif kind == "M":
             current["maps"].append(value)
     return {"records": records, "seen": seen}
+
+
+# --- shm_verify's facts from the facts script's output -------------------------------------------------------------
+
+# snap, instance and app names as snapd allows them (snap/validate.go); anything else never reaches a script
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*(?:_[a-z0-9]{1,10})?|[A-Za-z0-9](?:-?[A-Za-z0-9])*")
+
+
+def _checked_name(name):
+    if not isinstance(name, str) or len(name) > 80 or not _NAME.fullmatch(name):
+        raise HostReadError("refusing to look up %r on the host: not a snap or app name" % (name,))
+    return name
+
+
+def _file_facts(mode, uid, gid):
+    if stat.S_ISLNK(mode):
+        kind = "symlink"
+    elif stat.S_ISDIR(mode):
+        kind = "dir"
+    elif stat.S_ISREG(mode):
+        kind = "file"
+    else:
+        kind = "other"
+    return FileFacts(kind, uid, gid, stat.S_IMODE(mode))
+
+
+def _stat_value(output, key, path):
+    """FileFacts from the `stat` frame (lstat semantics), None when absent."""
+    value = output.stats.get(key)
+    if value is None or value == "absent":
+        return None
+    fields = value.split()
+    if len(fields) != 3:
+        raise HostReadError("cannot lstat %s" % path)
+    try:
+        return _file_facts(int(fields[0], 16), int(fields[1]), int(fields[2]))
+    except ValueError:
+        raise HostReadError("cannot lstat %s" % path)
+
+
+def _text_value(output, key, path, limit=MAX_TEXT_BYTES):
+    """The text of a file the script read, as _shm_host.read_text returns it."""
+    state = output.texts.get(key)
+    if state is None or state == "absent":
+        return None
+    if state == "symlink":
+        raise HostReadError("cannot open %s: Too many levels of symbolic links" % path)
+    if state == "not-regular":
+        raise HostReadError("%s is not a regular file" % path)
+    if state == "no-process":
+        raise HostReadError(state)
+    text = "\n".join(state)
+    if len(text.encode("utf-8", "surrogateescape")) > limit:
+        raise HostReadError("%s is larger than %d bytes" % (path, limit))
+    return text
+
+
+_TYPES = {"d": stat.S_IFDIR, "l": stat.S_IFLNK, "-": stat.S_IFREG, "c": stat.S_IFCHR, "b": stat.S_IFBLK,
+          "p": stat.S_IFIFO, "s": stat.S_IFSOCK}
+_SPECIAL = {2: ("sS", stat.S_ISUID), 5: ("sS", stat.S_ISGID), 8: ("tT", stat.S_ISVTX)}
+
+
+def mode_from_ls(text):
+    """st_mode from `ls -l`'s mode string (``drwxrwxrwt``); raises ValueError on one ls could not fill in."""
+    if len(text) < 10 or text[0] not in _TYPES:
+        raise ValueError(text)
+    mode = _TYPES[text[0]]
+    bits = (stat.S_IRUSR, stat.S_IWUSR, stat.S_IXUSR, stat.S_IRGRP, stat.S_IWGRP, stat.S_IXGRP,
+            stat.S_IROTH, stat.S_IWOTH, stat.S_IXOTH)
+    for index, bit in enumerate(bits):
+        char = text[1 + index]
+        special = _SPECIAL.get(index)
+        if special and char in special[0]:
+            mode |= special[1] | (bit if char.islower() else 0)
+        elif char != "-":
+            if char not in "rwx":
+                raise ValueError(text)
+            mode |= bit
+    return mode
+
+
+def parse_ls_listing(lines):
+    """{name: FileFacts} from `ls -lan --quoting-style=c` of a directory (lstat of each entry, never followed)."""
+    listing = {}
+    for line in lines:
+        head, quote, rest = line.partition(' "')
+        fields = head.split()
+        if not quote or len(fields) < 5:
+            continue
+        try:
+            name, _ = _c_unquote(rest)
+            mode = mode_from_ls(fields[0])
+            uid, gid = int(fields[2]), int(fields[3])
+        except ValueError:
+            continue
+        name = name.decode("utf-8", "surrogateescape")
+        if name not in (".", ".."):
+            listing[name] = _file_facts(mode, uid, gid)
+    return listing
+
+
+def facts_from_output(output, families, apps, private_snaps, user_snaps):
+    """The facts dict _shm_host.gather_facts returns, from the facts script's output."""
+    chosen = set(families)
+    facts = {"dev_shm": None, "mounts": [], "apparmor_enabled": False, "kernel_profiles": None, "profiles": {},
+             "private": {}, "dev_shm_listing": {}, "processes": [], "installed_snaps": None}
+    if chosen & {"dev-shm", "private"}:
+        facts["dev_shm"] = _stat_value(output, "dev_shm", "/dev/shm")
+        facts["mounts"] = parse_mountinfo(_text_value(output, "mountinfo", "/proc/self/mountinfo"))
+    if "apparmor" in chosen:
+        enabled = _text_value(output, "aa_enabled", "/sys/module/apparmor/parameters/enabled", 64)
+        if (enabled or "").strip() == "Y":
+            facts["apparmor_enabled"] = True
+            try:
+                listing = _text_value(output, "aa_profiles", "/sys/kernel/security/apparmor/profiles")
+            except HostReadError:
+                listing = None
+            facts["kernel_profiles"] = None if listing is None else parse_kernel_profiles(listing)
+            facts["profiles"] = dict(
+                ((snap, app), _text_value(output, "profile:%s.%s" % (snap, app),
+                                          "/var/lib/snapd/apparmor/profiles/snap.%s.%s" % (snap, app)))
+                for snap, app in apps)
+    if "private" in chosen:
+        for snap in private_snaps:
+            ns_file = "/run/snapd/ns/%s.mnt" % snap
+            snap_facts = {
+                "desired_fstab": _text_value(output, "fstab:" + snap, "/var/lib/snapd/mount/snap.%s.fstab" % snap),
+                "namespace": _stat_value(output, "ns:" + snap, ns_file) is not None,
+                "applied_fstab": None,
+                "namespace_mounts": None,
+                "namespace_error": None,
+                "dir": _stat_value(output, "dir:" + snap, "/dev/shm/snap.%s" % snap),
+            }
+            if snap_facts["namespace"]:
+                snap_facts["applied_fstab"] = _text_value(output, "applied:" + snap, "/run/snapd/ns/snap.%s.fstab" % snap)
+                try:
+                    snap_facts["namespace_mounts"] = parse_mountinfo(_text_value(output, "ns:" + snap, ns_file))
+                except HostReadError as error:
+                    if str(error) == "no-process":
+                        error = "no process of %s runs in its mount namespace %s to read its mounts from (the python " \
+                                "transport enters the namespace itself)" % (snap, ns_file)
+                    snap_facts["namespace_error"] = str(error)
+            facts["private"][snap] = snap_facts
+    if "objects" in chosen:
+        facts["dev_shm_listing"] = parse_ls_listing(output.sections.get("listing") or [])
+        from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import snap_processes_from_records
+        facts["processes"] = snap_processes_from_records(parse_process_records(output.sections.get("processes") or []),
+                                                         user_snaps)
+    if "warnings" in chosen and "snaps" in output.sections:
+        names = []
+        for line in output.sections["snaps"]:
+            if line.startswith('"'):
+                try:
+                    names.append(_c_unquote(line[1:])[0].decode("utf-8", "surrogateescape"))
+                except ValueError:
+                    continue
+        facts["installed_snaps"] = sorted(name for name in names if name not in (".", ".."))
+    return facts

@@ -13,12 +13,14 @@ import pytest
 
 from fake_snapd import FakeSnapd
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_connection, run_info
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import FileFacts
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_connection, run_info, run_verify
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils import _snap_debug_api
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils._snap_debug_api import (
     DebugApiHost,
     NoDebugApi,
+    parse_ls_listing,
     parse_process_records,
 )
 
@@ -195,3 +197,45 @@ def test_ls_c_quoted_names_come_back_byte_for_byte():
     assert record["label"] == "snap.shm-consumer.read (enforce)"
     assert record["fd_targets"] == [b'/dev/shm/a\nb "q" \xc3\xa9 \xff'.decode("utf-8", "surrogateescape")]
     assert record["maps"] == ["7f00-7f01 rw-s 00000000 00:1a 12 /dev/shm/lab-shm-data"]
+
+
+def verify_params(**args):
+    base = dict(connections=None, private_snaps=None, checks=["dev-shm", "connections", "apparmor", "private",
+                                                              "objects", "warnings", "declarations"])
+    base.update(args)
+    return base
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="shm_verify reads as root")
+def test_verify_finds_the_same_on_both_transports_on_this_machine(pair):
+    # both read this machine's real /dev/shm, /proc and /sys: the sh gatherer must see what Python sees,
+    # including an object under the provider's bar-* path with a name no line-based reader survives
+    name = "/dev/shm/bar-snapfleet-test-%d-\n\"q\"" % os.getpid()
+    with open(name, "w") as handle:
+        handle.write("x")
+    try:
+        local, remote = hosts(pair)
+        expected = outcome(run_verify, verify_params(), local)
+        found = outcome(run_verify, verify_params(), remote)
+    finally:
+        os.unlink(name)
+    assert name in [f["evidence"].get("object") for f in expected["findings"]]
+    assert found == expected
+
+
+def test_ls_listing_gives_lstat_facts_for_hostile_names():
+    lines = [
+        "total 0",
+        'drwxrwxrwt  3 0    0      80 1796181302 "."',
+        'drwxr-xr-x 18 0    0    3940 1796181302 ".."',
+        'lrwxrwxrwx  1 1000 1000    4 1796181302 "snap.shm-private" -> "/etc"',
+        r'-rw-r-----  1 1000 1000    0 1796181302 "a\nb \"q\" \377"',
+        'drwsr-S--T  2 0    0      40 1796181302 "odd"',
+        'crw-rw-rw-  1 0    0    1, 3 1796181302 "null"',
+    ]
+    listing = parse_ls_listing(lines)
+    assert listing["snap.shm-private"] == FileFacts("symlink", 1000, 1000, 0o777)
+    assert listing[b'a\nb "q" \xff'.decode("utf-8", "surrogateescape")] == FileFacts("file", 1000, 1000, 0o640)
+    assert listing["odd"] == FileFacts("dir", 0, 0, 0o7740 | 0o100)
+    assert listing["null"].kind == "other"
+    assert "." not in listing and ".." not in listing
