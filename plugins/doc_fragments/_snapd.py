@@ -16,7 +16,7 @@ options:
     description:
       - How the task reaches snapd on the target.
       - V(python) runs the module with Python on the target, talking to snapd's socket (O(socket)).
-      - V(snap-debug-api) needs no Python on the target (Ubuntu Core 26 has none): the action plugin on the controller
+      - V(snap-debug-api) needs no Python on the target (Ubuntu Core 26 has none). The action plugin on the controller
         runs C(snap debug api) (snapd 2.64 and later) and a few POSIX shell tools through the connection, and does
         the rest on the controller. A no-op run is one remote command per host.
       - V(auto) uses V(snap-debug-api) where snapd has it and O(socket) is the default, else V(python). A host

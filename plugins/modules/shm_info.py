@@ -215,6 +215,16 @@ api_requests:
   returned: always
   type: int
   sample: 3
+transport:
+  description: The transport that ran the task, V(python) or V(snap-debug-api) (see O(transport)).
+  returned: always
+  type: str
+  sample: snap-debug-api
+remote_commands:
+  description: How many commands the V(snap-debug-api) transport ran on the host (one for a run that changes nothing).
+  returned: when the transport is V(snap-debug-api)
+  type: int
+  sample: 1
 """
 
 from ansible.module_utils.basic import AnsibleModule

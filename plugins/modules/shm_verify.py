@@ -177,6 +177,16 @@ findings:
       description: The facts the finding rests on (paths, modes, attributes, rules, snapd's warning text).
       type: dict
       sample: {"path": "/dev/shm/snap.shm-private", "kind": "dir", "uid": 1000, "gid": 1000, "mode": "0755"}
+transport:
+  description: The transport that ran the task, V(python) or V(snap-debug-api) (see O(transport)).
+  returned: always
+  type: str
+  sample: snap-debug-api
+remote_commands:
+  description: How many commands the V(snap-debug-api) transport ran on the host (one for a run that changes nothing).
+  returned: when the transport is V(snap-debug-api)
+  type: int
+  sample: 1
 """
 
 from ansible.module_utils.basic import AnsibleModule

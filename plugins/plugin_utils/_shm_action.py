@@ -40,7 +40,7 @@ class ShmAction(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         try:
-            _, args = self.validate_argument_spec(**SPECS[self.MODULE]())
+            args = self.validate_argument_spec(**SPECS[self.MODULE]())[1]
         except AnsibleActionFail as error:
             return dict(result, failed=True, msg=str(error.message))
         problem = client_params_error(args)

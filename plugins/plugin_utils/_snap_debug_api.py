@@ -181,11 +181,14 @@ nsmounts() {
 """
 
 _APPLY_ONE = r"""
+post() {
+    printf '%s' "$1" | timeout "$(remaining)" snap debug api -X POST -H 'Content-Type: application/json' /v2/interfaces 2>&1
+}
 post_and_wait() {
     index=$1 body=$2
     resent=0 delay=1
     while :; do
-        out=$( { printf '%s' "$body" | timeout "$(remaining)" snap debug api -X POST -H 'Content-Type: application/json' /v2/interfaces 2>&1; printf '\n%s rc %s\n' "$NONCE" "$?"; } | head -c "$MAX")
+        out=$( { post "$body"; printf '\n%s rc %s\n' "$NONCE" "$?"; } | head -c "$MAX")
         transient "$out" || break
         # the request may have reached snapd before it went away: a resent disconnect may find nothing to do
         case "$out" in *"cannot communicate with server"*) resent=1 ;; esac
@@ -293,7 +296,8 @@ class Output:
                 if current is not None:
                     lines.append(line)
                 continue
-            verb, _, rest = line[len(marker):].partition(" ")
+            verb, rest = (line[len(marker):] + " ").split(" ", 1)
+            rest = rest[:-1]
             if verb == "begin":
                 current, lines = rest, []
             elif verb == "end":
@@ -303,11 +307,11 @@ class Output:
             elif verb == "rc" and current is not None:
                 self.values[(current, "rc")] = rest
             elif verb == "stat":
-                key, _, value = rest.partition(" ")
-                self.stats[key] = value
+                key, value = (rest + " ").split(" ", 1)
+                self.stats[key] = value[:-1]
             elif verb == "text":
-                key, _, value = rest.partition(" ")
-                self.texts[key] = value
+                key, value = (rest + " ").split(" ", 1)
+                self.texts[key] = value[:-1]
             else:
                 self.values[verb] = rest
         for name, section in self.sections.items():
@@ -543,7 +547,8 @@ def parse_process_records(lines):
     current = None
     seen = None
     for line in lines:
-        kind, _, value = line.partition(" ")
+        kind, value = (line + " ").split(" ", 1)
+        value = value[:-1]
         if kind == "P" and value.isdigit():
             current = {"pid": int(value), "label": "", "cgroup": "", "fd_targets": [], "maps": []}
             records.append(current)
@@ -559,10 +564,11 @@ def parse_process_records(lines):
             except ValueError:
                 current["cgroup"] = ""
         elif kind == "F":
-            _, arrow, quoted = value.partition(' -> "')
-            if arrow:
+            arrow = value.find(' -> "')
+            if arrow >= 0:
+                quoted = value[arrow + 5:]
                 try:
-                    target, _ = _c_unquote(quoted)
+                    target = _c_unquote(quoted)[0]
                 except ValueError:
                     continue
                 current["fd_targets"].append(target.decode("utf-8", "surrogateescape"))
@@ -659,7 +665,7 @@ def parse_ls_listing(lines):
         if not quote or len(fields) < 5:
             continue
         try:
-            name, _ = _c_unquote(rest)
+            name = _c_unquote(rest)[0]
             mode = mode_from_ls(fields[0])
             uid, gid = int(fields[2]), int(fields[3])
         except ValueError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -56,10 +57,11 @@ def pair():
 
 def sh_runner(fake, **env):
     environment = dict(os.environ, PATH=FAKE_BIN + os.pathsep + os.environ["PATH"], FAKE_SNAPD_SOCKET=fake.socket_path,
-                       **env)
+                       FAKE_SNAP_PYTHON=sys.executable, **env)
 
     def run(script):
-        done = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, env=environment, timeout=120)
+        done = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, env=environment, timeout=120,
+                              check=False)
         return done.returncode, done.stdout, done.stderr
     return run
 

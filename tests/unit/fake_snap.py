@@ -1,0 +1,68 @@
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""A FAKE `snap` command, for unit tests only: `snap debug api` and `snap watch` against the fake snapd.
+
+It answers as snapd's CLI does (the envelope pretty-printed with two-space indentation and sorted keys,
+errors on stderr with exit 1), talking to the FakeSnapd socket named by $FAKE_SNAPD_SOCKET. With
+$FAKE_SNAP_NO_DEBUG_API set it behaves like a snapd older than 2.64, which has no `debug api`.
+"""
+
+import http.client
+import json
+import os
+import socket
+import sys
+import time
+
+
+class _Unix(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(os.environ["FAKE_SNAPD_SOCKET"])
+
+
+def _request(method, path, body=None, headers=None):
+    connection = _Unix("localhost")
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        return json.loads(connection.getresponse().read())
+    except OSError as error:
+        sys.stderr.write("error: cannot communicate with server: %s\n" % error)
+        sys.exit(1)
+    finally:
+        connection.close()
+
+
+def debug_api(args):
+    if os.environ.get("FAKE_SNAP_NO_DEBUG_API"):
+        sys.stderr.write('error: unknown command "api", see \'snap help debug\'.\n')
+        sys.exit(1)
+    method, headers = "GET", {}
+    while args[0] in ("-X", "-H"):
+        if args[0] == "-X":
+            method = args[1]
+        else:
+            name, value = args[1].split(": ", 1)
+            headers[name] = value
+        args = args[2:]
+    body = sys.stdin.buffer.read() if method == "POST" else None
+    sys.stdout.write(json.dumps(_request(method, args[0], body, headers), indent=2, sort_keys=True) + "\n")
+
+
+def watch(change_id):
+    while not _request("GET", "/v2/changes/" + change_id).get("result", {}).get("ready"):
+        time.sleep(0.05)
+
+
+def main(args):
+    if args[:2] == ["debug", "api"]:
+        debug_api(args[2:])
+    elif args[:1] == ["watch"]:
+        watch(args[1])
+    else:
+        sys.stderr.write("fake snap: unsupported %r\n" % (args,))
+        sys.exit(2)
+
+
+main(sys.argv[1:])
