@@ -291,7 +291,11 @@ class Output:
         marker = nonce + " "
         current = None
         lines = []
-        for line in text.split("\n"):
+        split = text.split("\n")
+        if any(line.startswith(marker) and line.endswith("\r") for line in split):
+            # ssh -tt and paramiko's pty turn every newline into \r\n (onlcr): take exactly that \r off again
+            split = [line[:-1] if line.endswith("\r") else line for line in split]
+        for line in split:
             if not line.startswith(marker):
                 if current is not None:
                     lines.append(line)

@@ -126,11 +126,19 @@ def fleet(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def play(fleet, installed_collection, tmp_path_factory):
-    def run(text, out_name, *args):
+    """Run a playbook on the fleet; ``no_python`` points the hosts' interpreter at a path that does not exist
+    (in an inventory of its own: an extra var would break the controller-side tasks too)."""
+    def run(text, out_name, *args, no_python=False):
         work = tmp_path_factory.mktemp("transports")
         (work / "play.yml").write_text(text)
+        inventories = [fleet.inventory]
+        if no_python:
+            (work / "no-python.yml").write_text(
+                "all:\n  hosts:\n" + "".join(f"    {host}: {{ansible_python_interpreter: /nonexistent/python3}}\n"
+                                              for host in fleet.hosts))
+            inventories.append(work / "no-python.yml")
         out = work / out_name
-        done = run_playbook(work / "play.yml", [fleet.inventory], "-e", f"out={out}", *args,
+        done = run_playbook(work / "play.yml", inventories, "-e", f"out={out}", *args,
                             collections=installed_collection, cwd=work)
         done.out = out
         return done
@@ -171,8 +179,7 @@ def test_auto_picks_snap_debug_api_where_snapd_has_it_and_the_module_elsewhere(f
 
 
 def test_snap_debug_api_needs_no_python_on_the_host(fleet, play):
-    done = play(PROBE, "info.json", "-e", "transport=auto", "-e", "ansible_python_interpreter=/nonexistent/python3",
-                "--limit", CURRENT)
+    done = play(PROBE, "info.json", "-e", "transport=auto", "--limit", CURRENT, no_python=True)
     assert done.rc == 0, done.tail()
     result = json.loads((done.out.parent / f"info.json.{CURRENT}").read_text())
     assert result["transport"] == "snap-debug-api" and not result.get("failed")
@@ -181,8 +188,7 @@ def test_snap_debug_api_needs_no_python_on_the_host(fleet, play):
 
 def test_a_host_with_neither_way_fails_with_one_line_naming_both(fleet, play):
     before = fleet.run(OLD, "snap connections --all")
-    done = play(PROBE, "info.json", "-e", "transport=auto", "-e", "ansible_python_interpreter=/nonexistent/python3",
-                "--limit", OLD)
+    done = play(PROBE, "info.json", "-e", "transport=auto", "--limit", OLD, no_python=True)
     result = json.loads((done.out.parent / f"info.json.{OLD}").read_text())
     assert result["failed"] is True
     assert "python3" in result["msg"] and "2.64" in result["msg"] and "\n" not in result["msg"]

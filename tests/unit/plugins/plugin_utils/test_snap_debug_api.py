@@ -55,20 +55,24 @@ def pair():
         fake.stop()
 
 
-def sh_runner(fake, **env):
+def sh_runner(fake, tty=False, **env):
     environment = dict(os.environ, PATH=FAKE_BIN + os.pathsep + os.environ["PATH"], FAKE_SNAPD_SOCKET=fake.socket_path,
                        FAKE_SNAP_PYTHON=sys.executable, **env)
 
     def run(script):
         done = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, env=environment, timeout=120,
                               check=False)
+        if tty:
+            # what a pty (ssh -tt, paramiko) hands back: \r\n for every \n, stderr mixed in
+            return done.returncode, (done.stdout + done.stderr).replace("\n", "\r\n"), ""
         return done.returncode, done.stdout, done.stderr
     return run
 
 
-def hosts(pair, timeout=20, **env):
+def hosts(pair, timeout=20, tty=False, **env):
     socket_fake, api_fake = pair
-    return LocalHost(SnapdClient(socket_fake.socket_path, timeout), root="/"), DebugApiHost(sh_runner(api_fake, **env), timeout)
+    return (LocalHost(SnapdClient(socket_fake.socket_path, timeout), root="/"),
+            DebugApiHost(sh_runner(api_fake, tty, **env), timeout))
 
 
 def outcome(run, *args, **kwargs):
@@ -97,9 +101,10 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("tty", [False, True], ids=["pipe", "pty"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_both_transports_give_the_same_result_and_leave_the_same_state(pair, case):
-    local, remote = hosts(pair)
+def test_both_transports_give_the_same_result_and_leave_the_same_state(pair, case, tty):
+    local, remote = hosts(pair, tty=tty)
     for check_mode in (True, False):
         expected = outcome(run_connection, CASES[case], local, check_mode=check_mode, diff=True)
         assert outcome(run_connection, CASES[case], remote, check_mode=check_mode, diff=True) == expected
@@ -209,14 +214,15 @@ def verify_params(**args):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="shm_verify reads as root")
-def test_verify_finds_the_same_on_both_transports_on_this_machine(pair):
+@pytest.mark.parametrize("tty", [False, True], ids=["pipe", "pty"])
+def test_verify_finds_the_same_on_both_transports_on_this_machine(pair, tty):
     # both read this machine's real /dev/shm, /proc and /sys: the sh gatherer must see what Python sees,
     # including an object under the provider's bar-* path with a name no line-based reader survives
     name = "/dev/shm/bar-snapfleet-test-%d-\n\"q\"" % os.getpid()
     with open(name, "w") as handle:
         handle.write("x")
     try:
-        local, remote = hosts(pair)
+        local, remote = hosts(pair, tty=tty)
         expected = outcome(run_verify, verify_params(), local)
         found = outcome(run_verify, verify_params(), remote)
     finally:
