@@ -20,8 +20,9 @@ description:
     V(snapd:shared-memory) are all idempotent.
   - Before disconnecting a connection (O(state=disconnected), or O(exclusive=true)), the module looks for processes
     of the plug's and the slot's snaps that hold the connection's objects open or mapped (from C(/proc/PID/fd) and
-    C(/proc/PID/maps)), and refuses the whole request, changing nothing, if it finds any, unless O(force=true).
-    For a private plug, any object in the snap's own C(/dev/shm) counts.
+    C(/proc/PID/maps), for each thread), and refuses the whole request, changing nothing, if it finds any, unless
+    O(force=true). For a private plug, any object in the snap's own C(/dev/shm) counts. It also refuses when it cannot
+    read every process it needs to look at (C(/proc) unreadable, a process it may not inspect), unless O(force=true).
   - Use M(snapfleet.snapd.shm_info) to read the plugs, slots and connections without changing anything.
 author:
   - snapfleet maintainers (@snapfleet)
@@ -213,8 +214,9 @@ refusals:
   contains:
     code:
       description:
-        - A stable kebab-case code, for example V(identifier-mismatch), V(unknown-plug), or V(connection-in-use) for a
-          disconnect refused because processes use the connection.
+        - A stable kebab-case code, for example V(identifier-mismatch), V(unknown-plug), V(connection-in-use) for a
+          disconnect refused because processes use the connection, or V(users-unknown) when some processes that may
+          use it could not be read.
       type: str
     message:
       description: What is wrong and what to do about it.
@@ -264,6 +266,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import 
     in_use_message,
     planned_disconnects,
     read_snap_processes,
+    unseen_message,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import (
     SnapdClient, SnapdError, client_argument_spec, client_params_error)
@@ -346,12 +349,16 @@ def main():
 
     # before any POST, for the whole plan: a refused disconnect leaves every connection as it was
     disconnects = planned_disconnects(state, plan.actions)
-    processes = read_snap_processes(HOST_ROOT, connection_snaps(state, disconnects))
-    in_use = connections_in_use(state, disconnects, processes)
-    if in_use and not module.params["force"]:
-        refusals = [dict(code="connection-in-use", plug=str(connection.plug), slot=str(connection.slot), users=users,
-                         message="%s: stop those apps, or set force: true" % in_use_message(connection, users))
-                    for connection, users in in_use]
+    scan = read_snap_processes(HOST_ROOT, connection_snaps(state, disconnects))
+    in_use = connections_in_use(state, disconnects, scan.processes)
+    refusals = [dict(code="connection-in-use", plug=str(connection.plug), slot=str(connection.slot), users=users,
+                     message="%s: stop those apps, or set force: true" % in_use_message(connection, users))
+                for connection, users in in_use]
+    if not scan.complete:
+        # a process the guard cannot read may hold the objects: not seeing one is no proof that nobody does
+        refusals.append(dict(code="users-unknown", message="%s: run the task as root (become: true), or set force: "
+                                                           "true" % unseen_message(scan)))
+    if refusals and not module.params["force"]:
         module.fail_json(
             msg="refused before changing anything: " + "; ".join(r["message"] for r in refusals),
             refusals=refusals,
@@ -360,6 +367,8 @@ def main():
         )
     for connection, users in in_use:
         module.warn("disconnecting with force: %s" % in_use_message(connection, users))
+    if not scan.complete:
+        module.warn("disconnecting with force: %s" % unseen_message(scan))
 
     after = plan.after_view()
     actions = [a.as_dict() for a in plan.actions]
