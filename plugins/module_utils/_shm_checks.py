@@ -17,7 +17,7 @@ import re
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import INTERFACE, Endpoint
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES, finding, unique
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import MountEntry, mount_at
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import OBJECTS_LISTED, MountEntry, mount_at
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import (
     Declaration,
     lint_declarations,
@@ -25,11 +25,13 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import 
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import parse_version
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
+    DEV_SHM,
     connection_is_private,
     connections_in_use,
     in_use_message,
-    object_matches,
+    object_matcher,
     shown,
+    unseen_message,
 )
 
 STICKY_WORLD = 0o1777
@@ -317,6 +319,9 @@ def _has_entry(fstab_text, snap):
 def _check_private_dir(snap, facts):
     path = "/dev/shm/snap.%s" % snap
     subject = "private %s" % snap
+    if facts.get("dir_error"):
+        return [finding("private-dir-unreadable", subject, "%s cannot be examined (%s): another user may have mounted "
+                        "something there" % (path, facts["dir_error"]), {"path": path, "error": facts["dir_error"]})]
     directory = facts["dir"]
     if directory is None:
         return []
@@ -405,39 +410,70 @@ def check_private(state, private_snaps, facts, host_mounts):
 
 # --- objects and their users, snapd's warnings, installed declarations -----------------------------------------------------------
 
+def object_paths(state):
+    """The read and write paths of every app slot: what /dev/shm is listed for."""
+    return sorted(set(path for endpoint, slot in state.slots.items() if endpoint.snap != state.system_snap
+                      for path in slot.read + slot.write))
+
+
+def _object_finding(subject, path, name, listing):
+    shown_name = shown(DEV_SHM + name)
+    if name in listing.unreadable:
+        error = listing.unreadable[name]
+        return finding("shm-object-unreadable", subject, "%s (%s) cannot be examined: lstat fails with %s"
+                       % (shown_name, path, error), {"path": path, "object": DEV_SHM + name, "error": error})
+    facts = listing.objects[name]
+    return finding("shm-object", subject, "%s (%s): %s uid %d gid %d mode %s"
+                   % (shown_name, path, facts.kind, facts.uid, facts.gid, _mode(facts.mode)),
+                   {"path": path, "object": DEV_SHM + name, "kind": facts.kind, "uid": facts.uid, "gid": facts.gid,
+                    "mode": _mode(facts.mode)})
+
+
 def check_objects(state, listing):
     """Objects under each slot's declared paths (owner and mode, info) and too-broad paths (warning).
 
-    listing is {name: FileFacts} of /dev/shm's top level, from lstat only.
+    listing is _shm_host.DevShmListing of /dev/shm's top level, from lstat only. Any local user can make
+    entries a slot's path matches, so at most OBJECTS_LISTED of them are listed per slot, the first by name,
+    and one shm-objects-more finding counts the rest; an entry lstat cannot examine is a finding of its own.
     """
     findings = []
+    names = sorted(set(listing.objects) | set(listing.unreadable))
     for endpoint, slot in sorted(state.slots.items()):
         if endpoint.snap == state.system_snap:
             continue
         subject = _slot_subject(endpoint)
+        listed = matched = 0
         for attribute, paths in (("read", slot.read), ("write", slot.write)):
             for path in paths:
                 message = too_broad_message(path)
                 if message:
                     findings.append(finding("path-too-broad", subject, message, {"path": path, "attribute": attribute}))
-                for name in sorted(name for name in listing if object_matches(path, name)):
-                    facts = listing[name]
-                    findings.append(finding("shm-object", subject, "%s (%s): %s uid %d gid %d mode %s"
-                                            % (shown("/dev/shm/%s" % name), path, facts.kind, facts.uid, facts.gid,
-                                               _mode(facts.mode)),
-                                            {"path": path, "object": "/dev/shm/%s" % name, "kind": facts.kind,
-                                             "uid": facts.uid, "gid": facts.gid, "mode": _mode(facts.mode)}))
+                matched += listing.matches.get(path, 0)
+                matcher = object_matcher(path)
+                for name in names:
+                    if listed < OBJECTS_LISTED and matcher(name):
+                        findings.append(_object_finding(subject, path, name, listing))
+                        listed += 1
+        if matched > listed:
+            findings.append(finding("shm-objects-more", subject, "%d more objects under the paths of %s are not listed "
+                                    "(only the first %d by name are)" % (matched - listed, endpoint, listed),
+                                    {"listed": listed, "more": matched - listed}))
     return findings
 
 
-def check_users(state, processes):
+def check_users(state, scan):
     """Processes of a connection's snaps holding its objects open or mapped (info): a disconnect pulls them.
 
-    processes come from _shm_users.read_snap_processes() for the snaps of the established connections.
+    scan is _shm_users.read_snap_processes() for the snaps of the established connections; processes it
+    could not read are one warning, since any of them may be a user too.
     """
-    return [finding("connection-in-use", _plug_subject(connection.plug), in_use_message(connection, users),
-                    {"plug": str(connection.plug), "slot": str(connection.slot), "users": users})
-            for connection, users in connections_in_use(state, state.established, processes)]
+    findings = [finding("connection-in-use", _plug_subject(connection.plug), in_use_message(connection, users),
+                        {"plug": str(connection.plug), "slot": str(connection.slot), "users": users})
+                for connection, users in connections_in_use(state, state.established, scan.processes)]
+    if state.established and not scan.complete:
+        findings.append(finding("connection-users-unknown", "processes", unseen_message(scan),
+                                {"unseen": list(scan.unseen), "unseen_count": scan.unseen_count}))
+    return findings
 
 
 def check_dropped(state, installed_snaps=None):

@@ -18,11 +18,12 @@ import typing as t
 SYSTEM_SNAP_ALIASES = ("", "system", "core", "snapd")
 INTERFACE = "shared-memory"
 
-# snap/naming/validate.go: almostValidName plus the dash rules, 2-40 characters
-_SNAP_NAME = re.compile(r"^[a-z0-9-]*[a-z][a-z0-9-]*$")
-_INSTANCE_KEY = re.compile(r"^[a-z0-9]{1,10}$")
+# snap/naming/validate.go: almostValidName plus the dash rules, 2-40 characters. Always fullmatch():
+# with match() and ^...$, a name with a trailing newline would pass, as `$` also matches before one.
+_SNAP_NAME = re.compile(r"[a-z0-9-]*[a-z][a-z0-9-]*")
+_INSTANCE_KEY = re.compile(r"[a-z0-9]{1,10}")
 # snap/naming/validate.go: validPlugSlotIface
-_PLUG_SLOT_NAME = re.compile(r"^[a-z](?:-?[a-z0-9])*$")
+_PLUG_SLOT_NAME = re.compile(r"[a-z](?:-?[a-z0-9])*")
 # how much of a bad value a message repeats: enough to recognise it, never a whole pasted file
 SHOWN_LIMIT = 80
 
@@ -68,7 +69,7 @@ def parse_snap(text, what="snap"):
             "%s %s is not a valid snap name: use 2 to 40 lowercase letters, digits and single inner dashes, "
             "with at least one letter" % (what, shown(text))
         )
-    if sep and not _INSTANCE_KEY.match(key):
+    if sep and not _INSTANCE_KEY.fullmatch(key):
         raise EndpointError("%s %s has an invalid instance key %s: use 1 to 10 lowercase letters or digits"
                             % (what, shown(text), shown(key)))
     return text
@@ -113,7 +114,7 @@ def _parse(text, what):
     snap, dummy, name = text.partition(":")
     if snap:
         snap = parse_snap(snap, "snap of %s %s:" % (what, shown(text)))
-    if name and not _PLUG_SLOT_NAME.match(name):
+    if name and not _PLUG_SLOT_NAME.fullmatch(name):
         raise EndpointError(
             "%s %s has an invalid %s name %s: start with a lowercase letter, then lowercase letters, digits "
             "and single dashes, no trailing dash" % (what, shown(text), what, shown(name))
@@ -132,7 +133,7 @@ def shown(value, limit=SHOWN_LIMIT):
 def _valid_snap_name(name):
     return (
         2 <= len(name) <= 40
-        and bool(_SNAP_NAME.match(name))
+        and bool(_SNAP_NAME.fullmatch(name))
         and not name.startswith("-")
         and not name.endswith("-")
         and "--" not in name

@@ -76,9 +76,13 @@ FINDING_CODES = {
     "private-dir-not-directory": (ERROR, "private", "/dev/shm/snap.NAME is not a directory (snap-update-ns fails on it)"),
     "private-dir-squatted": (ERROR, "private", "/dev/shm/snap.NAME is owned by another user: a squatted private area"),
     "private-dir-mode": (ERROR, "private", "/dev/shm/snap.NAME mode is not 1777"),
+    "private-dir-unreadable": (ERROR, "private", "/dev/shm/snap.NAME cannot be examined (lstat fails): another user's mount there"),
     # objects
     "shm-object": (INFO, "objects", "an object under a declared path, with its owner and mode"),
+    "shm-object-unreadable": (WARNING, "objects", "an object under a declared path that lstat cannot examine (a user's FUSE mount)"),
+    "shm-objects-more": (INFO, "objects", "more objects under a slot's paths than are listed (20 per slot): how many more"),
     "connection-in-use": (INFO, "objects", "processes of a connection's snaps hold its objects open or mapped"),
+    "connection-users-unknown": (WARNING, "objects", "some processes could not be read, so a connection's users may be missing"),
 }
 
 FAMILIES = ("dev-shm", "connections", "apparmor", "private", "objects", "warnings", "declarations")

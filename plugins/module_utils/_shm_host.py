@@ -23,10 +23,15 @@ import select
 import signal
 import stat
 import time
+from dataclasses import dataclass, field
 
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import read_snap_processes
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
+    ProcessScan,
+    object_matcher,
+    read_snap_processes,
+)
 
 FileFacts = collections.namedtuple("FileFacts", "kind uid gid mode")
 FileFacts.__doc__ = "What lstat says about a path: kind is dir, symlink, file or other; mode is the permission bits."
@@ -35,6 +40,8 @@ MountEntry = collections.namedtuple("MountEntry", "device root mount_point optio
 MountEntry.__doc__ = "One /proc/<pid>/mountinfo line; options are the per-mount ones, super_options the filesystem's."
 
 MAX_TEXT_BYTES = 4 * 1024 * 1024
+# objects shm_verify lists per slot (the first by name); the rest are only counted, however many a user made
+OBJECTS_LISTED = 20
 CLONE_NEWNS = 0x00020000
 NAMESPACE_TIMEOUT = 10.0
 
@@ -252,12 +259,13 @@ def _open_dev_shm(root):
 
 
 def _lstat_in(directory_fd, name):
+    """FileFacts of the entry NAME of the directory, None when there is none; OSError when lstat fails otherwise."""
     try:
         return _facts_from_stat(os.stat(name, dir_fd=directory_fd, follow_symlinks=False))
     except OSError as error:
         if error.errno in (errno.ENOENT, errno.ENOTDIR):
             return None
-        raise HostReadError("cannot lstat /dev/shm/%s: %s" % (name, error.strerror))
+        raise
 
 
 def dev_shm_entry(root, name):
@@ -267,22 +275,81 @@ def dev_shm_entry(root, name):
         return None
     try:
         return _lstat_in(directory_fd, name)
+    except OSError as error:
+        raise HostReadError("cannot lstat /dev/shm/%s: %s" % (name, error.strerror))
     finally:
         os.close(directory_fd)
 
 
-def list_dev_shm(root):
-    """{name: FileFacts} for the top level of /dev/shm, from lstat only (never following a symlink)."""
-    directory_fd = _open_dev_shm(root)
+@dataclass(frozen=True)
+class DevShmListing:
+    """The top-level /dev/shm entries that slots' paths name, as far as shm_verify lists them.
+
+    objects holds lstat's FileFacts and unreadable why lstat failed (strerror: a user's FUSE mount there
+    answers root with EACCES), for at most OBJECTS_LISTED entries per path, the first by name; matches counts
+    every entry each path names, listed or not.
+    """
+
+    objects: dict = field(default_factory=dict)
+    unreadable: dict = field(default_factory=dict)
+    matches: dict = field(default_factory=dict)
+
+
+def build_listing(names, paths, examine, limit=OBJECTS_LISTED):
+    """DevShmListing of /dev/shm's entry `names` for slot `paths`: each name is matched once, and only the first
+    `limit` names of each path by name are examined with ``examine(name) -> (FileFacts or None, error or None)``.
+
+    Pure but for `examine`: the Python reader lstats relative to /dev/shm's fd, the snap debug api transport
+    looks the name up in what `ls -l` said.
+    """
+    paths = sorted(set(paths))
+    # (path, its literal start, its matcher): most entries start with none of them and cost one call
+    matchers = [(path, path.partition("*")[0], object_matcher(path)) for path in paths]
+    starts = tuple(matcher[1] for matcher in matchers)
+    first = dict((path, []) for path in paths)
+    matches = dict((path, 0) for path in paths)
+    for name in names:
+        if not name.startswith(starts):
+            continue
+        for path, start, matcher in matchers:
+            if name.startswith(start) and matcher(name):
+                matches[path] += 1
+                listed = first[path]
+                listed.append(name)
+                if len(listed) > 2 * limit:
+                    listed.sort()
+                    del listed[limit:]
+    objects, unreadable = {}, {}
+    for name in sorted(set(name for listed in first.values() for name in sorted(listed)[:limit])):
+        facts, error = examine(name)
+        if error is not None:
+            unreadable[name] = error
+        elif facts is not None:
+            objects[name] = facts
+    return DevShmListing(objects, unreadable, dict((path, count) for path, count in matches.items() if count))
+
+
+def list_dev_shm(root, paths, limit=OBJECTS_LISTED):
+    """DevShmListing of the top level of /dev/shm for slot paths, from lstat only (never following a symlink).
+
+    Any local user can fill /dev/shm with entries a slot's path matches: each name is matched once while
+    the directory is read, and only the first `limit` names of each path by name are lstat'ed and kept.
+    """
+    directory_fd = _open_dev_shm(root) if paths else None
     if directory_fd is None:
-        return {}
+        return DevShmListing()
+
+    def examine(name):
+        try:
+            return _lstat_in(directory_fd, name), None
+        except OSError as error:
+            return None, error.strerror
+
     try:
-        listing = {}
-        for name in os.listdir(directory_fd):
-            facts = _lstat_in(directory_fd, name)
-            if facts is not None:
-                listing[name] = facts
-        return listing
+        with os.scandir(directory_fd) as entries:
+            return build_listing((entry.name for entry in entries), paths, examine, limit)
+    except OSError as error:
+        raise HostReadError("cannot list /dev/shm: %s" % error.strerror)
     finally:
         os.close(directory_fd)
 
@@ -296,8 +363,14 @@ def private_setup_facts(root, snap, ns_reader=read_namespace_mountinfo):
         "applied_fstab": None,
         "namespace_mounts": None,
         "namespace_error": None,
-        "dir": dev_shm_entry(root, "snap.%s" % snap),
+        "dir": None,
+        "dir_error": None,
     }
+    try:
+        facts["dir"] = dev_shm_entry(root, "snap.%s" % snap)
+    except HostReadError as error:
+        # a user's FUSE mount on /dev/shm/snap.NAME answers root's lstat with EACCES: a finding, not a failure
+        facts["dir_error"] = str(error)
     if facts["namespace"]:
         facts["applied_fstab"] = read_text(host_path(root, "/run/snapd/ns/snap.%s.fstab" % snap))
         try:
@@ -315,16 +388,18 @@ def installed_snaps(root):
         return None
 
 
-def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_namespace_mountinfo, user_snaps=()):
+def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_namespace_mountinfo, user_snaps=(),
+                 slot_paths=()):
     """Read every host fact the chosen check families need, once.
 
     apps are the (snap, app) pairs whose generated profiles to read (_shm_checks.profile_apps);
     private_snaps the snaps whose private setup to inspect; user_snaps the snaps whose processes
-    may use a connection's objects (_shm_users.connection_snaps).
+    may use a connection's objects (_shm_users.connection_snaps); slot_paths the slots' read and write
+    paths to list /dev/shm's objects for (_shm_checks.object_paths).
     """
     chosen = set(families)
     facts = {"dev_shm": None, "mounts": [], "apparmor_enabled": False, "kernel_profiles": None, "profiles": {},
-             "private": {}, "dev_shm_listing": {}, "processes": [], "installed_snaps": None}
+             "private": {}, "dev_shm_listing": DevShmListing(), "processes": ProcessScan(), "installed_snaps": None}
     if chosen & set(("dev-shm", "private")):
         facts["dev_shm"] = lstat_facts(host_path(root, "/dev/shm"))
         facts["mounts"] = parse_mountinfo(read_text(host_path(root, "/proc/self/mountinfo")))
@@ -335,7 +410,7 @@ def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_names
     if "private" in chosen:
         facts["private"] = dict((snap, private_setup_facts(root, snap, ns_reader)) for snap in private_snaps)
     if "objects" in chosen:
-        facts["dev_shm_listing"] = list_dev_shm(root)
+        facts["dev_shm_listing"] = list_dev_shm(root, slot_paths)
         facts["processes"] = read_snap_processes(root, user_snaps)
     if "warnings" in chosen:
         facts["installed_snaps"] = installed_snaps(root)

@@ -68,5 +68,5 @@ class LocalHost:
         except SnapdError as error:
             return Applied(tuple(done), reread_error=error)
 
-    def facts(self, families, apps, private_snaps, user_snaps):
-        return gather_facts(self.root, families, apps, private_snaps, user_snaps=user_snaps)
+    def facts(self, families, apps, private_snaps, user_snaps, slot_paths):
+        return gather_facts(self.root, families, apps, private_snaps, user_snaps=user_snaps, slot_paths=slot_paths)

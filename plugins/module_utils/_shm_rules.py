@@ -60,6 +60,9 @@ _AARE_WITHOUT_GLOB = '?[]{}^"' + "\x00"
 _GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
                "\v": "\\v", "\\": "\\\\", '"': '\\"'}
 _GO_VALUE_DEPTH = 16
+# how much of one value from the file a finding repeats: enough to recognise it, never a whole file (a
+# file that parses as one string comes back as the value of a declaration-malformed finding)
+EXCERPT_CHARS = 64
 
 
 class SnapYamlError(Exception):
@@ -105,8 +108,19 @@ def _go_float(number):
     return prefix + format(decimal.Decimal(text).scaleb(exponent), "f")
 
 
-def go_value(value, depth=0):
-    """Go's %v for a YAML attribute value as snapd holds it (string, int64, float64, bool, list, map, nil)."""
+def excerpt(text):
+    """Text from the file for a finding: whole up to EXCERPT_CHARS characters, else its start, marked as cut."""
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    return "%s... (cut, %d characters)" % (text[:EXCERPT_CHARS], len(text))
+
+
+def quoted(text):
+    """Go's %q of an excerpt of text, as snapd's messages quote names and paths."""
+    return go_quote(excerpt(text))
+
+
+def _go_text(value, depth):
     if depth > _GO_VALUE_DEPTH:
         return "..."
     if value is None:
@@ -116,11 +130,17 @@ def go_value(value, depth=0):
     if isinstance(value, float):
         return _go_float(value)
     if isinstance(value, (list, tuple)):
-        return "[%s]" % " ".join(go_value(item, depth + 1) for item in value)
+        return "[%s]" % " ".join(_go_text(item, depth + 1) for item in value)
     if isinstance(value, dict):
         items = sorted((to_text(key), item) for key, item in value.items())
-        return "map[%s]" % " ".join("%s:%s" % (key, go_value(item, depth + 1)) for key, item in items)
+        return "map[%s]" % " ".join("%s:%s" % (key, _go_text(item, depth + 1)) for key, item in items)
     return to_text(value, errors="surrogate_or_replace")
+
+
+def go_value(value):
+    """Go's %v for a YAML attribute value as snapd holds it (string, int64, float64, bool, list, map, nil), as an
+    excerpt."""
+    return excerpt(_go_text(value, 0))
 
 
 def _go_type(value):
@@ -209,7 +229,8 @@ def _yaml_problem(exc):
     """PyYAML's error on one line: what it was reading, the problem, and where (PyYAML counts from 0)."""
     problem = getattr(exc, "problem", None)
     if not problem:
-        return " ".join(to_text(exc).split())
+        # str() of a YAML error may quote the line it stopped at
+        return excerpt(" ".join(to_text(exc).split()))
     context = getattr(exc, "context", None)
     text = "%s: %s" % (context, problem) if context else problem
     mark = getattr(exc, "problem_mark", None)
@@ -249,7 +270,7 @@ def load_snap_yaml(content):
         # PyYAML's constructors let their own errors through for a value that does not fit its tag or type:
         # ValueError for a 10**5-digit integer, AttributeError for an empty !!timestamp, KeyError for !!bool x
         raise SnapYamlError("cannot parse YAML: a value does not fit its type or tag (%s: %s)"
-                            % (type(exc).__name__, " ".join(to_text(exc).split())))
+                            % (type(exc).__name__, excerpt(" ".join(to_text(exc).split()))))
     finally:
         if loader is not None:
             loader.dispose()
@@ -270,6 +291,7 @@ class Declaration(object):
 
 
 def _malformed(snap, kind, name, message, value):
+    name = excerpt(name) if name is not None else None
     subject = "%s %s:%s" % (kind, snap, name) if name is not None else "snap %s" % snap
     return finding("declaration-malformed", subject, message, {"snap": snap, kind: name, "value": go_value(value)})
 
@@ -305,19 +327,19 @@ def _declaration(snap, kind, name, data):
         return Declaration(kind, name, data, {}), []
     if not isinstance(data, dict):
         return None, [_malformed(snap, kind, name, "%s %s has malformed definition (found %s)"
-                                 % (kind, go_quote(name), _go_type(data)), data)]
+                                 % (kind, quoted(name), _go_type(data)), data)]
     interface = name
     attrs = {}
     for key, value in data.items():
         if not isinstance(key, str):
-            message = "%s %s has attribute that is not a string (found %s)" % (kind, go_quote(name), _go_type(key))
+            message = "%s %s has attribute that is not a string (found %s)" % (kind, quoted(name), _go_type(key))
             return None, [_malformed(snap, kind, name, message, key)]
         if key.startswith("$"):
             return None, [_malformed(snap, kind, name, "%s %s uses reserved attribute %s"
-                                     % (kind, go_quote(name), go_quote(key)), key)]
+                                     % (kind, quoted(name), quoted(key)), key)]
         if key in ("interface", "label"):
             if not isinstance(value, str):
-                message = "%s of %s %s is not a string (found %s)" % (key, kind, go_quote(name), _go_type(value))
+                message = "%s of %s %s is not a string (found %s)" % (key, kind, quoted(name), _go_type(value))
                 return None, [_malformed(snap, kind, name, message, value)]
             if key == "interface":
                 interface = value
@@ -325,7 +347,7 @@ def _declaration(snap, kind, name, data):
         problem = _attr_problem(value)
         if problem:
             return None, [_malformed(snap, kind, name, "attribute %s of %s %s: %s"
-                                     % (go_quote(key), kind, go_quote(name), problem), value)]
+                                     % (quoted(key), kind, quoted(name), problem), value)]
         attrs[key] = value
     return Declaration(kind, name, interface, attrs), []
 
@@ -336,7 +358,7 @@ def _listed_names(snap, owner, section, entries, kind, findings):
         return []
     if not isinstance(entries, list) or not all(isinstance(entry, str) for entry in entries):
         findings.append(_malformed(snap, kind, None, "%s %s: %s must be a list of %s names"
-                                   % (section, go_quote(owner), kind + "s", kind), entries))
+                                   % (section, quoted(owner), kind + "s", kind), entries))
         return []
     return entries
 
@@ -356,7 +378,7 @@ def collect_declarations(document, snap=None):
         return snap, [], [_malformed(snap, "plug", None, message, document)]
     if not snap:
         snap = document.get("name")
-        snap = snap if isinstance(snap, str) and snap else "snap"
+        snap = excerpt(snap) if isinstance(snap, str) and snap else "snap"
     declared = {"plug": {}, "slot": {}}
     for kind in ("plug", "slot"):
         section = document.get(kind + "s")
@@ -419,14 +441,14 @@ def rule_private_with_other_plugs(plug, siblings):
     others = [item.name for item in siblings if item.kind == "plug" and item is not plug]
     if _is_private(plug) and others:
         yield 'shared-memory plug with "private: true" set cannot be used with other shared-memory plugs', {
-            "other_plugs": others}
+            "other_plugs": [excerpt(name) for name in others]}
 
 
 def rule_private_with_slots(plug, siblings):
     slots = [item.name for item in siblings if item.kind == "slot"]
     if _is_private(plug) and slots:
         yield 'shared-memory plug with "private: true" set cannot be used with shared-memory slots', {
-            "slots": slots}
+            "slots": [excerpt(name) for name in slots]}
 
 
 def rule_plug_paths_ignored(plug, siblings):
@@ -466,33 +488,33 @@ def path_empty(path):
 
 def path_spaces(path):
     if path[0] in _GO_SPACES or path[-1] in _GO_SPACES:
-        return "shared-memory interface path has leading or trailing spaces: %s" % go_quote(path)
+        return "shared-memory interface path has leading or trailing spaces: %s" % quoted(path)
     return None
 
 
 def path_reserved_char(path):
     if any(char in _AARE_WITHOUT_GLOB for char in path):
         return ("shared-memory interface path is invalid: %s contains a reserved apparmor char from %s"
-                % (go_quote(path), _AARE_WITHOUT_GLOB))
+                % (quoted(path), _AARE_WITHOUT_GLOB))
     return None
 
 
 def path_double_star(path):
     if "**" in path:
-        return "shared-memory interface path is invalid: %s contains ** which is unsupported" % go_quote(path)
+        return "shared-memory interface path is invalid: %s contains ** which is unsupported" % quoted(path)
     return None
 
 
 def path_slash(path):
     if "/" in path:
-        return "shared-memory interface path should not contain '/': %s" % go_quote(path)
+        return "shared-memory interface path should not contain '/': %s" % quoted(path)
     return None
 
 
 def path_not_clean(path):
     # content.go cleanSubPath; with no '/' left only ".." can fail it
     if posixpath.normpath(path) != path or path == ".." or path.startswith("../"):
-        return "shared-memory interface path is not clean: %s" % go_quote(path)
+        return "shared-memory interface path is not clean: %s" % quoted(path)
     return None
 
 
@@ -537,11 +559,11 @@ def rule_path_duplicate(slot, siblings):
     read, write = _string_list(slot, "read") or [], _string_list(slot, "write") or []
     for attribute, paths in (("read", read), ("write", write)):
         for path in sorted(path for path, count in collections.Counter(paths).items() if count > 1):
-            yield 'shared-memory path %s is listed more than once in "%s"' % (go_quote(path), attribute), {
-                "path": path, "attribute": attribute}
+            yield 'shared-memory path %s is listed more than once in "%s"' % (quoted(path), attribute), {
+                "path": excerpt(path), "attribute": attribute}
     for path in sorted(set(read) & set(write)):
         yield ('shared-memory path %s is in both "read" and "write": the plug gets write access to it'
-               % go_quote(path), {"path": path})
+               % quoted(path), {"path": excerpt(path)})
 
 
 def rule_path_too_broad(slot, siblings):
@@ -580,7 +602,7 @@ def _path_findings(slot, subject, base):
     for attribute, path in slot_paths(slot):
         problem = path_problem(path)
         if problem:
-            evidence = dict(base, attribute=attribute, path=path)
+            evidence = dict(base, attribute=attribute, path=excerpt(path))
             findings.append(finding(problem[0], subject, problem[1], evidence))
     return findings
 
@@ -590,8 +612,8 @@ def lint_declarations(snap, declarations):
     siblings = [item for item in declarations if item.interface == INTERFACE]
     findings = []
     for endpoint in siblings:
-        subject = "%s %s:%s" % (endpoint.kind, snap, endpoint.name)
-        base = {"snap": snap, endpoint.kind: endpoint.name}
+        subject = "%s %s:%s" % (endpoint.kind, snap, excerpt(endpoint.name))
+        base = {"snap": snap, endpoint.kind: excerpt(endpoint.name)}
         for code, kind, rule in RULES:
             if kind != endpoint.kind:
                 continue

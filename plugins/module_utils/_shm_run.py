@@ -17,15 +17,15 @@ A host provides:
 ``read(processes=False) -> HostReads``
     snapd's system-info, shared-memory connections and warnings, read together; with ``processes``
     the host may gather the snap processes holding /dev/shm objects in the same round trip.
-``processes(snaps) -> [SnapProcess]``
-    the processes of ``snaps`` holding /dev/shm objects open or mapped (``_shm_users``); raises
-    ``HostReadError`` when it cannot see every process.
+``processes(snaps) -> ProcessScan``
+    the processes of ``snaps`` holding /dev/shm objects open or mapped, and those it could not read
+    (``_shm_users``).
 ``snap_interfaces(snaps)``
     ``_shm_state.read_snap_interfaces``'s answer, only used to word a refusal.
 ``apply(actions) -> Applied``
     send the actions in order, each waited for, stopping at the first failure, then re-read the
     connections.
-``facts(families, apps, private_snaps, user_snaps)``
+``facts(families, apps, private_snaps, user_snaps, slot_paths)``
     what ``_shm_host.gather_facts`` returns, for shm_verify.
 ``uid()``
     the effective uid the host's commands run as (known even when snapd could not be read).
@@ -41,7 +41,12 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import private_plugs, profile_apps, verify
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import (
+    object_paths,
+    private_plugs,
+    profile_apps,
+    verify,
+)
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import EndpointError, parse_snap
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import ERROR, summarize
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import HostReadError
@@ -61,6 +66,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import 
     connections_in_use,
     in_use_message,
     planned_disconnects,
+    unseen_message,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdError
 
@@ -200,36 +206,34 @@ def run_connection(params, host, check_mode=False, diff=False):
 
 
 def _in_use_guard(host, state, plan, force):
-    """Refuse the whole plan, before any change, when a disconnect would pull objects from under running apps.
+    """Refuse the whole plan, before any change, when a disconnect would pull objects from under running apps,
+    or when some process that may hold them cannot be read.
 
     Returns the warnings to show when ``force`` lets such disconnects through.
     """
     disconnects = planned_disconnects(state, plan.actions)
     if not disconnects:
         return []
-    try:
-        processes = host.processes(connection_snaps(state, disconnects))
-    except HostReadError as error:
-        if not force:
-            raise RunFailure(
-                "refused before changing anything: cannot tell whether apps use the connections to disconnect "
-                "(%s); fix that, or set force: true" % error,
-                actions=[],
-                api_requests=host.request_count,
-            )
-        return ["disconnecting with force without knowing who uses the connections: %s" % error]
-    in_use = connections_in_use(state, disconnects, processes)
-    if in_use and not force:
-        refusals = [dict(code="connection-in-use", plug=str(connection.plug), slot=str(connection.slot), users=users,
-                         message="%s: stop those apps, or set force: true" % in_use_message(connection, users))
-                    for connection, users in in_use]
+    scan = host.processes(connection_snaps(state, disconnects))
+    in_use = connections_in_use(state, disconnects, scan.processes)
+    refusals = [dict(code="connection-in-use", plug=str(connection.plug), slot=str(connection.slot), users=users,
+                     message="%s: stop those apps, or set force: true" % in_use_message(connection, users))
+                for connection, users in in_use]
+    if not scan.complete:
+        # a process the guard cannot read may hold the objects: not seeing one is no proof that nobody does
+        refusals.append(dict(code="users-unknown", message="%s: run the task as root (become: true), or set force: "
+                                                           "true" % unseen_message(scan)))
+    if refusals and not force:
         raise RunFailure(
             "refused before changing anything: " + "; ".join(r["message"] for r in refusals),
             refusals=refusals,
             actions=[],
             api_requests=host.request_count,
         )
-    return ["disconnecting with force: %s" % in_use_message(connection, users) for connection, users in in_use]
+    warnings = ["disconnecting with force: %s" % in_use_message(connection, users) for connection, users in in_use]
+    if not scan.complete:
+        warnings.append("disconnecting with force: %s" % unseen_message(scan))
+    return warnings
 
 
 def _snaps_param(names):
@@ -250,22 +254,23 @@ def run_info(params, host):
     except SnapdError as error:
         raise RunFailure(str(error), api_requests=host.request_count)
     state = state_from_api(reads.system_info, reads.connections, reads.warnings, snaps)
-    try:
-        processes = host.processes(connection_snaps(state, state.established))
-    except HostReadError as error:
-        raise RunFailure("cannot tell who uses the connections: %s" % error, api_requests=host.request_count)
-    return dict(
+    scan = host.processes(connection_snaps(state, state.established))
+    result = dict(
         changed=False,
         version=state.version,
         confinement=state.confinement,
         system_snap=state.system_snap,
         plugs=[plug.as_dict() for plug in state.plugs.values()],
         slots=[slot.as_dict() for slot in state.slots.values()],
-        connections=[dict(c.as_dict(), users=connection_users(state, c, processes)) for c in state.established],
+        connections=[dict(c.as_dict(), users=connection_users(state, c, scan.processes)) for c in state.established],
         undesired=[c.as_dict() for c in state.undesired],
         dropped_declarations=[d.as_dict() for d in state.dropped_declarations],
         api_requests=host.request_count,
     )
+    if not scan.complete:
+        result["warnings"] = ["the users may be incomplete, %s; run the task as root (become: true)"
+                              % unseen_message(scan)]
+    return result
 
 
 def _verify_inputs(params):
@@ -307,7 +312,7 @@ def run_verify(params, host):
         private_snaps = sorted(private_plugs(state))
     try:
         facts = host.facts(params["checks"], profile_apps(state), private_snaps,
-                           user_snaps=connection_snaps(state, state.established))
+                           user_snaps=connection_snaps(state, state.established), slot_paths=object_paths(state))
     except HostReadError as error:
         raise RunFailure("cannot read the host: %s" % error, snapd_version=state.version)
     findings = verify(state, facts, params["checks"], expected, private_snaps)

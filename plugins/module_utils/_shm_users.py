@@ -17,62 +17,134 @@ Everything else here is a pure function over a ShmState and the processes read.
 from __future__ import annotations
 
 import collections
+import errno
 import os
 import re
+from dataclasses import dataclass
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import go_quote
 
 DEV_SHM = "/dev/shm/"
 _DELETED = " (deleted)"
 _SMALL_READ = 4096
+# how many unreadable processes a scan names in its messages; the rest are only counted
+UNSEEN_SHOWN = 5
+# errors of a /proc file whose process has ended (ESRCH, ENOENT), or that no LSM answers (EINVAL on attr/current)
+_GONE = (errno.ENOENT, errno.ESRCH, errno.EINVAL)
 
 SnapProcess = collections.namedtuple("SnapProcess", "pid snap app objects")
 SnapProcess.__doc__ = "A process of a snap: app as in snap.SNAP.APP, objects the /dev/shm paths it has open or mapped."
 
+# snap/naming/validate.go: snap instance names (with an optional instance key), app names and hook names
+_SNAP = r"[a-z0-9]+(?:-[a-z0-9]+)*(?:_[a-z0-9]{1,10})?"
+_APP = r"[A-Za-z0-9](?:-?[A-Za-z0-9])*"
+_HOOK = r"hook\.[a-z](?:-?[a-z0-9])*"
 # AppArmor labels: snap.SNAP.APP and snap.SNAP.hook.HOOK for apps and hooks, snap-update-ns.SNAP for the
 # helper that sets up the snap's mount namespace (interfaces/apparmor/backend.go)
-_APP_LABEL = re.compile(r"^snap\.([^.]+)\.(.+)$")
-_UPDATE_NS_LABEL = re.compile(r"^snap-update-ns\.([^.]+)$")
+_APP_LABEL = re.compile(r"snap\.(%s)\.(%s|%s)" % (_SNAP, _APP, _HOOK))
+_UPDATE_NS_LABEL = re.compile(r"snap-update-ns\.(%s)" % _SNAP)
+# the mode AppArmor prints after a label: `snap.foo.app (enforce)`
+_LABEL_MODE = re.compile(r"(.+) \(([a-z]+)\)")
 # systemd units snapd runs apps in: snap.SNAP.APP-UUID.scope (sandbox/cgroup) and snap.SNAP.APP.service (daemons)
-_SCOPE_UNIT = re.compile(r"^snap\.([^.]+)\.(.+)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.scope$")
-_SERVICE_UNIT = re.compile(r"^snap\.([^.]+)\.(.+)\.service$")
+_SCOPE_UNIT = re.compile(r"snap\.(%s)\.(%s|%s)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.scope"
+                         % (_SNAP, _APP, _HOOK))
+_SERVICE_UNIT = re.compile(r"snap\.(%s)\.(%s)\.service" % (_SNAP, _APP))
+
+
+@dataclass(frozen=True)
+class ProcessScan:
+    """What a /proc scan saw: the snaps' processes holding /dev/shm objects, and what it could not see.
+
+    unseen names up to UNSEEN_SHOWN processes (or /proc itself) that could not be read, with why;
+    unseen_count counts them all. A scan with unseen processes cannot tell that nobody uses an object.
+    """
+
+    processes: tuple = ()
+    unseen: tuple = ()
+    unseen_count: int = 0
+
+    @property
+    def complete(self):
+        return self.unseen_count == 0
+
+    def unseen_text(self):
+        """`pid 12 (fd: Permission denied), ...`, with how many more were not named."""
+        text = ", ".join(self.unseen)
+        if self.unseen_count > len(self.unseen):
+            text += " and %d more" % (self.unseen_count - len(self.unseen))
+        return text
+
+
+class _Unreadable(Exception):
+    """A /proc file of a live process that could not be read (permission, I/O): the process is not seen."""
 
 
 # --- whose process is it -------------------------------------------------------------------------------------------
 
+def _label_name(label):
+    """An AppArmor label without its mode (`snap.x.y (enforce)` gives `snap.x.y`), or None when it is not one.
+
+    None means AppArmor did not answer: no label to read, or another LSM's (an SELinux context).
+    """
+    label = (label or "").strip()
+    match = _LABEL_MODE.fullmatch(label)
+    if match:
+        return match.group(1)
+    if label == "unconfined" or _APP_LABEL.fullmatch(label) or _UPDATE_NS_LABEL.fullmatch(label):
+        return label
+    return None
+
+
 def snap_of_label(label):
     """(snap, app) from an AppArmor label such as `snap.shm-consumer.read (enforce)`, else None."""
-    label = (label or "").strip()
-    name, separator, mode = label.rpartition(" (")
-    if separator and mode.endswith(")"):
-        label = name
-    match = _APP_LABEL.match(label)
+    name = _label_name(label) or ""
+    match = _APP_LABEL.fullmatch(name)
     if match:
         return match.group(1), match.group(2)
-    match = _UPDATE_NS_LABEL.match(label)
+    match = _UPDATE_NS_LABEL.fullmatch(name)
     if match:
         return match.group(1), "snap-update-ns"
     return None
 
 
 def snap_of_cgroup(text):
-    """(snap, app) from /proc/PID/cgroup text, from the snap's scope or service unit, else None."""
+    """(snap, app) from /proc/PID/cgroup text: the snap's scope or service unit as a cgroup's own name, else None.
+
+    Only the last path component counts: a unit further up holds the cgroup, and below a unit the
+    cgroups are delegated to whoever runs in it.
+    """
     for line in (text or "").splitlines():
-        for unit in reversed(line.rpartition(":")[2].split("/")):
-            match = _SCOPE_UNIT.match(unit) or _SERVICE_UNIT.match(unit)
-            if match:
-                return match.group(1), match.group(2)
+        fields = line.split(":", 2)
+        if len(fields) != 3:
+            continue
+        unit = fields[2].rpartition("/")[2]
+        match = _SCOPE_UNIT.fullmatch(unit) or _SERVICE_UNIT.fullmatch(unit)
+        if match:
+            return match.group(1), match.group(2)
     return None
 
 
 # --- the /proc scan ------------------------------------------------------------------------------------------------
 
 def _read_small(path):
+    """The start of a /proc file, None when its process has ended; _Unreadable when it cannot be read."""
     try:
         with open(path, "rb") as handle:
             return handle.read(_SMALL_READ).decode("utf-8", "replace")
-    except (OSError, ValueError):
-        return None
+    except OSError as error:
+        if error.errno in _GONE:
+            return None
+        raise _Unreadable("%s: %s" % (os.path.basename(path), error.strerror))
+
+
+def _list(path):
+    """A /proc directory's names, [] when its process has ended; _Unreadable when it cannot be listed."""
+    try:
+        return os.listdir(path)
+    except OSError as error:
+        if error.errno in _GONE:
+            return []
+        raise _Unreadable("%s: %s" % (os.path.basename(path), error.strerror))
 
 
 def _shm_path(target):
@@ -82,112 +154,191 @@ def _shm_path(target):
     return target if target.startswith(DEV_SHM) and len(target) > len(DEV_SHM) else None
 
 
-def _open_objects(process_dir):
-    fd_dir = os.path.join(process_dir, "fd")
+@dataclass(frozen=True)
+class ProcessRecord:
+    """What a /proc scan read of one process, before it is judged (the Python and the sh scan both give these).
+
+    targets are its fd link targets and the pathnames of its maps lines, raw; problems what could not be
+    read of it. A process whose owner could not even be read has ``unreadable`` set instead.
+    """
+
+    pid: int
+    label: str = None
+    cgroup: str = None
+    targets: tuple = ()
+    problems: tuple = ()
+    unreadable: str = None
+
+
+def process_owner(label, cgroup):
+    """(snap, app) of a process, None when it is no snap's.
+
+    The AppArmor label decides whenever there is one: `unconfined` is no snap's process, whatever its
+    cgroup is called (any user can name a cgroup of their own like a snap's unit). Only without an
+    AppArmor label (another LSM, AppArmor off) does snapd's cgroup tracking name the app.
+    """
+    if _label_name(label) is not None:
+        return snap_of_label(label)
+    return snap_of_cgroup(cgroup)
+
+
+def scan_from_records(records, snaps, proc_error=None):
+    """ProcessScan of `snaps` from ProcessRecords; `proc_error` says why /proc itself could not be listed."""
+    if proc_error is not None:
+        return ProcessScan(unseen=("/proc (%s)" % proc_error,), unseen_count=1)
+    snaps = set(snaps)
+    found = []
+    unseen = []
+    for record in records:
+        if record.unreadable is not None:
+            unseen.append("pid %s (%s)" % (record.pid, record.unreadable))
+            continue
+        owner = process_owner(record.label, record.cgroup)
+        if owner is None or owner[0] not in snaps:
+            continue
+        if record.problems:
+            unseen.append("pid %s (%s)" % (record.pid, record.problems[0]))
+        objects = set(path for path in (_shm_path(target) for target in record.targets) if path)
+        if objects:
+            found.append(SnapProcess(record.pid, owner[0], owner[1], tuple(sorted(objects))))
+    unseen.sort(key=lambda text: int(text.split()[1]))
+    return ProcessScan(tuple(sorted(found)), tuple(unseen[:UNSEEN_SHOWN]), len(unseen))
+
+
+def _open_targets(task_dir, problems):
+    fd_dir = os.path.join(task_dir, "fd")
     try:
-        names = os.listdir(fd_dir)
-    except OSError:
-        return set()
-    objects = set()
+        names = _list(fd_dir)
+    except _Unreadable as error:
+        problems.append(str(error))
+        return []
+    targets = []
     for name in names:
         try:
-            target = os.readlink(os.path.join(fd_dir, name))
-        except OSError:
-            continue
-        path = _shm_path(target)
-        if path:
-            objects.add(path)
-    return objects
+            targets.append(os.readlink(os.path.join(fd_dir, name)))
+        except OSError as error:
+            if error.errno not in _GONE:  # else closed meanwhile
+                problems.append("fd: %s" % error.strerror)
+    return targets
 
 
-def _mapped_objects(process_dir):
-    objects = set()
+def _mapped_targets(task_dir, problems):
+    """The pathnames of a task's maps lines, and whether it had an address space at all (an exited one has none)."""
+    targets = []
+    lines = 0
     try:
-        with open(os.path.join(process_dir, "maps"), "rb") as handle:
+        with open(os.path.join(task_dir, "maps"), "rb") as handle:
             for line in handle:
+                lines += 1
                 # address perms offset dev inode pathname; the pathname may hold spaces
                 fields = line.rstrip(b"\n").split(None, 5)
                 if len(fields) == 6:
-                    path = _shm_path(fields[5].decode("utf-8", "surrogateescape"))
-                    if path:
-                        objects.add(path)
-    except OSError:
-        pass
-    return objects
+                    targets.append(fields[5].decode("utf-8", "surrogateescape"))
+    except OSError as error:
+        if error.errno not in _GONE:
+            problems.append("maps: %s" % error.strerror)
+    return targets, lines > 0
 
 
-def _process_snap(process_dir):
-    owner = snap_of_label(_read_small(os.path.join(process_dir, "attr", "current")))
-    if owner is None:
-        # no AppArmor label to read (another LSM, or AppArmor off): snapd's cgroup tracking still names the app
-        owner = snap_of_cgroup(_read_small(os.path.join(process_dir, "cgroup")))
-    return owner
+def _process_targets(process_dir, problems):
+    """Every fd target and mapped pathname of a process, read from each of its threads (/proc/PID/task/TID).
+
+    A process whose main thread has exited while another thread lives on shows nothing in /proc/PID/fd
+    and /proc/PID/maps; only its threads' directories do. Threads share one address space (CLONE_THREAD
+    needs CLONE_VM), so maps is read until one thread shows it; fd tables may differ, so each is read.
+    What cannot be read is added to problems.
+    """
+    targets = []
+    mapped = False
+    task_root = os.path.join(process_dir, "task")
+    try:
+        tids = sorted(_list(task_root))
+    except _Unreadable as error:
+        problems.append(str(error))
+        return targets
+    for tid in tids:
+        if not tid.isdigit():
+            continue
+        task_dir = os.path.join(task_root, tid)
+        targets += _open_targets(task_dir, problems)
+        if not mapped:
+            task_mapped, mapped = _mapped_targets(task_dir, problems)
+            targets += task_mapped
+    return targets
+
+
+def _read_record(process_dir, pid, snaps):
+    """The ProcessRecord of a process of one of `snaps`, None for any other process."""
+    try:
+        label = _read_small(os.path.join(process_dir, "attr", "current"))
+        cgroup = None if _label_name(label) is not None else _read_small(os.path.join(process_dir, "cgroup"))
+    except _Unreadable as error:
+        return ProcessRecord(pid, unreadable=str(error))
+    owner = process_owner(label, cgroup)
+    if owner is None or owner[0] not in snaps:
+        return None
+    problems = []
+    targets = _process_targets(process_dir, problems)
+    return ProcessRecord(pid, label, cgroup, tuple(targets), tuple(problems))
 
 
 def read_snap_processes(root, snaps):
-    """SnapProcess of every process of one of `snaps` that has something under /dev/shm open or mapped.
+    """ProcessScan: every process of one of `snaps` holding something under /dev/shm open or mapped.
 
     A private plug's snap sees its own /dev/shm/snap.NAME as /dev/shm in its mount namespace, so the
-    paths are as the process sees them. Processes that end mid-scan or cannot be read are skipped.
+    paths are as the process sees them. Processes that end mid-scan are skipped; those that cannot be
+    read, wholly or in part, and /proc itself when it cannot be listed, are the scan's unseen.
     """
     snaps = set(snaps)
     if not snaps:
-        return []
+        return ProcessScan()
     proc = os.path.join(root, "proc")
     try:
         entries = os.listdir(proc)
-    except OSError:
-        return []
-    found = []
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        process_dir = os.path.join(proc, entry)
-        owner = _process_snap(process_dir)
-        if owner is None or owner[0] not in snaps:
-            continue
-        objects = _open_objects(process_dir) | _mapped_objects(process_dir)
-        if objects:
-            found.append(SnapProcess(int(entry), owner[0], owner[1], tuple(sorted(objects))))
-    return sorted(found)
-
-
-def snap_processes_from_records(scan, snaps):
-    """SnapProcess records of `snaps` from a /proc scan gathered elsewhere (the snap debug api transport's sh scan).
-
-    `scan` is ``{"records": [{pid, label, cgroup, fd_targets, maps}], "seen": count}``: the same facts
-    read_snap_processes reads, judged the same way.
-    """
-    snaps = set(snaps)
-    found = []
-    for record in scan["records"]:
-        owner = snap_of_label(record["label"])
-        if owner is None:
-            owner = snap_of_cgroup(record["cgroup"])
-        if owner is None or owner[0] not in snaps:
-            continue
-        objects = set()
-        for target in record["fd_targets"]:
-            path = _shm_path(target)
-            if path:
-                objects.add(path)
-        for line in record["maps"]:
-            fields = line.split(None, 5)
-            if len(fields) == 6:
-                path = _shm_path(fields[5])
-                if path:
-                    objects.add(path)
-        if objects:
-            found.append(SnapProcess(record["pid"], owner[0], owner[1], tuple(sorted(objects))))
-    return sorted(found)
+    except OSError as error:
+        return scan_from_records((), snaps, proc_error=error.strerror)
+    records = (_read_record(os.path.join(proc, entry), int(entry), snaps) for entry in entries if entry.isdigit())
+    return scan_from_records([record for record in records if record is not None], snaps)
 
 
 # --- which of them use a connection --------------------------------------------------------------------------------
 
+def _component_matches(pieces, name):
+    """Whether `name` (no `/`) is pieces[0] * pieces[1] * ... * pieces[-1], each `*` spanning any characters.
+
+    Greedy and without backtracking: the first and last pieces are anchored, and each middle piece is taken
+    at its leftmost place after the one before. Taking it later never helps, since the stars on both sides
+    span anything; so each piece is searched for once and the time is linear in the name.
+    """
+    first, last = pieces[0], pieces[-1]
+    if len(pieces) == 1:
+        return name == first
+    if len(first) + len(last) > len(name) or not name.startswith(first) or not name.endswith(last):
+        return False
+    position, end = len(first), len(name) - len(last)
+    for piece in pieces[1:-1]:
+        found = name.find(piece, position, end)
+        if found < 0:
+            return False
+        position = found + len(piece)
+    return True
+
+
+def object_matcher(pattern):
+    """object_matches(pattern, NAME) as a function of NAME, the pattern taken apart once (for many names)."""
+    components = [part.split("*") for part in pattern.split("/")]
+
+    def matches(name):
+        # a `*` cannot span a `/`, so pattern and name match component by component
+        names = name.split("/")
+        return len(names) == len(components) and all(
+            _component_matches(pieces, component) for pieces, component in zip(components, names))
+    return matches
+
+
 def object_matches(pattern, name):
     """Whether a slot's read/write path grants /dev/shm/NAME: `*` spans any characters but `/`, as in AppArmor."""
-    regex = "[^/]*".join(re.escape(part) for part in pattern.split("*"))
-    return re.fullmatch(regex, name) is not None
+    return object_matcher(pattern)(name)
 
 
 def connection_is_private(state, connection):
@@ -271,3 +422,9 @@ def in_use_message(connection, users):
     return "%s - %s is in use by %s" % (connection.plug, connection.slot, ", ".join(
         "%s.%s pid %d (%s)" % (user["snap"], user["app"], user["pid"], ", ".join(shown(path) for path in user["paths"]))
         for user in users))
+
+
+def unseen_message(scan):
+    """`cannot see every process ...`: the one way modules say that a scan could not read some processes."""
+    return ("cannot see every process that may use the connections: %d could not be read (%s)"
+            % (scan.unseen_count, scan.unseen_text()))

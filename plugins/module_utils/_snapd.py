@@ -38,6 +38,9 @@ _POLL_MAX_DELAY = 0.25
 # long, then reported, rather than until the timeout. systemd holds the socket while snapd restarts, so a
 # restart does not refuse connections; a refusal after snapd answered is retried until the deadline.
 _UNREACHED_GRACE = 3.0
+# snapd's largest answer here, /v2/connections of a busy device, is well under a megabyte; a socket that
+# answers more is not snapd, and is not read into memory whole
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 
 def client_argument_spec():
@@ -96,20 +99,49 @@ def _backoff_delays(first=_FIRST_DELAY, growth=2, maximum=_MAX_DELAY):
         delay = min(delay * growth, maximum)
 
 
+class _DeadlineSocket(socket.socket):
+    """A socket whose every wait ends by one deadline (time.monotonic()).
+
+    A plain socket timeout starts again with each byte received, so an answer dripped a byte at a time
+    would run far past the timeout; here each send and receive only gets the time left.
+    """
+
+    deadline = None
+
+    def _time_left(self):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out")
+        self.settimeout(left)
+
+    def connect(self, address):
+        self._time_left()
+        return super().connect(address)
+
+    def sendall(self, data, flags=0):
+        self._time_left()
+        return super().sendall(data, flags)
+
+    def recv_into(self, buffer, nbytes=0, flags=0):
+        self._time_left()
+        return super().recv_into(buffer, nbytes, flags)
+
+
 class _UnixHTTPConnection(http.client.HTTPConnection):
-    """Plain HTTP over a unix socket.
+    """Plain HTTP over a unix socket, every wait of one request bounded by one deadline.
 
     Not ansible's ``Request``: it builds an SSL context and loads the CA store on every request,
     which costs about 0.6 s per request on an emulated device and is never used on a unix socket.
     """
 
-    def __init__(self, socket_path, timeout):
-        super().__init__("localhost", timeout=timeout)
+    def __init__(self, socket_path, deadline):
+        super().__init__("localhost")
         self.socket_path = socket_path
+        self.deadline = deadline
 
     def connect(self):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
+        sock = _DeadlineSocket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.deadline = self.deadline
         try:
             sock.connect(self.socket_path)
         except OSError:
@@ -135,14 +167,14 @@ class SnapdClient:
 
     # --- public calls -----------------------------------------------------------------
 
-    def get(self, path, query=None):
-        """GET ``path`` (e.g. ``/v2/connections``) and return snapd's ``result``."""
+    def get(self, path, query=None, expect=object):
+        """GET ``path`` (e.g. ``/v2/connections``) and return snapd's ``result``, which must be of type ``expect``."""
         deadline = time.monotonic() + self.timeout
-        return self._call_with_retries("GET", path, query, None, deadline)["result"]
+        return self._result(self._call_with_retries("GET", path, query, None, deadline), "GET %s" % path, expect)
 
     def system_info(self):
         """Return ``/v2/system-info`` (``version``, ``confinement``, ...)."""
-        return self.get("/v2/system-info")
+        return self.get("/v2/system-info", expect=dict)
 
     def connections(self, snap=None, interface="shared-memory", select="all"):
         """Return ``/v2/connections``: ``established``, ``undesired``, ``plugs``, ``slots``."""
@@ -151,11 +183,11 @@ class SnapdClient:
             query["interface"] = interface
         if snap:
             query["snap"] = snap
-        return self.get("/v2/connections", query)
+        return self.get("/v2/connections", query, expect=dict)
 
     def warnings(self):
         """Return every warning snapd holds; reading them never acknowledges them."""
-        return self.get("/v2/warnings", {"select": "all"}) or []
+        return self.get("/v2/warnings", {"select": "all"}, expect=(list, type(None))) or []
 
     def interfaces_action(self, action, plug_snap, plug, slot_snap, slot, forget=False):
         """POST one connect/disconnect to ``/v2/interfaces`` and wait for its change.
@@ -179,18 +211,18 @@ class SnapdClient:
                 # the first POST reached snapd before it restarted; the resend finds nothing left to do
                 return {}
             raise
-        change_id = payload.get("change")
-        if payload.get("type") != "async" or not change_id:
-            return payload.get("result") or {}
-        return self._wait_for_change(change_id, deadline)
+        if payload.get("type") != "async":
+            return self._result(payload, "POST /v2/interfaces", (dict, type(None))) or {}
+        return self._wait_for_change(payload["change"], deadline)
 
     # --- internals --------------------------------------------------------------------
 
     def _wait_for_change(self, change_id, deadline):
         delays = _backoff_delays(_POLL_FIRST_DELAY, _POLL_GROWTH, _POLL_MAX_DELAY)
         change = {}
+        path = "/v2/changes/%s" % quote(str(change_id))
         while True:
-            change = self._call_with_retries("GET", "/v2/changes/%s" % quote(str(change_id)), None, None, deadline)["result"]
+            change = self._result(self._call_with_retries("GET", path, None, None, deadline), "GET %s" % path, dict)
             if change.get("ready"):
                 break
             delay = next(delays)
@@ -205,19 +237,19 @@ class SnapdClient:
     def _call_with_retries(self, method, path, query, body, deadline):
         delays = _backoff_delays()
         self._resent_after_drop = False
-        if not self._reached:
-            deadline = min(deadline, time.monotonic() + _UNREACHED_GRACE)
+        grace_ends = time.monotonic() + _UNREACHED_GRACE
         while True:
             try:
-                return self._call(method, path, query, body)
+                # the grace only shortens the retries; an answer being read may take until the deadline
+                return self._call(method, path, query, body, deadline)
             except _Transient as transient:
                 self._resent_after_drop = self._resent_after_drop or transient.maybe_delivered
                 delay = next(delays)
-                if time.monotonic() + delay > deadline:
+                if time.monotonic() + delay > (deadline if self._reached else min(deadline, grace_ends)):
                     raise transient.error
                 time.sleep(delay)
 
-    def _call(self, method, path, query, body):
+    def _call(self, method, path, query, body, deadline):
         url = path
         if query:
             url += "?" + urlencode(query)
@@ -228,38 +260,62 @@ class SnapdClient:
             headers["Content-Type"] = "application/json"
         what = "%s %s" % (method, path)
         self.request_count += 1
-        connection = _UnixHTTPConnection(self.socket_path, self.timeout)
+        connection = _UnixHTTPConnection(self.socket_path, deadline)
         try:
             try:
                 connection.connect()
+            except socket.timeout:
+                raise self._too_slow(what)
             except OSError as error:
                 raise self._unreachable(error)
             try:
                 connection.request(method, url, body=data, headers=headers)
                 # snapd puts its JSON envelope on every answer, errors included: the status is in it
-                raw = connection.getresponse().read()
-            except (OSError, http.client.HTTPException) as error:
+                raw = connection.getresponse().read(MAX_ANSWER_BYTES + 1)
+            except socket.timeout:
+                raise self._too_slow(what)
+            except (OSError, http.client.RemoteDisconnected, http.client.IncompleteRead) as error:
                 # the connection dropped after the request went out: snapd is restarting
                 raise _Transient(self._socket_error(error), maybe_delivered=True)
+            except http.client.HTTPException as error:
+                raise self._not_snapd(what, "an answer that is not HTTP (%s)" % type(error).__name__)
         finally:
             connection.close()
         self._reached = True
+        if len(raw) > MAX_ANSWER_BYTES:
+            raise self._not_snapd(what, "more than %d bytes" % MAX_ANSWER_BYTES)
         payload = self._decode(raw, what)
         if payload.get("type") == "error":
             raise self._api_error(payload, what)
-        return payload
+        if payload.get("type") == "sync" and "result" in payload:
+            return payload
+        if payload.get("type") == "async" and isinstance(payload.get("change"), str) and payload["change"]:
+            return payload
+        raise self._not_snapd(what, "JSON that is not snapd's envelope (no sync result, async change or error)")
 
     def _decode(self, raw, what):
         try:
             payload = json.loads(to_text(raw or b"{}", errors="surrogate_or_strict"))
-        except ValueError:
-            raise SnapdError(
-                "snapd answered %s with something that is not JSON (%r); is %s really snapd's socket?"
-                % (what, to_text(raw[:80]), self.socket_path)
-            )
+        except (ValueError, RecursionError):
+            # RecursionError: json gives up on deep nesting such as [[[[...
+            raise self._not_snapd(what, "something that is not JSON (%r)" % to_text(raw[:80], errors="surrogate_or_replace"))
         if not isinstance(payload, dict):
-            raise SnapdError("snapd answered %s with unexpected JSON %r" % (what, payload))
+            raise self._not_snapd(what, "JSON that is not an object (%s)" % type(payload).__name__)
         return payload
+
+    def _result(self, payload, what, expect):
+        """snapd's ``result`` of a sync answer, refused when it is not of the type the call expects."""
+        result = payload.get("result")
+        if not isinstance(result, expect):
+            raise self._not_snapd(what, "a result of type %s where snapd sends another" % type(result).__name__)
+        return result
+
+    def _not_snapd(self, what, answer):
+        return SnapdError("snapd answered %s with %s; is %s really snapd's socket?" % (what, answer, self.socket_path))
+
+    def _too_slow(self, what):
+        return SnapdError("snapd did not answer %s within the timeout of %g seconds; check snapd (systemctl status "
+                          "snapd) or raise the timeout option" % (what, self.timeout))
 
     def _socket_error(self, cause):
         return SnapdError(

@@ -20,8 +20,9 @@ description:
     V(snapd:shared-memory) are all idempotent.
   - Before disconnecting a connection (O(state=disconnected), or O(exclusive=true)), the module looks for processes
     of the plug's and the slot's snaps that hold the connection's objects open or mapped (from C(/proc/PID/fd) and
-    C(/proc/PID/maps)), and refuses the whole request, changing nothing, if it finds any, unless O(force=true).
-    For a private plug, any object in the snap's own C(/dev/shm) counts.
+    C(/proc/PID/maps), for each thread), and refuses the whole request, changing nothing, if it finds any, unless
+    O(force=true). For a private plug, any object in the snap's own C(/dev/shm) counts. It also refuses when it cannot
+    read every process it needs to look at (C(/proc) unreadable, a process it may not inspect), unless O(force=true).
   - Use M(snapfleet.snapd.shm_info) to read the plugs, slots and connections without changing anything.
 author:
   - snapfleet maintainers (@snapfleet)
@@ -213,8 +214,9 @@ refusals:
   contains:
     code:
       description:
-        - A stable kebab-case code, for example V(identifier-mismatch), V(unknown-plug), or V(connection-in-use) for a
-          disconnect refused because processes use the connection.
+        - A stable kebab-case code, for example V(identifier-mismatch), V(unknown-plug), V(connection-in-use) for a
+          disconnect refused because processes use the connection, or V(users-unknown) when some processes that may
+          use it could not be read.
       type: str
     message:
       description: What is wrong and what to do about it.

@@ -13,10 +13,10 @@ description:
     its identifier, C(read)/C(write) paths, C(private) flag, apps and connections, the established and undesired
     connections, and the plugs and slots snapd dropped for a bad declaration, quoting snapd's warning.
   - Lists, for each established connection, the processes of its plug's and slot's snaps that hold the
-    connection's objects open or mapped (from C(/proc/PID/fd) and C(/proc/PID/maps)), the ones a disconnect
-    would pull the objects from under.
-  - Reading needs no root, but without root only the processes of the same user are seen. Nothing on the host
-    changes, and snapd's warnings are not acknowledged.
+    connection's objects open or mapped (from C(/proc/PID/fd) and C(/proc/PID/maps), for each thread), the ones a
+    disconnect would pull the objects from under.
+  - Reading needs no root, but without root only the processes of the same user are seen; the module warns when it
+    could not read some processes. Nothing on the host changes, and snapd's warnings are not acknowledged.
 author:
   - snapfleet maintainers (@snapfleet)
 extends_documentation_fragment:
@@ -168,7 +168,8 @@ connections:
           description: The process id.
           type: int
         snap:
-          description: The snap the process belongs to, from its AppArmor label (else its cgroup).
+          description: The snap the process belongs to, from its AppArmor label (from its cgroup only when there is no
+            AppArmor label to read).
           type: str
         app:
           description: The app, as in C(snap.SNAP.APP); C(hook.NAME) for a hook.

@@ -30,6 +30,7 @@ options:
     description:
       - A C(snap.yaml) or C(snapcraft.yaml) file, or a directory holding C(meta/snap.yaml),
         C(snap/snapcraft.yaml), C(snapcraft.yaml) or C(.snapcraft.yaml) (the first one found, in that order).
+      - Symbolic links are refused, not followed, see the notes.
       - Mutually exclusive with O(content).
     type: path
   content:
@@ -68,6 +69,11 @@ notes:
   - Input is limited to 1 MiB, also after YAML alias expansion, to 64 levels of nesting and to 200000 nodes after
     alias expansion; larger or self-referencing input, and a path that is not a regular file (a FIFO, a device),
     is refused with a clear message rather than read or parsed.
+  - The file is never read through a symbolic link, since a project under review can link its C(snapcraft.yaml) to
+    any file of the host, a key or a token among them. A O(path) naming a link, or a directory whose candidate file
+    or C(snap)/C(meta) folder is a link, is refused.
+  - A finding repeats at most 64 characters of any one value, name or path from the file, marked as cut, so that
+    not even a file that parses as one long string comes back whole in the result or the job log.
   - Path rule messages are those of snapd 2.64; later snapd releases word the reserved-character message
     slightly differently.
 seealso:
@@ -151,6 +157,7 @@ findings:
       sample: {"snap": "provider", "slot": "shmem", "attribute": "write", "path": "/dev/shm/bar"}
 """
 
+import errno
 import os
 import stat
 
@@ -172,26 +179,78 @@ CANDIDATES = ("meta/snap.yaml", "snap/snapcraft.yaml", "snapcraft.yaml", ".snapc
 FAILING = {"error": (ERROR,), "warning": (ERROR, WARNING), "never": ()}
 
 
-def source_file(path):
-    """The file to lint for a path that is a file or a snap/project directory."""
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _refuse_link(path):
+    return SnapYamlError("refusing %s: it is a symbolic link, which shm_lint never follows (a project's link can point "
+                         "at any file of the host, a secret too); give the path of the file it points to if you trust it"
+                         % path)
+
+
+def _open_below(directory_fd, directory, candidate):
+    """An fd on the regular file `candidate` below a directory, None when there is none; no link is followed."""
+    parts = candidate.split("/")
+    fds = []
+    try:
+        current = directory_fd
+        for index, part in enumerate(parts):
+            path = os.path.join(directory, *parts[:index + 1])
+            try:
+                if stat.S_ISLNK(os.stat(part, dir_fd=current, follow_symlinks=False).st_mode):
+                    raise _refuse_link(path)
+                last = index == len(parts) - 1
+                fd = os.open(part, _FILE_FLAGS if last else _DIRECTORY_FLAGS, dir_fd=current)
+            except OSError as error:
+                if error.errno in (errno.ENOENT, errno.ENOTDIR):
+                    return None
+                if error.errno == errno.ELOOP:
+                    raise _refuse_link(path)  # swapped for a link after the lstat
+                raise SnapYamlError("cannot read %s: %s" % (path, error.strerror))
+            if last and not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                return None
+            fds.append(fd)
+            current = fd
+        return fds.pop()
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def open_source(path):
+    """(the file to lint, an fd open on it) for a path that is a file or a snap/project directory.
+
+    The path is taken as given, but nothing is read through a symbolic link: not the file it names, and no
+    component below a directory, so a project's snap/snapcraft.yaml -> ~/.ssh/id_ed25519 is refused, not read.
+    """
     if not os.path.isdir(path):
-        return path
-    for candidate in CANDIDATES:
-        found = os.path.join(path, candidate)
-        if os.path.isfile(found):
-            return found
+        try:
+            return path, os.open(path, _FILE_FLAGS)
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise _refuse_link(path)
+            raise SnapYamlError("cannot read %s: %s" % (path, error.strerror or error))
+    try:
+        directory_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as error:
+        raise SnapYamlError("cannot read %s: %s" % (path, error.strerror or error))
+    try:
+        for candidate in CANDIDATES:
+            fd = _open_below(directory_fd, path, candidate)
+            if fd is not None:
+                return os.path.join(path, candidate), fd
+    finally:
+        os.close(directory_fd)
     raise SnapYamlError("%s holds none of %s" % (path, ", ".join(CANDIDATES)))
 
 
-def read_bounded(path):
-    """A regular file's bytes, refusing more than the YAML size limit before reading it all.
+def read_bounded(fd, path):
+    """The bytes of the regular file open on fd (closed here), refusing more than the YAML size limit.
 
     Opened without blocking and checked first: reading a FIFO would wait for a writer, a device may never end.
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except (IOError, OSError) as error:
-        raise SnapYamlError("cannot read %s: %s" % (path, error.strerror or error))
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise SnapYamlError("refusing %s: not a regular file" % path)
@@ -231,8 +290,8 @@ def main():
     source = path if path is not None else "content"
     try:
         if path is not None:
-            source = source_file(path)
-            document = load_snap_yaml(read_bounded(source))
+            source, fd = open_source(path)
+            document = load_snap_yaml(read_bounded(fd, source))
         else:
             document = load_snap_yaml(module.params["content"])
     except SnapYamlError as error:

@@ -29,10 +29,13 @@ description:
     C(/dev/shm) inside the namespace is the bind of C(/dev/shm/snap.NAME) (read by entering the namespace from a
     forked child, no binary of the snap needed), else the setup is reported pending (info); the host's
     C(/dev/shm/snap.NAME), if present, is a root-owned 1777 directory and not a symlink."
-  - "C(objects): objects matching each slot's declared paths, with owner and mode (info); C(*) and C(.) paths
-    (warning); for each established connection, the processes of its plug's and slot's snaps that hold its
-    objects open or mapped (V(connection-in-use), info), found from C(/proc/PID/fd) and C(/proc/PID/maps); for a
-    private plug, any object in the snap's own C(/dev/shm)."
+  - "C(objects): objects matching each slot's declared paths, with owner and mode (info), at most 20 per slot (the
+    first by name) and a count of the rest (V(shm-objects-more)), since any local user can create them; an object
+    lstat cannot examine (V(shm-object-unreadable), warning); C(*) and C(.) paths (warning); for each established
+    connection, the processes of its plug's and slot's snaps that hold its objects open or mapped
+    (V(connection-in-use), info), found from C(/proc/PID/task/TID/fd) and C(/proc/PID/task/TID/maps); for a
+    private plug, any object in the snap's own C(/dev/shm); processes that could not be read
+    (V(connection-users-unknown), warning)."
   - "C(warnings): snapd's warnings about shared-memory plugs or slots it dropped, quoted."
   - "C(declarations): the rules of M(snapfleet.snapd.shm_lint) applied to every installed snap's shared-memory
     plugs and slots as snapd loaded them (their attributes from snapd's API; the system slot is left out). The
@@ -145,11 +148,13 @@ findings:
       V(apparmor-rule-missing), V(apparmor-rule-unexpected), V(apparmor-profile-not-enforced),
       V(private-not-connected), V(private-undesired), V(private-unsupported), V(private-fstab-missing),
       V(private-applied-fstab-missing), V(private-mount-missing), V(private-dir-symlink),
-      V(private-dir-not-directory), V(private-dir-squatted), V(private-dir-mode), V(declaration-dropped), and the
-      error codes of M(snapfleet.snapd.shm_lint)."
+      V(private-dir-not-directory), V(private-dir-squatted), V(private-dir-mode), V(private-dir-unreadable),
+      V(declaration-dropped), and the error codes of M(snapfleet.snapd.shm_lint)."
     - "Warnings: V(dev-shm-mount-options), V(connection-grants-nothing), V(private-namespace-unreadable),
-      V(path-too-broad), and the warning codes of M(snapfleet.snapd.shm_lint)."
-    - "Info: V(apparmor-disabled), V(private-namespace-pending), V(shm-object), V(connection-in-use)."
+      V(path-too-broad), V(shm-object-unreadable), V(connection-users-unknown), and the warning codes of
+      M(snapfleet.snapd.shm_lint)."
+    - "Info: V(apparmor-disabled), V(private-namespace-pending), V(shm-object), V(shm-objects-more),
+      V(connection-in-use)."
     - "A V(connection-in-use) finding's evidence holds the connection's C(plug) and C(slot) and its C(users), each with
       C(pid), C(snap), C(app) (as in C(snap.SNAP.APP); C(hook.NAME) for a hook) and the C(paths) under C(/dev/shm)
       it holds, as the process sees them."

@@ -31,13 +31,20 @@ import stat
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
     MAX_TEXT_BYTES,
+    DevShmListing,
     FileFacts,
     HostReadError,
-    parse_mountinfo,
+    build_listing,
     parse_kernel_profiles,
+    parse_mountinfo,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, HostReads
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import CONNECTIONS_REQUEST, STATE_REQUESTS
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
+    ProcessRecord,
+    ProcessScan,
+    scan_from_records,
+)
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import (
     SnapdError,
     api_error,
@@ -128,23 +135,30 @@ for d in /proc/[0-9]*; do
     cgroup=
     case "$label" in
         snap.*|snap-update-ns.*) ;;
-        '')
+        unconfined|*' ('*')') continue ;;
+        *)
             c=$(head -c 4096 "$d/cgroup" 2>/dev/null)
             case "$c" in *snap.*) cgroup=$(printf '%s' "$c" | od -An -v -tx1 | tr -d ' \n') ;; *) continue ;; esac ;;
-        *) continue ;;
     esac
     printf 'P %s\n' "${d#/proc/}"
     printf 'L %s\n' "$label"
     [ -z "$cgroup" ] || printf 'C %s\n' "$cgroup"
-    ls -l --quoting-style=c "$d/fd/" "$d"/task/*/fd/ 2>/dev/null | head -c "$MAX" | while IFS= read -r line; do
-        case "$line" in *' -> "/dev/shm/'*) printf 'F %s\n' "$line" ;; esac
+    ls -l --quoting-style=c "$d"/task/*/fd/ 2>&1 | head -c "$MAX" | while IFS= read -r line; do
+        case "$line" in
+            *' -> "/dev/shm/'*) printf 'F %s\n' "$line" ;;
+            'ls: '*) [ ! -d "$d" ] || printf 'E fd: %s\n' "${line##*: }" ;;
+        esac
     done
-    for m in "$d/maps" "$d"/task/*/maps; do
+    for m in "$d"/task/*/maps; do
         found=0
-        while IFS= read -r line; do
-            found=1
-            case "$line" in *' /dev/shm/'*) printf 'M %s\n' "$line" ;; esac
-        done < "$m" 2>/dev/null
+        if [ -r "$m" ]; then
+            while IFS= read -r line; do
+                found=1
+                case "$line" in *' /dev/shm/'*) printf 'M %s\n' "$line" ;; esac
+            done < "$m"
+        elif [ -e "$m" ]; then
+            printf 'E maps: Permission denied\n'
+        fi
         [ "$found" = 0 ] || break
     done
 done
@@ -160,7 +174,10 @@ frame end processes
 _FACTS = r"""
 lstat() {
     if out=$(stat -c '%f %u %g' -- "$2" 2>&1); then frame stat "$1" "$out"; return; fi
-    case "$out" in *"No such file or directory"*|*"Not a directory"*) frame stat "$1" absent ;; *) frame stat "$1" error ;; esac
+    case "$out" in
+        *"No such file or directory"*|*"Not a directory"*) frame stat "$1" absent ;;
+        *) frame stat "$1" error "${out##*: }" ;;
+    esac
 }
 text() {
     if [ -L "$2" ]; then frame text "$1" symlink
@@ -242,7 +259,7 @@ def apply_script(nonce, timeout, bodies):
                    "call connections %s\n" % shlex.quote(query_path(path, query)))
 
 
-def facts_script(nonce, timeout, families, apps, private_snaps):
+def facts_script(nonce, timeout, families, apps, private_snaps, user_snaps=()):
     """The sh of shm_verify's facts; every snap and app name was checked by ``_checked_name`` first."""
     chosen = set(families)
     steps = []
@@ -271,7 +288,7 @@ def facts_script(nonce, timeout, families, apps, private_snaps):
         steps += ["[ ! -d /snap ] || { frame begin snaps; ls -1a --quoting-style=c /snap/ 2>/dev/null | head -c \"$MAX\"; "
                   "frame end snaps; }"]
     return _script(nonce, timeout, _PRELUDE, _FACTS, "\n".join(steps) + "\n",
-                   _PROCESSES if "objects" in chosen else "", TEXT=str(MAX_TEXT_BYTES + 1))
+                   _PROCESSES if "objects" in chosen and user_snaps else "", TEXT=str(MAX_TEXT_BYTES + 1))
 
 
 def get_script(nonce, timeout, path):
@@ -428,11 +445,11 @@ class DebugApiHost:
         return HostReads(answers["system_info"], answers["connections"], answers["warnings"] or [], self._uid)
 
     def processes(self, snaps):
-        from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import snap_processes_from_records
-
+        if not snaps:
+            return ProcessScan()
         if self._processes is None:
             self.read(processes=True)
-        return snap_processes_from_records(parse_process_records(self._processes or []), snaps)
+        return scan_of(self._processes, snaps)
 
     def get(self, path, query=None):
         """One GET in its own round trip (only used to word a refusal, never on the normal path)."""
@@ -491,11 +508,12 @@ class DebugApiHost:
             return Applied(tuple(done), reread_error=error)
         return Applied(tuple(done), connections=result_of(payload, "GET /v2/connections"))
 
-    def facts(self, families, apps, private_snaps, user_snaps):
+    def facts(self, families, apps, private_snaps, user_snaps, slot_paths):
         for name in [snap for snap, app in apps] + [app for snap, app in apps] + list(private_snaps):
             _checked_name(name)
-        output = self._execute(lambda nonce: facts_script(nonce, self.timeout, families, apps, private_snaps))
-        return facts_from_output(output, families, apps, private_snaps, user_snaps)
+        output = self._execute(lambda nonce: facts_script(nonce, self.timeout, families, apps, private_snaps,
+                                                          user_snaps))
+        return facts_from_output(output, families, apps, private_snaps, user_snaps, slot_paths)
 
 
 def _body(request):
@@ -542,19 +560,16 @@ def _c_unquote(text):
 
 
 def parse_process_records(lines):
-    """The raw per-process records of the processes section: dicts with pid, label, cgroup, fd_targets, maps.
-
-    ``fd_targets`` are the /dev/shm paths the process's fd links name, ``maps`` its maps lines that name
-    /dev/shm; ``seen`` on the last record is how many processes the scan saw.
-    """
+    """``(records, seen)`` from the processes section: a ProcessRecord for each candidate snap process, and
+    how many processes the scan saw (0 when /proc could not be listed)."""
     records = []
     current = None
-    seen = None
+    seen = 0
     for line in lines:
         kind, value = (line + " ").split(" ", 1)
         value = value[:-1]
         if kind == "P" and value.isdigit():
-            current = {"pid": int(value), "label": "", "cgroup": "", "fd_targets": [], "maps": []}
+            current = {"pid": int(value), "label": "", "cgroup": None, "targets": [], "problems": []}
             records.append(current)
         elif kind == "N" and value.isdigit():
             seen = int(value)
@@ -566,19 +581,31 @@ def parse_process_records(lines):
             try:
                 current["cgroup"] = bytes.fromhex(value).decode("utf-8", "replace")
             except ValueError:
-                current["cgroup"] = ""
+                current["problems"].append("cgroup: unreadable")
         elif kind == "F":
             arrow = value.find(' -> "')
             if arrow >= 0:
-                quoted = value[arrow + 5:]
                 try:
-                    target = _c_unquote(quoted)[0]
+                    target = _c_unquote(value[arrow + 5:])[0]
                 except ValueError:
                     continue
-                current["fd_targets"].append(target.decode("utf-8", "surrogateescape"))
+                current["targets"].append(target.decode("utf-8", "surrogateescape"))
         elif kind == "M":
-            current["maps"].append(value)
-    return {"records": records, "seen": seen}
+            fields = value.split(None, 5)
+            if len(fields) == 6:
+                current["targets"].append(fields[5])
+        elif kind == "E":
+            current["problems"].append(value)
+    return [ProcessRecord(r["pid"], r["label"], r["cgroup"], tuple(r["targets"]), tuple(r["problems"]))
+            for r in records], seen
+
+
+def scan_of(lines, snaps):
+    """The ProcessScan of `snaps` from the processes section's lines (None when the script printed none)."""
+    if lines is None:
+        return scan_from_records((), snaps, proc_error="the scan printed nothing")
+    records, seen = parse_process_records(lines)
+    return scan_from_records(records, snaps, proc_error=None if seen else "cannot be listed")
 
 
 # --- shm_verify's facts from the facts script's output -------------------------------------------------------------
@@ -610,6 +637,8 @@ def _stat_value(output, key, path):
     value = output.stats.get(key)
     if value is None or value == "absent":
         return None
+    if value.startswith("error"):
+        raise HostReadError("cannot lstat %s: %s" % (path, value[6:] or "unknown error"))
     fields = value.split()
     if len(fields) != 3:
         raise HostReadError("cannot lstat %s" % path)
@@ -660,31 +689,53 @@ def mode_from_ls(text):
     return mode
 
 
+def listing_of(lines, slot_paths):
+    """DevShmListing for `slot_paths` from `ls -lan` of /dev/shm, with the Python reader's selection and caps."""
+    entries, errors = parse_ls_listing(lines)
+
+    def examine(name):
+        if name in errors:
+            return None, errors[name]
+        return entries.get(name), None
+
+    return build_listing(list(entries) + list(errors), slot_paths, examine)
+
+
 def parse_ls_listing(lines):
-    """{name: FileFacts} from `ls -lan --quoting-style=c` of a directory (lstat of each entry, never followed)."""
-    listing = {}
+    """``({name: FileFacts}, {name: error})`` from `ls -lan --quoting-style=c` of a directory, stderr mixed in.
+
+    lstat of each entry, never followed; an entry lstat failed on shows as ``?`` fields, with ls's error
+    (its strerror taken, in order) on a line of its own.
+    """
+    entries, failed, reasons = {}, [], []
     for line in lines:
+        if line.startswith("ls: cannot access "):
+            reasons.append(line.rpartition(": ")[2].strip())
+            continue
         head, quote, rest = line.partition(' "')
         fields = head.split()
         if not quote or len(fields) < 5:
             continue
         try:
-            name = _c_unquote(rest)[0]
-            mode = mode_from_ls(fields[0])
-            uid, gid = int(fields[2]), int(fields[3])
+            name = _c_unquote(rest)[0].decode("utf-8", "surrogateescape")
         except ValueError:
             continue
-        name = name.decode("utf-8", "surrogateescape")
-        if name not in (".", ".."):
-            listing[name] = _file_facts(mode, uid, gid)
-    return listing
+        if name in (".", ".."):
+            continue
+        try:
+            entries[name] = _file_facts(mode_from_ls(fields[0]), int(fields[2]), int(fields[3]))
+        except ValueError:
+            failed.append(name)
+    errors = dict((name, reasons[index] if index < len(reasons) else "cannot be examined")
+                  for index, name in enumerate(failed))
+    return entries, errors
 
 
-def facts_from_output(output, families, apps, private_snaps, user_snaps):
+def facts_from_output(output, families, apps, private_snaps, user_snaps, slot_paths):
     """The facts dict _shm_host.gather_facts returns, from the facts script's output."""
     chosen = set(families)
     facts = {"dev_shm": None, "mounts": [], "apparmor_enabled": False, "kernel_profiles": None, "profiles": {},
-             "private": {}, "dev_shm_listing": {}, "processes": [], "installed_snaps": None}
+             "private": {}, "dev_shm_listing": DevShmListing(), "processes": ProcessScan(), "installed_snaps": None}
     if chosen & {"dev-shm", "private"}:
         facts["dev_shm"] = _stat_value(output, "dev_shm", "/dev/shm")
         facts["mounts"] = parse_mountinfo(_text_value(output, "mountinfo", "/proc/self/mountinfo"))
@@ -710,8 +761,14 @@ def facts_from_output(output, families, apps, private_snaps, user_snaps):
                 "applied_fstab": None,
                 "namespace_mounts": None,
                 "namespace_error": None,
-                "dir": _stat_value(output, "dir:" + snap, "/dev/shm/snap.%s" % snap),
+                "dir": None,
+                "dir_error": None,
             }
+            try:
+                snap_facts["dir"] = _stat_value(output, "dir:" + snap, "/dev/shm/snap.%s" % snap)
+            except HostReadError as error:
+                # a user's FUSE mount on /dev/shm/snap.NAME answers root's lstat with EACCES: a finding, not a failure
+                snap_facts["dir_error"] = str(error)
             if snap_facts["namespace"]:
                 snap_facts["applied_fstab"] = _text_value(output, "applied:" + snap, "/run/snapd/ns/snap.%s.fstab" % snap)
                 try:
@@ -723,10 +780,9 @@ def facts_from_output(output, families, apps, private_snaps, user_snaps):
                     snap_facts["namespace_error"] = str(error)
             facts["private"][snap] = snap_facts
     if "objects" in chosen:
-        facts["dev_shm_listing"] = parse_ls_listing(output.sections.get("listing") or [])
-        from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import snap_processes_from_records
-        facts["processes"] = snap_processes_from_records(parse_process_records(output.sections.get("processes") or []),
-                                                         user_snaps)
+        facts["dev_shm_listing"] = listing_of(output.sections.get("listing") or [], slot_paths)
+        if user_snaps:
+            facts["processes"] = scan_of(output.sections.get("processes"), user_snaps)
     if "warnings" in chosen and "snaps" in output.sections:
         names = []
         for line in output.sections["snaps"]:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import builtins
+import json
 import os
 import re
 
@@ -25,11 +26,14 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import
     check_private,
     check_users,
     expected_rules,
+    object_paths,
     profile_apps,
     verify,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES, FINDING_CODES
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
+    OBJECTS_LISTED,
+    DevShmListing,
     FileFacts,
     HostReadError,
     gather_facts,
@@ -38,7 +42,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import desired_connection
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import state_from_api
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import SnapProcess
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import ProcessScan, SnapProcess, object_matches
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 HOST_MOUNTINFO = "25 24 0:23 / /dev/shm rw,nosuid,nodev - tmpfs tmpfs rw,size=1024k\n"
@@ -48,6 +52,14 @@ PROVIDER_ATTRS = {"shared-memory": "foo", "write": ["bar"], "read": ["bar-ro"]}
 
 def codes(findings):
     return [item["code"] for item in findings]
+
+
+def listing_of(state, objects, unreadable=None):
+    """The DevShmListing the edge gives for these /dev/shm entries when none is left out."""
+    unreadable = unreadable or {}
+    matches = dict((path, sum(1 for name in list(objects) + list(unreadable) if object_matches(path, name)))
+                   for path in object_paths(state))
+    return DevShmListing(objects, unreadable, dict((path, count) for path, count in matches.items() if count))
 
 
 def provider_connection(**slot_attrs):
@@ -305,7 +317,7 @@ def test_dev_shm_symlink_hides_everything_under_it(tmp_path):
     os.rename(os.path.join(root, "dev/shm"), os.path.join(root, "elsewhere"))
     os.symlink(os.path.join(root, "elsewhere"), os.path.join(root, "dev/shm"))
     assert _shm_host.dev_shm_entry(root, "snap.shm-private") is None
-    assert _shm_host.list_dev_shm(root) == {}
+    assert _shm_host.list_dev_shm(root, ["*"]) == DevShmListing()
 
 
 def test_private_undesired_and_not_connected(tmp_path):
@@ -331,9 +343,8 @@ def test_snap_named_private_without_a_private_plug(tmp_path):
 def test_objects_under_declared_paths_and_too_broad_paths():
     state = host(extra_slots=[{"snap": "wide", "slot": "shm", "interface": "shared-memory",
                                "attrs": {"shared-memory": "w", "write": ["*"]}, "apps": ["app"]}])
-    listing = {"bar": FileFacts("file", 1000, 1000, 0o600), "baz": FileFacts("file", 0, 0, 0o644),
-               "snap.shm-private": ROOT_DIR}
-    found = check_objects(state, listing)
+    found = check_objects(state, listing_of(state, {"bar": FileFacts("file", 1000, 1000, 0o600),
+                                                    "baz": FileFacts("file", 0, 0, 0o644), "snap.shm-private": ROOT_DIR}))
     assert [(f["code"], f["subject"], f["evidence"].get("object")) for f in found] == [
         ("shm-object", "slot provider:shmem", "/dev/shm/bar"),
         ("path-too-broad", "slot wide:shm", None),
@@ -344,11 +355,103 @@ def test_objects_under_declared_paths_and_too_broad_paths():
     assert found[0]["message"] == "/dev/shm/bar (bar): file uid 1000 gid 1000 mode 0600"
 
 
+SPAM_SLOTS = [slot("spam", "one", **{"shared-memory": "s1", "write": ["spam-*"]}),
+              slot("spam", "two", **{"shared-memory": "s2", "read": ["spam-*-x", "other-*"]})]
+
+
+def test_objects_are_listed_up_to_a_cap_per_slot_and_the_rest_counted():
+    state = host(extra_slots=SPAM_SLOTS)
+    names = ["spam-%05d-x" % number for number in range(1000)] + ["other-%d" % number for number in range(5)]
+    found = check_objects(state, listing_of(state, dict((name, FileFacts("file", 1000, 1000, 0o600)) for name in names)))
+    objects = [(f["subject"], f["evidence"]["object"]) for f in found if f["code"] == "shm-object"]
+    assert objects == ([("slot spam:one", "/dev/shm/spam-%05d-x" % number) for number in range(OBJECTS_LISTED)]
+                       + [("slot spam:two", "/dev/shm/spam-%05d-x" % number) for number in range(OBJECTS_LISTED)])
+    more = [f for f in found if f["code"] == "shm-objects-more"]
+    assert [(f["subject"], f["severity"], f["evidence"]) for f in more] == [
+        ("slot spam:one", "info", {"listed": OBJECTS_LISTED, "more": 1000 - OBJECTS_LISTED}),
+        ("slot spam:two", "info", {"listed": OBJECTS_LISTED, "more": 1005 - OBJECTS_LISTED})]
+    assert more[0]["message"] == "980 more objects under the paths of spam:one are not listed (only the first 20 by name are)"
+
+
+def test_the_listing_lstats_only_the_first_objects_of_each_path_and_counts_all(tmp_path, monkeypatch):
+    root = make_tree(tmp_path)
+    shm = os.path.join(root, "dev/shm")
+    for number in range(600):
+        open(os.path.join(shm, "spam-%04d" % (599 - number)), "w").close()
+    open(os.path.join(shm, "unrelated"), "w").close()
+    lstats = []
+    real_stat = os.stat
+    monkeypatch.setattr(_shm_host.os, "stat", lambda *args, **kwargs: lstats.append(args[0]) or real_stat(*args, **kwargs))
+    listing = _shm_host.list_dev_shm(root, ["spam-*", "spam-00*", "bar"])
+    monkeypatch.undo()
+    assert listing.matches == {"spam-*": 600, "spam-00*": 100}
+    assert sorted(listing.objects) == sorted(lstats) == ["spam-%04d" % number for number in range(OBJECTS_LISTED)]
+    assert listing.unreadable == {}
+
+
+def test_verify_of_a_dev_shm_filled_by_a_user_stays_small(tmp_path):
+    root = make_tree(tmp_path)
+    for number in range(3000):
+        open(os.path.join(root, "dev/shm", "spam-%d-x" % number), "w").close()
+    state = host(extra_slots=SPAM_SLOTS)
+    facts = gather_facts(root, ["objects"], slot_paths=object_paths(state))
+    found = verify(state, facts, ["objects"])
+    assert codes(found).count("shm-object") == 2 * OBJECTS_LISTED
+    assert [f["evidence"]["more"] for f in found if f["code"] == "shm-objects-more"] == [3000 - 20, 3000 - 20]
+    assert len(json.dumps(found)) < 30000
+
+
+def test_an_object_lstat_cannot_examine_is_a_finding_and_the_rest_is_verified(tmp_path, monkeypatch):
+    # root's lstat of a user's FUSE mount (without allow_root) fails with EACCES; it once failed all of shm_verify
+    root = make_tree(tmp_path)
+    for name in ("bar", "bar-ro"):
+        open(os.path.join(root, "dev/shm", name), "w").close()
+    real_stat = os.stat
+
+    def stat(path, *args, **kwargs):
+        if path == "bar" and kwargs.get("dir_fd") is not None:
+            raise PermissionError(13, "Permission denied")
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(_shm_host.os, "stat", stat)
+    found = [f for f in hostile_verify(root) if f["code"].startswith("shm-object")]
+    assert [(f["code"], f["severity"], f["evidence"]["object"]) for f in found] == [
+        ("shm-object", "info", "/dev/shm/bar-ro"), ("shm-object-unreadable", "warning", "/dev/shm/bar")]
+    assert found[1]["message"] == "/dev/shm/bar (bar) cannot be examined: lstat fails with Permission denied"
+
+
+def test_a_private_dir_lstat_cannot_examine_is_a_finding_not_a_failure(tmp_path, monkeypatch):
+    root = make_tree(tmp_path)
+    real_stat = os.stat
+
+    def stat(path, *args, **kwargs):
+        if path == "snap.shm-private" and kwargs.get("dir_fd") is not None:
+            raise PermissionError(13, "Permission denied")
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(_shm_host.os, "stat", stat)
+    found = [f for f in hostile_verify(root) if f["code"] == "private-dir-unreadable"]
+    assert [(f["severity"], f["subject"], f["message"]) for f in found] == [
+        ("error", "private shm-private", "/dev/shm/snap.shm-private cannot be examined (cannot lstat "
+                                         "/dev/shm/snap.shm-private: Permission denied): another user may have mounted "
+                                         "something there")]
+
+
+def test_processes_the_scan_could_not_read_are_a_warning():
+    scan = ProcessScan((SnapProcess(1234, "consumer", "app", ("/dev/shm/bar",)),), ("pid 7 (fd: Permission denied)",), 1)
+    found = check_users(compliant_state(), scan)
+    assert [(f["code"], f["severity"]) for f in found] == [("connection-in-use", "info"),
+                                                           ("connection-users-unknown", "warning")]
+    assert found[1]["message"] == ("cannot see every process that may use the connections: 1 could not be read "
+                                   "(pid 7 (fd: Permission denied))")
+    assert check_users(host(), scan) == []  # no connection, nobody to miss
+
+
 def test_connection_in_use_lists_its_users_as_info():
     processes = [SnapProcess(1234, "consumer", "app", ("/dev/shm/bar",)),
                  SnapProcess(20, "shm-private", "app", ("/dev/shm/x",)),
                  SnapProcess(30, "logger", "app", ("/dev/shm/bar",))]
-    found = check_users(compliant_state(), processes)
+    found = check_users(compliant_state(), ProcessScan(tuple(processes)))
     assert [(f["code"], f["severity"], f["subject"]) for f in found] == [
         ("connection-in-use", "info", "plug consumer:shmem"), ("connection-in-use", "info", "plug shm-private:shmem-private")]
     assert found[0]["message"] == "consumer:shmem - provider:shmem is in use by consumer.app pid 1234 (/dev/shm/bar)"
@@ -357,7 +460,7 @@ def test_connection_in_use_lists_its_users_as_info():
 
 
 def test_connections_nobody_uses_give_no_finding():
-    assert check_users(compliant_state(), [SnapProcess(1, "consumer", "app", ("/dev/shm/other",))]) == []
+    assert check_users(compliant_state(), ProcessScan((SnapProcess(1, "consumer", "app", ("/dev/shm/other",)),))) == []
 
 
 def test_dropped_declarations_are_quoted():
@@ -425,10 +528,10 @@ def test_gather_reads_the_users_of_the_snaps_asked_for_with_the_objects_family(t
     add_process(root, 20, "snap.shm-private.app (enforce)", fds=["/dev/shm/x"])
     state = compliant_state()
     facts = gather_facts(root, ["objects"], user_snaps=["consumer", "provider"])
-    assert facts["processes"] == [SnapProcess(1234, "consumer", "app", ("/dev/shm/bar",))]
+    assert facts["processes"] == ProcessScan((SnapProcess(1234, "consumer", "app", ("/dev/shm/bar",)),))
     assert [f["subject"] for f in verify(state, facts, ["objects"]) if f["code"] == "connection-in-use"] == [
         "plug consumer:shmem"]
-    assert gather_facts(root, ["dev-shm"], user_snaps=["consumer"])["processes"] == []
+    assert gather_facts(root, ["dev-shm"], user_snaps=["consumer"])["processes"] == ProcessScan()
 
 
 # --- hostile /dev/shm: trees any local user could have shaped ----------------------------------------------------
@@ -440,7 +543,7 @@ PRIVATE_DIR = "dev/shm/snap.shm-private"
 def hostile_verify(root, families=HOSTILE_FAMILIES):
     state = compliant_state()
     facts = gather_facts(root, families, profile_apps(state), ["shm-private"], ns_reader=bound_namespace,
-                         user_snaps=["consumer", "provider", "shm-private"])
+                         user_snaps=["consumer", "provider", "shm-private"], slot_paths=object_paths(state))
     return verify(state, facts, families, private_snaps=["shm-private"])
 
 
@@ -527,7 +630,7 @@ def test_an_object_symlink_is_listed_as_the_link_not_its_target(tmp_path):
 
 def test_an_object_name_cannot_forge_a_line_of_a_message():
     state = host(extra_slots=[slot("wide", "shm", **{"shared-memory": "w", "write": ["bar-*"]})])
-    found = check_objects(state, {"bar-\nALL CLEAR": FileFacts("file", 1000, 1000, 0o600)})
+    found = check_objects(state, listing_of(state, {"bar-\nALL CLEAR": FileFacts("file", 1000, 1000, 0o600)}))
     assert found[0]["message"] == '"/dev/shm/bar-\\nALL CLEAR" (bar-*): file uid 1000 gid 1000 mode 0600'
     assert found[0]["evidence"]["object"] == "/dev/shm/bar-\nALL CLEAR"
 

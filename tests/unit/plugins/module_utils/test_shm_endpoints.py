@@ -88,6 +88,19 @@ def test_bare_snap_names_are_accepted_where_a_snap_is_expected(text, expected):
     assert parse_snap(text) == expected
 
 
+@pytest.mark.parametrize("text, message", [
+    ("provider\n", "snap 'provider\\n' is not a valid snap name: use 2 to 40 lowercase letters, digits and single inner "
+                   "dashes, with at least one letter"),
+    ("provider_x1\n", "snap 'provider_x1\\n' has an invalid instance key 'x1\\n': use 1 to 10 lowercase letters or "
+                      "digits"),
+])
+def test_a_trailing_newline_is_no_part_of_a_valid_name(text, message):
+    # `$` also matches before a trailing newline: the name rules must match the whole name
+    with pytest.raises(EndpointError) as error:
+        parse_snap(text)
+    assert str(error.value) == message
+
+
 def test_an_empty_snap_name_is_refused_not_taken_for_the_system_snap():
     with pytest.raises(EndpointError) as error:
         parse_snap("")

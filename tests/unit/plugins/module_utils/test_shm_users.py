@@ -6,10 +6,14 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import os
 import shutil
+import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fake_proc import add_process
 from shm_fixtures import connection, host
@@ -17,6 +21,7 @@ from shm_fixtures import connection, host
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_users
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import build_plan, desired_connection
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
+    ProcessScan,
     SnapProcess,
     connection_users,
     connections_in_use,
@@ -26,6 +31,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import 
     read_snap_processes,
     snap_of_cgroup,
     snap_of_label,
+    unseen_message,
 )
 
 UUID = "06d7de1b-1cfe-43e9-b2bb-b0574949d43a"
@@ -57,6 +63,11 @@ def private_connection():
     ("unconfined", None),
     ("/usr/lib/snapd/snap-confine (enforce)", None),
     ("snap-confine (enforce)", None),
+    ("snap.foo.my app (enforce)", None),
+    ("snap.foo.app\x1b[2K (enforce)", None),
+    ("snap.foo.app\nALL CLEAR (enforce)", None),
+    ("snap.Foo.app (enforce)", None),
+    ("system_u:system_r:unconfined_t:s0", None),
     ("", None),
     (None, None),
 ])
@@ -74,6 +85,12 @@ def test_snap_of_an_apparmor_label(label, owner):
     ("0::/user.slice/user-0.slice/session-3.scope\n", None),
     ("0::/system.slice/snapd.service\n", None),
     ("0::/user.slice/snap.foo.app.scope\n", None),
+    # only the cgroup's own name counts: below a unit, cgroups are delegated to whatever runs in it
+    ("0::/system.slice/snap.foo.app.service/mine\n", None),
+    ("0::/user.slice/snap.foo.app-%s.scope/mine\n" % UUID, None),
+    ("0::/user.slice/user-1000.slice/user@1000.service/app.slice/snap.foo.a$(id).service\n", None),
+    ("0::/user.slice/user-1000.slice/user@1000.service/app.slice/snap.foo.app\x1b[2K.service\n", None),
+    ("0::/odd:name/snap.foo.app.service\n", ("foo", "app")),
     ("", None),
     (None, None),
 ])
@@ -91,26 +108,94 @@ def test_scan_finds_open_and_mapped_objects_of_the_asked_snaps(tmp_path):
     add_process(tmp_path, 1, "unconfined", fds=["/dev/shm/bar"])
     add_process(tmp_path, 5, CONSUMER_LABEL, fds=["/dev/null", "/run/shm-lookalike"])
     os.symlink("1", os.path.join(str(tmp_path), "proc", "self"))
-    assert read_snap_processes(str(tmp_path), ["consumer", "provider"]) == [
+    assert read_snap_processes(str(tmp_path), ["consumer", "provider"]) == ProcessScan((
         SnapProcess(99, "provider", "app", ("/dev/shm/bar-ro",)),
         SnapProcess(1234, "consumer", "app", ("/dev/shm/bar", "/dev/shm/sem.snap.consumer.x")),
-    ]
+    ))
 
 
 def test_scan_falls_back_to_the_cgroup_when_the_label_cannot_be_read(tmp_path):
     add_process(tmp_path, 42, None, cgroup="0::/user.slice/snap.consumer.app-%s.scope\n" % UUID, fds=["/dev/shm/bar"])
-    assert read_snap_processes(str(tmp_path), ["consumer"]) == [SnapProcess(42, "consumer", "app", ("/dev/shm/bar",))]
+    assert read_snap_processes(str(tmp_path), ["consumer"]).processes == (
+        SnapProcess(42, "consumer", "app", ("/dev/shm/bar",)),)
+
+
+def test_scan_ignores_the_cgroup_of_a_process_apparmor_calls_unconfined(tmp_path):
+    # any user can name a cgroup of their own like a snap's service; AppArmor's label says whose a process is
+    add_process(tmp_path, 42, "unconfined", cgroup="0::/user.slice/user-1000.slice/user@1000.service/app.slice/"
+                "snap.provider.app.service\n", fds=["/dev/shm/bar"])
+    add_process(tmp_path, 43, "/usr/bin/man (enforce)", cgroup="0::/system.slice/snap.provider.app.service\n",
+                fds=["/dev/shm/bar"])
+    assert read_snap_processes(str(tmp_path), ["provider"]) == ProcessScan()
+
+
+def test_scan_reads_the_cgroup_when_another_lsm_holds_the_label(tmp_path):
+    add_process(tmp_path, 42, "system_u:system_r:unconfined_service_t:s0",
+                cgroup="0::/system.slice/snap.provider.app.service\n", fds=["/dev/shm/bar"])
+    assert read_snap_processes(str(tmp_path), ["provider"]).processes == (
+        SnapProcess(42, "provider", "app", ("/dev/shm/bar",)),)
+
+
+def test_scan_finds_objects_held_by_a_thread_after_the_main_thread_exited(tmp_path):
+    # /proc/PID/fd and /proc/PID/maps are empty then; only /proc/PID/task/TID shows what the process holds
+    add_process(tmp_path, 42, CONSUMER_LABEL, leader_exited=True,
+                threads={43: ((), ["/dev/shm/bar"]), 44: (["/dev/shm/baz"], ["/dev/shm/bar"])})
+    assert read_snap_processes(str(tmp_path), ["consumer"]).processes == (
+        SnapProcess(42, "consumer", "app", ("/dev/shm/bar", "/dev/shm/baz")),)
+
+
+def test_scan_reads_each_threads_fds_but_the_shared_maps_once(tmp_path, monkeypatch):
+    add_process(tmp_path, 42, CONSUMER_LABEL, fds=["/dev/shm/bar"], maps=["/dev/shm/bar-ro"],
+                threads={43: (["/dev/shm/own-fd-table"], ["/dev/shm/bar-ro"])})
+    opened = []
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda path, *args: opened.append(str(path)) or real_open(path, *args))
+    processes = read_snap_processes(str(tmp_path), ["consumer"]).processes
+    monkeypatch.undo()
+    assert processes == (SnapProcess(42, "consumer", "app", ("/dev/shm/bar", "/dev/shm/bar-ro", "/dev/shm/own-fd-table")),)
+    assert [path for path in opened if path.endswith("maps")] == [str(tmp_path / "proc" / "42" / "task" / "42" / "maps")]
+
+
+def test_unseen_message_names_a_few_processes_and_counts_the_rest():
+    scan = ProcessScan((), tuple("pid %d (fd: Permission denied)" % pid for pid in range(1, 6)), 12)
+    assert unseen_message(scan) == (
+        "cannot see every process that may use the connections: 12 could not be read (pid 1 (fd: Permission denied), "
+        "pid 2 (fd: Permission denied), pid 3 (fd: Permission denied), pid 4 (fd: Permission denied), "
+        "pid 5 (fd: Permission denied) and 7 more)")
+
+
+def test_scan_counts_every_unseen_process_and_names_the_first(tmp_path, monkeypatch):
+    for pid in range(10, 20):
+        add_process(tmp_path, pid, CONSUMER_LABEL, fds=["/dev/shm/bar"])
+    real_listdir = os.listdir
+
+    def denied(path):
+        if path.endswith("task"):
+            raise PermissionError(13, "Permission denied")
+        return real_listdir(path)
+
+    monkeypatch.setattr(_shm_users.os, "listdir", denied)
+    scan = read_snap_processes(str(tmp_path), ["consumer"])
+    assert scan.unseen_count == 10 and len(scan.unseen) == _shm_users.UNSEEN_SHOWN
+    assert scan.unseen[0] == "pid 10 (task: Permission denied)"
 
 
 def test_scan_keeps_paths_with_spaces_from_maps(tmp_path):
     add_process(tmp_path, 42, CONSUMER_LABEL, maps=["/dev/shm/a b"])
-    assert read_snap_processes(str(tmp_path), ["consumer"])[0].objects == ("/dev/shm/a b",)
+    assert read_snap_processes(str(tmp_path), ["consumer"]).processes[0].objects == ("/dev/shm/a b",)
 
 
-def test_scan_without_snaps_or_without_proc_finds_nothing(tmp_path):
+def test_scan_without_snaps_reads_nothing_and_sees_all_it_needs(tmp_path):
     add_process(tmp_path, 42, CONSUMER_LABEL, fds=["/dev/shm/bar"])
-    assert read_snap_processes(str(tmp_path), []) == []
-    assert read_snap_processes(str(tmp_path / "elsewhere"), ["consumer"]) == []
+    assert read_snap_processes(str(tmp_path), []) == ProcessScan()
+    assert read_snap_processes(str(tmp_path), []).complete
+
+
+def test_scan_that_cannot_list_proc_sees_nothing_and_says_so(tmp_path):
+    # before, it found nothing and the in-use guard let the disconnect through (failing open)
+    scan = read_snap_processes(str(tmp_path / "elsewhere"), ["consumer"])
+    assert scan.processes == () and not scan.complete
+    assert scan.unseen == ("/proc (No such file or directory)",)
 
 
 def test_scan_skips_processes_that_vanish_mid_scan(tmp_path, monkeypatch):
@@ -127,7 +212,9 @@ def test_scan_skips_processes_that_vanish_mid_scan(tmp_path, monkeypatch):
         return names
 
     monkeypatch.setattr(_shm_users.os, "listdir", listdir_then_exit)
-    assert [process.pid for process in read_snap_processes(str(tmp_path), ["consumer"])] == [42]
+    scan = read_snap_processes(str(tmp_path), ["consumer"])
+    assert [process.pid for process in scan.processes] == [42]
+    assert scan.complete  # a process that ended is no process unseen
 
 
 def test_scan_tolerates_permission_errors(tmp_path, monkeypatch):
@@ -147,8 +234,11 @@ def test_scan_tolerates_permission_errors(tmp_path, monkeypatch):
 
     monkeypatch.setattr(_shm_users.os, "readlink", readlink)
     monkeypatch.setattr(builtins, "open", open_)
-    # 43's label is unreadable and it has no cgroup file: whose it is cannot be told, so it is left out
-    assert read_snap_processes(str(tmp_path), ["consumer"]) == [SnapProcess(42, "consumer", "app", ("/dev/shm/baz",))]
+    # 42 is seen in part (its fd 0 and its maps cannot be read); whose 43 is cannot be told (its label is unreadable)
+    scan = read_snap_processes(str(tmp_path), ["consumer"])
+    assert scan.processes == (SnapProcess(42, "consumer", "app", ("/dev/shm/baz",)),)
+    assert scan.unseen == ("pid 42 (fd: Permission denied)", "pid 43 (current: Permission denied)")
+    assert scan.unseen_count == 2 and not scan.complete
 
 
 def test_scan_reads_only_proc_and_never_follows_a_link_into_dev_shm(tmp_path, monkeypatch):
@@ -169,15 +259,51 @@ def test_scan_reads_only_proc_and_never_follows_a_link_into_dev_shm(tmp_path, mo
     for name in ("open", "stat", "lstat", "listdir", "readlink", "scandir"):
         monkeypatch.setattr(_shm_users.os, name, spy(name, getattr(os, name)))
     monkeypatch.setattr(builtins, "open", spy("open()", builtins.open))
-    processes = read_snap_processes(str(tmp_path), ["consumer"])
+    scan = read_snap_processes(str(tmp_path), ["consumer"])
     monkeypatch.undo()
-    assert processes == [SnapProcess(42, "consumer", "app", ("/dev/shm/bar",))]
+    assert scan.processes == (SnapProcess(42, "consumer", "app", ("/dev/shm/bar",)),)
     assert touched and all(call[1].startswith(proc) for call in touched), touched
     assert [call[2] for call in touched if call[0] == "open()"] == [("rb",), ("rb",)]
     assert [call[0] for call in touched if call[0] in ("open", "stat", "lstat", "scandir")] == []
 
 
 # --- which processes use a connection ------------------------------------------------------------------------------
+
+def reference_match(pattern, name):
+    """The meaning of a slot path, spelt out: `*` spans any characters but `/`; slow, but plainly right."""
+    @functools.lru_cache(maxsize=None)
+    def match(at_pattern, at_name):
+        if at_pattern == len(pattern):
+            return at_name == len(name)
+        if pattern[at_pattern] == "*":
+            return match(at_pattern + 1, at_name) or (
+                at_name < len(name) and name[at_name] != "/" and match(at_pattern, at_name + 1))
+        return at_name < len(name) and pattern[at_pattern] == name[at_name] and match(at_pattern + 1, at_name + 1)
+    return match(0, 0)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="ab*/.", max_size=12), st.text(alphabet="ab/.", max_size=16))
+def test_object_matches_agrees_with_the_reference_on_random_paths_and_names(pattern, name):
+    assert object_matches(pattern, name) is reference_match(pattern, name)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text(alphabet="ab", max_size=3), min_size=1, max_size=6), st.text(alphabet="ab", max_size=20))
+def test_object_matches_agrees_with_the_reference_on_star_heavy_paths(pieces, name):
+    pattern = "*".join(pieces)
+    assert object_matches(pattern, name) is reference_match(pattern, name)
+
+
+@pytest.mark.parametrize("length", [64, 255, 4096, 100000])
+def test_object_matching_takes_linear_time_on_a_pathological_path(length):
+    # the path snapd and shm_lint accept; a backtracking regex took 3 s on 50 characters and never ended on 255
+    pattern = "a*a*a*a*a*a*a*a*b"
+    started = time.monotonic()
+    assert object_matches(pattern, "a" * length) is False
+    assert object_matches(pattern, "a" * (length - 1) + "b") is True
+    assert time.monotonic() - started < 0.5
+
 
 @pytest.mark.parametrize("pattern, name, matches", [
     ("bar", "bar", True),

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import ssl
 import tempfile
+import threading
 import time
 
 import pytest
@@ -203,3 +205,139 @@ def test_request_count_counts_every_http_request_including_retries(lab):
     client = client_for(lab)
     connect(client)
     assert client.request_count == len(lab.requests) == 3
+
+
+# --- answers no snapd sends: the client bounds size and time, and says so in one line ------------------------------
+
+class ScriptedSocket:
+    """NOT snapd: a unix socket that answers every request with the same raw bytes, optionally a byte at a time."""
+
+    def __init__(self, path, answer, drip=0.0):
+        self.path = path
+        self.answer = answer
+        self.drip = drip
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(path)
+        self.listener.listen(8)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                connection, dummy = self.listener.accept()
+            except OSError:
+                return
+            with connection:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        break
+                    request += chunk
+                try:
+                    if self.drip:
+                        for index in range(len(self.answer)):
+                            connection.sendall(self.answer[index:index + 1])
+                            time.sleep(self.drip)
+                    else:
+                        connection.sendall(self.answer)
+                except OSError:
+                    pass  # the client gave up
+
+    def close(self):
+        self.listener.close()
+
+
+@pytest.fixture
+def answering(tmp_path):
+    """Start a ScriptedSocket answering with given bytes; every one started is closed after the test."""
+    started = []
+
+    def start(answer, drip=0.0):
+        started.append(ScriptedSocket(str(tmp_path / ("snapd-%d.socket" % len(started))), answer, drip))
+        return started[-1].path
+
+    yield start
+    for server in started:
+        server.close()
+
+
+def http_answer(body, status="200 OK"):
+    if isinstance(body, str):
+        body = body.encode()
+    return b"HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+        status.encode(), len(body), body)
+
+
+def not_snapd(path, what, answer):
+    return "snapd answered %s with %s; is %s really snapd's socket?" % (what, answer, path)
+
+
+def test_an_answer_larger_than_the_limit_is_refused_without_reading_it_whole(answering, monkeypatch):
+    monkeypatch.setattr(_snapd, "MAX_ANSWER_BYTES", 4096)
+    path = answering(http_answer('{"type": "sync", "result": "%s"}' % ("x" * 100000)))
+    client = SnapdClient(path, 5)
+    with pytest.raises(SnapdError) as error:
+        client.system_info()
+    assert str(error.value) == not_snapd(path, "GET /v2/system-info", "more than 4096 bytes")
+
+
+def test_an_answer_dripped_a_byte_at_a_time_ends_at_the_timeout(answering):
+    # a socket timeout alone starts again with every byte: this answer would take 12 s to arrive
+    path = answering(http_answer('{"type": "sync", "result": {"version": "2.63"}}'), drip=0.1)
+    client = SnapdClient(path, 1.0)
+    started = time.monotonic()
+    with pytest.raises(SnapdError) as error:
+        client.system_info()
+    assert time.monotonic() - started < 2.5
+    assert str(error.value) == ("snapd did not answer GET /v2/system-info within the timeout of 1 seconds; check snapd "
+                                "(systemctl status snapd) or raise the timeout option")
+
+
+@pytest.mark.parametrize("body, answer", [
+    ("[" * 100000 + "]" * 100000, "something that is not JSON ('%s')" % ("[" * 80)),
+    ("[1, 2]", "JSON that is not an object (list)"),
+    ('{"type": "sync", "status-code": 200}', "JSON that is not snapd's envelope (no sync result, async change or error)"),
+    ('{"type": "async", "status-code": 202}', "JSON that is not snapd's envelope (no sync result, async change or error)"),
+    ('{"result": {"version": "2.63"}}', "JSON that is not snapd's envelope (no sync result, async change or error)"),
+    ('{"type": "sync", "result": ["2.63"]}', "a result of type list where snapd sends another"),
+])
+def test_a_malformed_answer_is_one_clear_error(answering, body, answer):
+    path = answering(http_answer(body))
+    with pytest.raises(SnapdError) as error:
+        SnapdClient(path, 5).system_info()
+    assert str(error.value) == not_snapd(path, "GET /v2/system-info", answer)
+
+
+def test_an_answer_that_is_not_http_fails_at_once_and_is_not_retried_until_the_timeout(answering):
+    path = answering(b"SSH-2.0-OpenSSH_9.2p1\r\n\r\n")
+    client = SnapdClient(path, 30)
+    started = time.monotonic()
+    with pytest.raises(SnapdError) as error:
+        client.system_info()
+    assert time.monotonic() - started < 2
+    assert str(error.value) == not_snapd(path, "GET /v2/system-info", "an answer that is not HTTP (BadStatusLine)")
+
+
+@pytest.mark.parametrize("change, answer", [
+    ('"done"', "a result of type str where snapd sends another"),
+    ("null", "a result of type NoneType where snapd sends another"),
+])
+def test_a_change_that_is_not_an_object_is_one_clear_error(snapd, monkeypatch, change, answer):
+    snapd.add_slot("provider", "shmem", {"shared-memory": "foo", "write": ["bar"]})
+    snapd.add_plug("consumer", "shmem", {"shared-memory": "foo", "private": False})
+    monkeypatch.setattr(snapd, "_get_change", lambda change_id: (200, {"type": "sync", "status-code": 200,
+                                                                      "result": json.loads(change)}))
+    with pytest.raises(SnapdError) as error:
+        connect(client_for(snapd))
+    assert str(error.value) == not_snapd(snapd.socket_path, "GET /v2/changes/1", answer)
+
+
+def test_connections_that_are_not_an_object_are_one_clear_error(snapd, monkeypatch):
+    monkeypatch.setattr(snapd, "_get_connections", lambda query: (200, {"type": "sync", "status-code": 200,
+                                                                       "result": "all of them"}))
+    with pytest.raises(SnapdError) as error:
+        client_for(snapd).connections()
+    assert str(error.value) == not_snapd(snapd.socket_path, "GET /v2/connections",
+                                         "a result of type str where snapd sends another")

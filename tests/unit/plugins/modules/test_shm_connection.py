@@ -10,6 +10,7 @@ import pytest
 from fake_proc import add_process
 from module_run import run_module
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_local
+from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_users as shm_connection_users
 from ansible_collections.snapfleet.snapd.plugins.modules import shm_connection
 
 
@@ -239,3 +240,63 @@ def test_disconnecting_a_private_plug_is_refused_while_its_snap_holds_anything_i
     assert result["msg"] == ("refused before changing anything: shm-private:shmem-private - snapd:shared-memory is in "
                              "use by shm-private.app pid 300 (/dev/shm/any-name): stop those apps, or set force: true")
     assert posts(host) == []
+
+
+def test_a_thread_holding_the_object_after_the_main_thread_exited_blocks_the_disconnect(capsys, host, proc_root):
+    # /proc/1234/fd and /proc/1234/maps are empty then; only /proc/1234/task/1240 shows the mapping
+    host.add_connection("consumer:shmem", "provider:shmem")
+    add_process(proc_root, 1234, "snap.consumer.app (enforce)", leader_exited=True,
+                threads={1240: ((), ["/dev/shm/bar"])})
+    result = run(capsys, host, state="disconnected", **PAIR)
+    assert result["msg"] == "refused before changing anything: " + IN_USE_MESSAGE
+    assert posts(host) == []
+
+
+UNSEEN_MESSAGE = ("cannot see every process that may use the connections: 1 could not be read (/proc (No such file or "
+                  "directory)): run the task as root (become: true), or set force: true")
+
+
+def test_a_disconnect_is_refused_when_proc_cannot_be_read(capsys, host, proc_root):
+    # before, nothing found meant nobody uses it: the guard failed open
+    host.add_connection("consumer:shmem", "provider:shmem")
+    shutil.rmtree(str(proc_root / "proc"))
+    result = run(capsys, host, state="disconnected", **PAIR)
+    assert result["failed"] is True
+    assert result["msg"] == "refused before changing anything: " + UNSEEN_MESSAGE
+    assert result["refusals"] == [{"code": "users-unknown", "message": UNSEEN_MESSAGE}]
+    assert posts(host) == [] and established_plugs(host) == ["consumer:shmem"]
+
+
+def test_a_disconnect_is_refused_when_a_process_of_its_snaps_cannot_be_read(capsys, host, proc_root, monkeypatch):
+    host.add_connection("consumer:shmem", "provider:shmem")
+    add_process(proc_root, 1234, "snap.consumer.app (enforce)", fds=["/dev/shm/other"])
+    real_listdir = shm_connection_users.os.listdir
+
+    def listdir(path):
+        if path.endswith("1234/task/1234/fd"):
+            raise PermissionError(13, "Permission denied")
+        return real_listdir(path)
+
+    monkeypatch.setattr(shm_connection_users.os, "listdir", listdir)
+    result = run(capsys, host, state="disconnected", **PAIR)
+    assert result["msg"] == ("refused before changing anything: cannot see every process that may use the connections: "
+                             "1 could not be read (pid 1234 (fd: Permission denied)): run the task as root (become: "
+                             "true), or set force: true")
+    assert posts(host) == []
+
+
+def test_force_disconnects_without_seeing_every_process_and_warns(capsys, host, proc_root, monkeypatch):
+    warned = []
+    monkeypatch.setattr(shm_connection.AnsibleModule, "warn", lambda self, text, *args, **kwargs: warned.append(text))
+    host.add_connection("consumer:shmem", "provider:shmem")
+    shutil.rmtree(str(proc_root / "proc"))
+    result = run(capsys, host, state="disconnected", force=True, **PAIR)
+    assert result["changed"] is True and len(posts(host)) == 1
+    assert warned == ["disconnecting with force: cannot see every process that may use the connections: 1 could not "
+                      "be read (/proc (No such file or directory))"]
+
+
+def test_a_connect_does_not_look_at_proc(capsys, host, proc_root):
+    shutil.rmtree(str(proc_root / "proc"))
+    result = run(capsys, host, **PAIR)
+    assert result["changed"] is True and len(posts(host)) == 1

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from fake_proc import add_process
@@ -96,3 +98,13 @@ def test_info_connection_without_users_has_an_empty_list_and_undesired_ones_none
     result = run(capsys, host)
     assert result["connections"][0]["users"] == []
     assert "users" not in result["undesired"][0]
+
+
+def test_info_warns_when_it_cannot_see_every_process(capsys, host, proc_root, monkeypatch):
+    warned = []
+    monkeypatch.setattr(shm_info.AnsibleModule, "warn", lambda self, text, *args, **kwargs: warned.append(text))
+    shutil.rmtree(str(proc_root / "proc"))
+    result = run(capsys, host)
+    assert result["connections"][0]["users"] == []
+    assert warned == ["the users may be incomplete, cannot see every process that may use the connections: 1 could "
+                      "not be read (/proc (No such file or directory)); run the task as root (become: true)"]

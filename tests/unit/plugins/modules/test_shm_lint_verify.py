@@ -90,6 +90,83 @@ def test_lint_empty_directory(capsys, tmp_path):
     assert result["msg"].startswith("cannot lint %s: %s holds none of meta/snap.yaml" % (tmp_path, tmp_path))
 
 
+# a secret as a token or key file holds it: one line that YAML reads as one long string
+SECRET = "ghp_" + "S3cr3tT0k3n" * 12
+
+
+def secret_file(tmp_path):
+    secret = tmp_path / "home" / ".config" / "token"
+    secret.parent.mkdir(parents=True)
+    secret.write_text(SECRET + "\n")
+    return secret
+
+
+def refused_link(source, link):
+    return ("cannot lint %s: refusing %s: it is a symbolic link, which shm_lint never follows (a project's link can "
+            "point at any file of the host, a secret too); give the path of the file it points to if you trust it"
+            % (source, link))
+
+
+@pytest.mark.parametrize("link", ["snap/snapcraft.yaml", "meta/snap.yaml", "snapcraft.yaml", ".snapcraft.yaml"])
+def test_lint_refuses_a_project_file_that_links_to_a_secret(capsys, tmp_path, link):
+    project = tmp_path / "project"
+    (project / link).parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(str(secret_file(tmp_path)), str(project / link))
+    result = run(capsys, shm_lint, path=str(project), fail_on="never")
+    assert result["failed"] is True
+    assert result["msg"] == refused_link(project, project / link)
+    assert "S3cr3t" not in str(result)
+
+
+def test_lint_refuses_a_project_folder_that_links_elsewhere(capsys, tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    elsewhere = secret_file(tmp_path).parent
+    (elsewhere / "snapcraft.yaml").write_text(SECRET + "\n")
+    os.symlink(str(elsewhere), str(project / "snap"))
+    result = run(capsys, shm_lint, path=str(project), fail_on="never")
+    assert result["msg"] == refused_link(project, project / "snap")
+    assert "S3cr3t" not in str(result)
+
+
+def test_lint_refuses_a_path_that_is_a_link(capsys, tmp_path):
+    link = tmp_path / "snapcraft.yaml"
+    os.symlink(str(secret_file(tmp_path)), str(link))
+    result = run(capsys, shm_lint, path=str(link), fail_on="never")
+    assert result["msg"] == refused_link(link, link)
+    assert "S3cr3t" not in str(result)
+
+
+def test_lint_skips_a_candidate_that_is_not_a_file_and_reads_the_next(capsys, tmp_path):
+    (tmp_path / "snap" / "snapcraft.yaml").mkdir(parents=True)
+    (tmp_path / "snapcraft.yaml").write_text(BAD_SLOT)
+    result = run(capsys, shm_lint, path=str(tmp_path), fail_on="never")
+    assert result["source"] == str(tmp_path / "snapcraft.yaml")
+
+
+def test_lint_repeats_only_a_short_marked_excerpt_of_a_file_that_is_one_string(capsys, tmp_path):
+    # the file itself is the secret here (copied into a project by mistake): the finding may quote its start only
+    (tmp_path / "snapcraft.yaml").write_text(SECRET + "\n")
+    result = run(capsys, shm_lint, path=str(tmp_path))
+    assert [f["code"] for f in result["findings"]] == ["declaration-malformed"]
+    value = result["findings"][0]["evidence"]["value"]
+    assert value == SECRET[:64] + "... (cut, %d characters)" % len(SECRET)
+    assert SECRET[64:] not in str(result)
+
+
+def test_lint_cuts_long_paths_and_values_in_messages_and_evidence(capsys):
+    path = "/" + "p" * 5000
+    text = ("name: provider\nslots:\n  shmem:\n    interface: shared-memory\n    write: ['%s']\n    private: '%s'\n"
+            % (path, "v" * 5000))
+    result = run(capsys, shm_lint, content=text, fail_on="never")
+    findings = dict((f["code"], f) for f in result["findings"])
+    assert findings["path-slash"]["message"] == (
+        "shared-memory interface path should not contain '/': \"%s... (cut, 5001 characters)\"" % path[:64])
+    assert findings["path-slash"]["evidence"]["path"] == path[:64] + "... (cut, 5001 characters)"
+    assert findings["slot-private-ignored"]["evidence"]["value"] == "v" * 64 + "... (cut, 5000 characters)"
+    assert len(str(result["findings"])) < 2000
+
+
 def test_verify_needs_root(capsys, monkeypatch):
     monkeypatch.setattr(_shm_local.os, "geteuid", lambda: 1000)
     result = run(capsys, shm_verify)

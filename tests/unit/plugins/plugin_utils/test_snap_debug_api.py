@@ -198,12 +198,12 @@ def test_ls_c_quoted_names_come_back_byte_for_byte():
         "M 7f00-7f01 rw-s 00000000 00:1a 12 /dev/shm/lab-shm-data",
         "N 120",
     ]
-    scan = parse_process_records(lines)
-    assert scan["seen"] == 120
-    record, = scan["records"]
-    assert record["label"] == "snap.shm-consumer.read (enforce)"
-    assert record["fd_targets"] == [b'/dev/shm/a\nb "q" \xc3\xa9 \xff'.decode("utf-8", "surrogateescape")]
-    assert record["maps"] == ["7f00-7f01 rw-s 00000000 00:1a 12 /dev/shm/lab-shm-data"]
+    records, seen = parse_process_records(lines)
+    assert seen == 120
+    record, = records
+    assert record.label == "snap.shm-consumer.read (enforce)"
+    assert record.targets == (b'/dev/shm/a\nb "q" \xc3\xa9 \xff'.decode("utf-8", "surrogateescape"),
+                              "/dev/shm/lab-shm-data")
 
 
 def verify_params(**args):
@@ -241,7 +241,9 @@ def test_ls_listing_gives_lstat_facts_for_hostile_names():
         'drwsr-S--T  2 0    0      40 1796181302 "odd"',
         'crw-rw-rw-  1 0    0    1, 3 1796181302 "null"',
     ]
-    listing = parse_ls_listing(lines)
+    listing, errors = parse_ls_listing(lines + ["ls: cannot access '/dev/shm/fuse': Permission denied",
+                                                'l????????? ? ?    ?       ?          ? "fuse"'])
+    assert errors == {"fuse": "Permission denied"}
     assert listing["snap.shm-private"] == FileFacts("symlink", 1000, 1000, 0o777)
     assert listing[b'a\nb "q" \xff'.decode("utf-8", "surrogateescape")] == FileFacts("file", 1000, 1000, 0o640)
     assert listing["odd"] == FileFacts("dir", 0, 0, 0o7740 | 0o100)
