@@ -7,273 +7,37 @@
 
 """snapd's declaration rules for shared-memory plugs and slots.
 
-shm_lint applies them to a parsed snap.yaml or snapcraft.yaml (lint_snap); shm_verify applies them through
-lint_declarations to the plugs and slots of installed snaps as snapd loaded them, so it needs no YAML parser.
+shm_lint applies them to a parsed snap.yaml or snapcraft.yaml (lint_snap; the text is loaded by _snap_yaml);
+shm_verify applies them through lint_declarations to the plugs and slots of installed snaps as snapd loaded
+them, so it needs no YAML parser.
 
 Each rule is one small function with one message. Rules snapd enforces (interfaces/builtin/shared_memory.go,
 BeforePreparePlug/BeforePrepareSlot/validateSharedMemoryPath, snapd 2.64) carry snapd's own wording and
 severity error: snapd installs the snap anyway but drops the plug or slot. Rules the interface document
 states but snapd does not enforce are warnings.
-
-YAML: ansible ships no YAML parser of its own for targets; ansible.module_utils.common.yaml wraps PyYAML when
-it is importable. PyYAML is always there on the controller (ansible-core depends on it), so shm_lint can
-always run with delegate_to: localhost; on a target without python3-yaml load_snap_yaml() raises
-SnapYamlError with that advice. Input is bounded in size, depth and alias expansion before anything is built.
 """
 
 from __future__ import annotations
 
 import collections
-import decimal
-import math
 import posixpath
-import traceback
 
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import finding
-
-try:
-    from yaml import YAMLError
-    from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
-    from ansible.module_utils.common.yaml import SafeLoader
-except ImportError:
-    HAS_YAML = False
-    YAML_IMPORT_ERROR = traceback.format_exc()
-else:
-    HAS_YAML = True
-    YAML_IMPORT_ERROR = None
-
-INTERFACE = "shared-memory"
-
-MAX_YAML_BYTES = 1024 * 1024
-MAX_YAML_DEPTH = 64
-MAX_YAML_NODES = 200000
-
-# Go's unicode.IsSpace, which strings.TrimSpace uses; Python's str.strip() would also trim \x1c-\x1f.
-_GO_SPACES = frozenset(
-    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000"
+from ansible_collections.snapfleet.snapd.plugins.module_utils._go_text import (
+    _GO_SPACES,
+    _go_type,
+    excerpt,
+    go_quote,
+    go_value,
+    quoted,
 )
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import INTERFACE
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import finding
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import MAX_YAML_DEPTH
+
 # validateSharedMemoryPath: AppArmor regexp characters except the one '*' glob snapd allows
 _AARE_WITHOUT_GLOB = '?[]{}^"' + "\x00"
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-               "\v": "\\v", "\\": "\\\\", '"': '\\"'}
-_GO_VALUE_DEPTH = 16
-# how much of one value from the file a finding repeats: enough to recognise it, never a whole file (a
-# file that parses as one string comes back as the value of a declaration-malformed finding)
-EXCERPT_CHARS = 64
-
-
-class SnapYamlError(Exception):
-    """The input cannot be read as a snap.yaml/snapcraft.yaml: too big, not YAML, hostile, or no parser."""
-
-
-# --- Go formatting, so messages read exactly as snapd prints them ---------------------------------------------
-
-def go_quote(text):
-    """Go's %q (strconv.Quote) for a string."""
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[char])
-        elif code < 0x20 or code == 0x7f:
-            out.append("\\x%02x" % code)
-        elif char.isprintable():
-            out.append(char)
-        elif code <= 0xffff:
-            out.append("\\u%04x" % code)
-        else:
-            out.append("\\U%08x" % code)
-    out.append('"')
-    return "".join(out)
-
-
-def _go_float(number):
-    """Go's %v for a float64: shortest digits, exponent form below 1e-4 and from 1e+06 (strconv 'g', -1)."""
-    if math.isnan(number):
-        return "NaN"
-    if math.isinf(number):
-        return "+Inf" if number > 0 else "-Inf"
-    if number == 0:
-        return "-0" if math.copysign(1.0, number) < 0 else "0"
-    sign, digits, exponent = decimal.Decimal(repr(number)).normalize().as_tuple()
-    text = "".join(str(digit) for digit in digits)
-    power = len(digits) + exponent - 1
-    prefix = "-" if sign else ""
-    if power < -4 or power >= 6:
-        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
-        return "%s%se%s%02d" % (prefix, mantissa, "-" if power < 0 else "+", abs(power))
-    return prefix + format(decimal.Decimal(text).scaleb(exponent), "f")
-
-
-def excerpt(text):
-    """Text from the file for a finding: whole up to EXCERPT_CHARS characters, else its start, marked as cut."""
-    if len(text) <= EXCERPT_CHARS:
-        return text
-    return "%s... (cut, %d characters)" % (text[:EXCERPT_CHARS], len(text))
-
-
-def quoted(text):
-    """Go's %q of an excerpt of text, as snapd's messages quote names and paths."""
-    return go_quote(excerpt(text))
-
-
-def _go_text(value, depth):
-    if depth > _GO_VALUE_DEPTH:
-        return "..."
-    if value is None:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return _go_float(value)
-    if isinstance(value, (list, tuple)):
-        return "[%s]" % " ".join(_go_text(item, depth + 1) for item in value)
-    if isinstance(value, dict):
-        items = sorted((to_text(key), item) for key, item in value.items())
-        return "map[%s]" % " ".join("%s:%s" % (key, _go_text(item, depth + 1)) for key, item in items)
-    return to_text(value, errors="surrogate_or_replace")
-
-
-def go_value(value):
-    """Go's %v for a YAML attribute value as snapd holds it (string, int64, float64, bool, list, map, nil), as an
-    excerpt."""
-    return excerpt(_go_text(value, 0))
-
-
-def _go_type(value):
-    """Go's %T for what go-yaml v2 decodes into interface{}."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, (list, tuple)):
-        return "[]interface {}"
-    if isinstance(value, dict):
-        return "map[interface {}]interface {}"
-    return type(value).__name__
-
-
-# --- safe YAML loading --------------------------------------------------------------------------------------------
-
-if HAS_YAML:
-    class _SnapYamlLoader(SafeLoader):  # pylint: disable=too-many-ancestors
-        """SafeLoader that, like go-yaml v2 decoding into interface{}, leaves timestamps as strings."""
-
-    _SnapYamlLoader.yaml_implicit_resolvers = dict(
-        (first, [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"])
-        for first, resolvers in SafeLoader.yaml_implicit_resolvers.items()
-    )
-
-
-def _refuse_hostile_events(text):
-    """Walk the YAML events once: bound nesting depth, and the nodes and characters after alias expansion.
-
-    Without aliases the byte limit already bounds the characters; an alias repeats its anchor's nodes and
-    characters, so a few hundred aliases of one long string would otherwise make every rule and message
-    that quotes a path handle gigabytes.
-    """
-    loader = _SnapYamlLoader(text)
-    try:
-        open_collections = []  # [anchor, nodes, characters] per open collection
-        anchored = {}          # anchor -> (nodes, characters) an alias of it expands to
-        nodes = characters = 0
-        aliases_used = False
-        while loader.check_event():
-            event = loader.get_event()
-            if isinstance(event, CollectionEndEvent):
-                anchor, size_nodes, size_characters = open_collections.pop()
-                if anchor is not None:
-                    anchored[anchor] = (size_nodes, size_characters)
-                if open_collections:
-                    open_collections[-1][1] += size_nodes
-                    open_collections[-1][2] += size_characters
-                continue
-            if isinstance(event, AliasEvent):
-                if event.anchor not in anchored:
-                    raise SnapYamlError("refusing YAML with a recursive or undefined alias *%s" % event.anchor)
-                size = anchored[event.anchor]
-                aliases_used = True
-            elif isinstance(event, ScalarEvent):
-                size = (1, len(event.value))
-                if event.anchor is not None:
-                    anchored[event.anchor] = size
-            elif isinstance(event, CollectionStartEvent):
-                size = (1, 0)
-            else:
-                continue
-            nodes += size[0]
-            characters += size[1]
-            if nodes > MAX_YAML_NODES:
-                if aliases_used:
-                    raise SnapYamlError("refusing YAML whose aliases expand to more than %d nodes" % MAX_YAML_NODES)
-                raise SnapYamlError("refusing YAML with more than %d nodes" % MAX_YAML_NODES)
-            if characters > MAX_YAML_BYTES:
-                raise SnapYamlError("refusing YAML whose aliases expand to more than %d characters" % MAX_YAML_BYTES)
-            if isinstance(event, CollectionStartEvent):
-                open_collections.append([event.anchor, 1, 0])
-                if len(open_collections) > MAX_YAML_DEPTH:
-                    raise SnapYamlError("refusing YAML nested deeper than %d levels" % MAX_YAML_DEPTH)
-            elif open_collections:
-                open_collections[-1][1] += size[0]
-                open_collections[-1][2] += size[1]
-    finally:
-        loader.dispose()
-
-
-def _yaml_problem(exc):
-    """PyYAML's error on one line: what it was reading, the problem, and where (PyYAML counts from 0)."""
-    problem = getattr(exc, "problem", None)
-    if not problem:
-        # str() of a YAML error may quote the line it stopped at
-        return excerpt(" ".join(to_text(exc).split()))
-    context = getattr(exc, "context", None)
-    text = "%s: %s" % (context, problem) if context else problem
-    mark = getattr(exc, "problem_mark", None)
-    if mark is not None:
-        text += " (line %d, column %d)" % (mark.line + 1, mark.column + 1)
-    return text
-
-
-def load_snap_yaml(content):
-    """Parse snap.yaml/snapcraft.yaml text (str or bytes) into plain Python data, safely.
-
-    Raises SnapYamlError, and nothing else, for any input it will not or cannot parse.
-    """
-    if not HAS_YAML:
-        raise SnapYamlError("PyYAML is not installed on this host: run shm_lint on the controller "
-                            "(delegate_to: localhost) or install python3-yaml")
-    if isinstance(content, bytes):
-        raw = content
-    else:
-        raw = to_text(content).encode("utf-8", errors="surrogatepass")
-    if len(raw) > MAX_YAML_BYTES:
-        raise SnapYamlError("refusing YAML larger than %d bytes (got %d)" % (MAX_YAML_BYTES, len(raw)))
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SnapYamlError("the YAML is not valid UTF-8: %s" % to_text(exc))
-    loader = None
-    try:
-        _refuse_hostile_events(text)
-        loader = _SnapYamlLoader(text)
-        return loader.get_single_data()
-    except SnapYamlError:
-        raise
-    except YAMLError as exc:
-        raise SnapYamlError("cannot parse YAML: %s" % _yaml_problem(exc))
-    except Exception as exc:  # pylint: disable=broad-except
-        # PyYAML's constructors let their own errors through for a value that does not fit its tag or type:
-        # ValueError for a 10**5-digit integer, AttributeError for an empty !!timestamp, KeyError for !!bool x
-        raise SnapYamlError("cannot parse YAML: a value does not fit its type or tag (%s: %s)"
-                            % (type(exc).__name__, excerpt(" ".join(to_text(exc).split()))))
-    finally:
-        if loader is not None:
-            loader.dispose()
 
 
 # --- declarations as snapd reads them (snap/info_snap_yaml.go) ---------------------------------------------------

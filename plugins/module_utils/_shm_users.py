@@ -22,7 +22,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import go_quote
+from ansible_collections.snapfleet.snapd.plugins.module_utils._go_text import go_quote
 
 DEV_SHM = "/dev/shm/"
 _DELETED = " (deleted)"

@@ -164,13 +164,13 @@ import stat
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import ERROR, WARNING, summarize
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import (
+from ansible_collections.snapfleet.snapd.plugins.module_utils._go_text import go_quote
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import lint_snap
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import (
     HAS_YAML,
     MAX_YAML_BYTES,
     YAML_IMPORT_ERROR,
     SnapYamlError,
-    go_quote,
-    lint_snap,
     load_snap_yaml,
 )
 

@@ -10,14 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FINDING_CODES
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import (
-    MAX_YAML_BYTES,
-    SnapYamlError,
-    go_quote,
-    go_value,
-    lint_snap,
-    load_snap_yaml,
-)
+from ansible_collections.snapfleet.snapd.plugins.module_utils._go_text import go_quote, go_value
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import lint_snap
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import MAX_YAML_BYTES, SnapYamlError, load_snap_yaml
 
 NUL = "\x00"
 RESERVED = '?[]{}^"' + NUL
