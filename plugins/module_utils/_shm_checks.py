@@ -23,7 +23,14 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import 
     lint_declarations,
     too_broad_message,
 )
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import parse_version
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import (
+    EITHER_WRITE_FORM_SINCE,
+    MRWLK_SINCE,
+    PRIVATE_RECURSIVE_SINCE,
+    PRIVATE_SINCE,
+    before,
+    version_text,
+)
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
     DEV_SHM,
     connection_is_private,
@@ -35,11 +42,6 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import 
 )
 
 STICKY_WORLD = 0o1777
-# shared_memory.go: versions where the generated rules changed (snapd-shared-memory.md 1.5, 1.7)
-MRWLK_SINCE = (2, 57, 0)
-EITHER_WRITE_FORM_SINCE = (2, 56, 1)  # the mrwlk change is listed under 2.56.1 as well as 2.57
-PRIVATE_RECURSIVE_SINCE = (2, 60, 2)
-PRIVATE_SINCE = (2, 55, 3)
 
 # the rule forms shared_memory.go emits; the default template's unquoted snap.NAME rules never match
 _INTERFACE_RULE = re.compile(r'^"/(?:\{dev,run\}|dev)/shm/[^"]*" [a-z]+,$')
@@ -197,16 +199,16 @@ def check_connections(state, expected=None, private_snaps=None):
 
 def _write_rule_forms(version, path):
     rule = '"/{dev,run}/shm/%s" %s,'
-    if version is not None and version < EITHER_WRITE_FORM_SINCE:
+    if before(version, EITHER_WRITE_FORM_SINCE):
         return (rule % (path, "rwk"),)
-    if version is not None and version < MRWLK_SINCE:
+    if before(version, MRWLK_SINCE):
         return (rule % (path, "rwk"), rule % (path, "mrwlk"))
     return (rule % (path, "mrwlk"),)
 
 
 def private_rule(version):
     """The AppArmor rule a private plug's apps get."""
-    if version is not None and version < PRIVATE_RECURSIVE_SINCE:
+    if before(version, PRIVATE_RECURSIVE_SINCE):
         return '"/dev/shm/*" mrwlkix,'
     return '"/dev/shm/**" mrwlkix,'
 
@@ -216,7 +218,7 @@ def expected_rules(state):
 
     Built from the attributes stored with each connection, as snapd builds the profiles.
     """
-    version = parse_version(state.version)
+    version = state.version
     expected = {}
     for connection in state.established:
         plug = state.plugs.get(connection.plug)
@@ -372,7 +374,6 @@ def check_private(state, private_snaps, facts, host_mounts):
     facts maps each snap of private_snaps to _shm_host.private_setup_facts(); host_mounts is the
     host's mountinfo (to know /dev/shm's device).
     """
-    version = parse_version(state.version)
     plugs = private_plugs(state)
     system_slot = _system_slot(state)
     host_mount = mount_at(host_mounts, "/dev/shm")
@@ -382,9 +383,10 @@ def check_private(state, private_snaps, facts, host_mounts):
         snap_facts = facts.get(snap)
         if snap_facts is not None:
             findings.extend(_check_private_dir(snap, snap_facts))
-        if version is not None and version < PRIVATE_SINCE:
+        if before(state.version, PRIVATE_SINCE):
             findings.append(finding("private-unsupported", subject, "snapd %s ignores private and has no system "
-                                    "shared-memory slot (needs 2.55.3)" % state.version, {"version": state.version}))
+                                    "shared-memory slot (needs %s)" % (state.version, version_text(PRIVATE_SINCE)),
+                                    {"version": state.version}))
             continue
         plug = plugs.get(snap)
         if plug is None:

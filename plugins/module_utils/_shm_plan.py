@@ -8,7 +8,7 @@
 Pure functions only: nothing here talks to snapd, so check mode and apply
 compute the same plan. Public names: ``DesiredConnection``,
 ``desired_connection``, ``build_plan``, ``Plan``, ``Action``, ``Refusal``,
-``MIN_VERSION``, ``MIN_PRIVATE_VERSION``.
+and the version facts they use come from ``_snapd_versions``.
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints imp
     parse_slot,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import ShmConnection
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import PRIVATE_SINCE, SHARED_MEMORY_SINCE
 
 CONNECTED = "connected"
 DISCONNECTED = "disconnected"
-MIN_VERSION = (2, 54, 0)
-MIN_PRIVATE_VERSION = (2, 55, 3)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +139,7 @@ def build_plan(desired, state, exclusive=False, snap_interfaces=None):
     messages about unknown plugs and slots; see ``Plan.unknown_snaps``.
     """
     before = state.established + state.undesired
-    if not state.version_at_least(MIN_VERSION):
+    if not state.version_at_least(SHARED_MEMORY_SINCE):
         refusal = Refusal(
             "snapd-too-old",
             "snapd %s on this host has no shared-memory interface (it arrived in snapd 2.54); upgrade snapd" % state.version,
@@ -264,7 +263,7 @@ class _Planner:
         return True
 
     def _private_supported(self, plug, slot_endpoint):
-        if self.state.version_at_least(MIN_PRIVATE_VERSION):
+        if self.state.version_at_least(PRIVATE_SINCE):
             return True
         if plug.private or slot_endpoint.is_system:
             self.refuse(

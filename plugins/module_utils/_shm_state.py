@@ -7,7 +7,7 @@
 
 Public names: ``read_state(client, snaps=None) -> ShmState``, ``ShmState``,
 ``ShmPlug``, ``ShmSlot``, ``ShmConnection``, ``DroppedDeclaration``,
-``parse_version``, ``state_from_api``, ``read_connections``,
+``state_from_api``, ``read_connections``,
 ``read_snap_interfaces`` (builds a ShmState from already-read
 API answers, for tests and callers that hold them).
 """
@@ -25,20 +25,9 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints imp
     Endpoint,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdError
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import parse_version
 
-_VERSION = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 _BAD_DECLARATIONS = re.compile(r'^snap "(?P<snap>[^"]+)" has bad plugs or slots: (?P<summary>.*)$', re.DOTALL)
-
-
-def parse_version(text):
-    """Return snapd's version as a ``(major, minor, patch)`` tuple, or None if it has no leading number.
-
-    ``2.61.3+24.04`` -> (2, 61, 3); ``2.64-106-gcec484a424`` -> (2, 64, 0).
-    """
-    match = _VERSION.match(text or "")
-    if not match:
-        return None
-    return tuple(int(part or 0) for part in match.groups())
 
 
 @dataclasses.dataclass(frozen=True)

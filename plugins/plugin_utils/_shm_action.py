@@ -18,11 +18,8 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_specs import AUTO, PYTHON, SNAP_DEBUG_API, SPECS
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import DEFAULT_SOCKET, SnapdError, client_params_error
-from ansible_collections.snapfleet.snapd.plugins.plugin_utils._snap_debug_api import (
-    DEBUG_API_SINCE,
-    DebugApiHost,
-    NoDebugApi,
-)
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import DEBUG_API_SINCE, version_text
+from ansible_collections.snapfleet.snapd.plugins.plugin_utils._snap_debug_api import DebugApiHost, NoDebugApi
 
 
 class ShmAction(ActionBase):
@@ -72,9 +69,10 @@ class ShmAction(ActionBase):
 
     def _no_way_message(self, transport, missing):
         if transport == SNAP_DEBUG_API:
-            return ("%s: use transport: python on this host, or upgrade snapd to %s or later" % (missing, DEBUG_API_SINCE))
+            return ("%s: use transport: python on this host, or upgrade snapd to %s or later"
+                    % (missing, version_text(DEBUG_API_SINCE)))
         return ("this host has neither Python (for the module) nor snapd %s or later (for snap debug api): "
-                "install python3, or upgrade snapd to %s or later" % (DEBUG_API_SINCE, DEBUG_API_SINCE))
+                "install python3, or upgrade snapd to %s or later" % (version_text(DEBUG_API_SINCE), version_text(DEBUG_API_SINCE)))
 
     def _run_module(self, result, task_vars):
         result.update(self._execute_module(module_name="snapfleet.snapd." + self.MODULE,

@@ -45,6 +45,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import 
     ProcessScan,
     scan_from_records,
 )
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import DEBUG_API_SINCE, version_text
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import (
     SnapdError,
     api_error,
@@ -52,8 +53,6 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import (
     change_not_ready,
 )
 
-# snap debug api arrived in snapd 2.64 (canonical/snapd#14116)
-DEBUG_API_SINCE = "2.64"
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 CALL_TIMEOUT = 60  # seconds for one snap debug api call; the whole step is bounded by the task's timeout
 
@@ -433,7 +432,7 @@ class DebugApiHost:
                 text = _answer_text(lines or [])
                 python = output.values["python"]
                 if "unknown command" in text.lower():
-                    raise NoDebugApi("snapd on this host has no 'snap debug api' (it came in snapd %s)" % DEBUG_API_SINCE,
+                    raise NoDebugApi("snapd on this host has no 'snap debug api' (it came in snapd %s)" % version_text(DEBUG_API_SINCE),
                                      None if python in ("", "none") else python)
             self.request_count += 1 if lines is not None else 0
             payload, error, transient = parse_answer(lines, what)

@@ -8,8 +8,8 @@ import dataclasses
 import pytest
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import Endpoint
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import parse_version
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import (
-    parse_version,
     read_snap_interfaces,
     read_state,
     state_from_api,
