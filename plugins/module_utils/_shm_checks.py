@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import INTERFACE, Endpoint
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import INTERFACE
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES, finding, unique
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import OBJECTS_LISTED, MountEntry, mount_at
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import (
@@ -100,10 +100,6 @@ def check_dev_shm(dev_shm, mounts):
 
 # --- connections ------------------------------------------------------------------------------------------------
 
-def _system_slot(state):
-    return Endpoint(state.system_snap, INTERFACE)
-
-
 def _missing_endpoint(state, endpoint, kind):
     dropped = state.dropped(endpoint)
     if dropped:
@@ -117,10 +113,10 @@ def _missing_endpoint(state, endpoint, kind):
 
 def _check_expected(state, item):
     plug = state.resolve(item.plug)
-    slot = state.resolve(item.slot) if item.slot is not None else _system_slot(state)
+    slot = state.resolve(item.slot) if item.slot is not None else state.system_slot
     if plug not in state.plugs:
         return [_missing_endpoint(state, plug, "plug")]
-    if item.slot is not None and not slot.snap == state.system_snap and slot not in state.slots:
+    if item.slot is not None and not state.is_system(slot) and slot not in state.slots:
         return [_missing_endpoint(state, slot, "slot")]
     connection = state.connection(plug, slot)
     evidence = {"plug": str(plug), "slot": str(slot)}
@@ -138,7 +134,7 @@ def _check_established(state, connection):
     """Identifier, private-target and stale-attribute checks of one established connection."""
     subject = _plug_subject(connection.plug)
     evidence = {"plug": str(connection.plug), "slot": str(connection.slot)}
-    system = connection.slot.snap == state.system_snap
+    system = state.is_system(connection.slot)
     if connection_is_private(state, connection):
         if not system:
             return [finding("private-to-app-slot", subject, "private plug %s is connected to %s, not to the system "
@@ -179,10 +175,10 @@ def check_connections(state, expected=None, private_snaps=None):
         named = set()
         for item in expected:
             findings.extend(_check_expected(state, item))
-            slot = state.resolve(item.slot) if item.slot is not None else _system_slot(state)
+            slot = state.resolve(item.slot) if item.slot is not None else state.system_slot
             named.add((state.resolve(item.plug), slot))
         for connection in state.established:
-            private_ok = (connection_is_private(state, connection) and connection.slot.snap == state.system_snap
+            private_ok = (connection_is_private(state, connection) and state.is_system(connection.slot)
                           and (private_snaps is None or connection.plug.snap in private_snaps))
             if connection.pair not in named and not private_ok:
                 findings.append(finding("connection-unexpected", _plug_subject(connection.plug),
@@ -230,7 +226,7 @@ def expected_rules(state):
             read = list(connection.slot_attrs.get("read") or [])
             plug_rules = set(_write_rule_forms(version, path) for path in write)
             plug_rules.update(('"/{dev,run}/shm/%s" r,' % path,) for path in read)
-            if slot is not None and connection.slot.snap != state.system_snap:
+            if slot is not None and not state.is_system(connection.slot):
                 # the slot side always gets write access to both lists
                 for app in slot.apps:
                     rules = expected.setdefault((connection.slot.snap, app), set())
@@ -246,7 +242,7 @@ def profile_apps(state):
     for endpoint, plug in state.plugs.items():
         apps.update((endpoint.snap, app) for app in plug.apps)
     for endpoint, slot in state.slots.items():
-        if endpoint.snap != state.system_snap:
+        if not state.is_system(endpoint):
             apps.update((endpoint.snap, app) for app in slot.apps)
     return sorted(apps)
 
@@ -375,7 +371,7 @@ def check_private(state, private_snaps, facts, host_mounts):
     host's mountinfo (to know /dev/shm's device).
     """
     plugs = private_plugs(state)
-    system_slot = _system_slot(state)
+    system_slot = state.system_slot
     host_mount = mount_at(host_mounts, "/dev/shm")
     findings = []
     for snap in private_snaps:
@@ -414,7 +410,7 @@ def check_private(state, private_snaps, facts, host_mounts):
 
 def object_paths(state):
     """The read and write paths of every app slot: what /dev/shm is listed for."""
-    return sorted(set(path for endpoint, slot in state.slots.items() if endpoint.snap != state.system_snap
+    return sorted(set(path for endpoint, slot in state.slots.items() if not state.is_system(endpoint)
                       for path in slot.read + slot.write))
 
 
@@ -441,7 +437,7 @@ def check_objects(state, listing):
     findings = []
     names = sorted(set(listing.objects) | set(listing.unreadable))
     for endpoint, slot in sorted(state.slots.items()):
-        if endpoint.snap == state.system_snap:
+        if state.is_system(endpoint):
             continue
         subject = _slot_subject(endpoint)
         listed = matched = 0
@@ -499,7 +495,7 @@ def installed_declarations(state):
     declarations = {}
     for kind, endpoints in (("plug", state.plugs), ("slot", state.slots)):
         for endpoint, item in sorted(endpoints.items()):
-            if endpoint.snap != state.system_snap:
+            if not state.is_system(endpoint):
                 declarations.setdefault(endpoint.snap, []).append(
                     Declaration(kind, endpoint.name, INTERFACE, dict(item.attrs)))
     return declarations

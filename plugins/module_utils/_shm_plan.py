@@ -205,7 +205,7 @@ class _Planner:
             if connection.pair in self.decided:
                 continue
             plug = self.state.plugs.get(connection.plug)
-            if plug is not None and plug.private and connection.slot.is_system:
+            if plug is not None and plug.private and self.state.is_system(connection.slot):
                 # a private plug's system connection is the snap's own /dev/shm, not a sharing decision
                 continue
             self.actions.append(Action("disconnect", connection.plug, connection.slot, "not listed (exclusive)"))
@@ -236,14 +236,14 @@ class _Planner:
 
     def _compatible(self, plug, slot):
         """The base-declaration rules snapd skips for --dangerous snaps (interfaces/builtin/shared_memory.go)."""
-        if plug.private and not slot.endpoint.is_system:
+        if plug.private and not self.state.is_system(slot.endpoint):
             self.refuse(
                 "private-plug-app-slot",
                 "cannot connect %s to %s: the plug is private (private: true) and may only connect to the system slot "
                 ":shared-memory; leave the slot out or write :shared-memory" % (plug.endpoint, slot.endpoint),
             )
             return False
-        if not plug.private and slot.endpoint.is_system:
+        if not plug.private and self.state.is_system(slot.endpoint):
             self.refuse(
                 "system-slot-needs-private-plug",
                 "cannot connect %s to %s: the system slot serves only private plugs (private: true), and plug %s "
@@ -265,7 +265,7 @@ class _Planner:
     def _private_supported(self, plug, slot_endpoint):
         if self.state.version_at_least(PRIVATE_SINCE):
             return True
-        if plug.private or slot_endpoint.is_system:
+        if plug.private or self.state.is_system(slot_endpoint):
             self.refuse(
                 "snapd-too-old-for-private",
                 "cannot use %s with %s: snapd %s on this host ignores private: true and has no system shared-memory "

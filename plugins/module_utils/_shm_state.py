@@ -150,6 +150,15 @@ class ShmState:
         version = self.version_tuple
         return version is None or version >= tuple(minimum)
 
+    @property
+    def system_slot(self):
+        """The implicit system slot, in snapd's name for the system snap."""
+        return Endpoint(self.system_snap, INTERFACE)
+
+    def is_system(self, endpoint):
+        """Whether a plug or slot (as snapd names it, or as a user wrote it) is the system snap's: the one way to ask."""
+        return endpoint.snap == self.system_snap or endpoint.is_system
+
     def resolve(self, endpoint):
         """Name the system snap the way snapd reports it; other endpoints are returned unchanged."""
         if endpoint.is_system:
