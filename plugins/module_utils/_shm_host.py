@@ -57,16 +57,21 @@ def host_path(root, path):
     return os.path.join(root, path.lstrip("/"))
 
 
-def _facts_from_stat(info):
-    if stat.S_ISLNK(info.st_mode):
+def file_facts(mode, uid, gid):
+    """FileFacts of an st_mode, uid and gid (from lstat here, from stat and ls -l on the snap debug api path)."""
+    if stat.S_ISLNK(mode):
         kind = "symlink"
-    elif stat.S_ISDIR(info.st_mode):
+    elif stat.S_ISDIR(mode):
         kind = "dir"
-    elif stat.S_ISREG(info.st_mode):
+    elif stat.S_ISREG(mode):
         kind = "file"
     else:
         kind = "other"
-    return FileFacts(kind, info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode))
+    return FileFacts(kind, uid, gid, stat.S_IMODE(mode))
+
+
+def _facts_from_stat(info):
+    return file_facts(info.st_mode, info.st_uid, info.st_gid)
 
 
 def lstat_facts(path):

@@ -13,14 +13,31 @@ from __future__ import annotations
 import os
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import gather_facts
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, HostReads
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, HostReads, RunFailure
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import (
     CONNECTIONS_REQUEST,
     STATE_REQUESTS,
     read_snap_interfaces,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import read_snap_processes
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError, client_params_error
+
+
+def run_as_module(module_class, spec, run, root="/", modes=False):
+    """main() of shm_connection, shm_info and shm_verify: validate, run the runner on this host, exit.
+
+    ``modes`` passes check and diff mode to the runner (only shm_connection changes anything).
+    """
+    module = module_class(supports_check_mode=True, **spec)
+    problem = client_params_error(module.params)
+    if problem:
+        module.fail_json(msg=problem)
+    kwargs = dict(check_mode=module.check_mode, diff=module._diff) if modes else {}
+    try:
+        result = run(module.params, LocalHost.from_params(module.params, root), **kwargs)
+    except RunFailure as failure:
+        module.fail_json(msg=failure.msg, **failure.result)
+    module.exit_json(**result)
 
 
 class LocalHost:

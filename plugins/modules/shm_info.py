@@ -230,24 +230,15 @@ remote_commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_info
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import run_as_module
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import run_info
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_specs import shm_info_spec
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import client_params_error
 
 HOST_ROOT = "/"  # the unit tests point it at a fake host tree
 
 
 def main():
-    module = AnsibleModule(supports_check_mode=True, **shm_info_spec())
-    problem = client_params_error(module.params)
-    if problem:
-        module.fail_json(msg=problem)
-    try:
-        result = run_info(module.params, LocalHost.from_params(module.params, HOST_ROOT))
-    except RunFailure as failure:
-        module.fail_json(msg=failure.msg, **failure.result)
-    module.exit_json(**result)
+    run_as_module(AnsibleModule, shm_info_spec(), run_info, HOST_ROOT)
 
 
 if __name__ == "__main__":

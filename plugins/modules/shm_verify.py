@@ -196,24 +196,15 @@ remote_commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_verify
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import run_as_module
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import run_verify
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_specs import shm_verify_spec
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import client_params_error
 
 HOST_ROOT = "/"  # the unit tests point it at a fake host tree
 
 
 def main():
-    module = AnsibleModule(supports_check_mode=True, **shm_verify_spec())
-    problem = client_params_error(module.params)
-    if problem:
-        module.fail_json(msg=problem)
-    try:
-        result = run_verify(module.params, LocalHost.from_params(module.params, HOST_ROOT))
-    except RunFailure as failure:
-        module.fail_json(msg=failure.msg, **failure.result)
-    module.exit_json(**result)
+    run_as_module(AnsibleModule, shm_verify_spec(), run_verify, HOST_ROOT)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
     FileFacts,
     HostReadError,
     build_listing,
+    file_facts,
     parse_kernel_profiles,
     parse_mountinfo,
 )
@@ -619,18 +620,6 @@ def _checked_name(name):
     return name
 
 
-def _file_facts(mode, uid, gid):
-    if stat.S_ISLNK(mode):
-        kind = "symlink"
-    elif stat.S_ISDIR(mode):
-        kind = "dir"
-    elif stat.S_ISREG(mode):
-        kind = "file"
-    else:
-        kind = "other"
-    return FileFacts(kind, uid, gid, stat.S_IMODE(mode))
-
-
 def _stat_value(output, key, path):
     """FileFacts from the `stat` frame (lstat semantics), None when absent."""
     value = output.stats.get(key)
@@ -642,7 +631,7 @@ def _stat_value(output, key, path):
     if len(fields) != 3:
         raise HostReadError("cannot lstat %s" % path)
     try:
-        return _file_facts(int(fields[0], 16), int(fields[1]), int(fields[2]))
+        return file_facts(int(fields[0], 16), int(fields[1]), int(fields[2]))
     except ValueError:
         raise HostReadError("cannot lstat %s" % path)
 
@@ -722,7 +711,7 @@ def parse_ls_listing(lines):
         if name in (".", ".."):
             continue
         try:
-            entries[name] = _file_facts(mode_from_ls(fields[0]), int(fields[2]), int(fields[3]))
+            entries[name] = file_facts(mode_from_ls(fields[0]), int(fields[2]), int(fields[3]))
         except ValueError:
             failed.append(name)
     errors = dict((name, reasons[index] if index < len(reasons) else "cannot be examined")
