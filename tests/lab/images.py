@@ -121,7 +121,8 @@ def _build_without_python(flavour: Flavour) -> Image:
 
 def _record_build_times(ready: Path, **seconds):
     # Kept for tests/lab/measure.py: what a cold build of this recipe cost on this machine.
-    (ready / "build-times.json").write_text(json.dumps({name: round(value, 1) for name, value in seconds.items()}) + "\n")
+    rounded = {name: round(value, 1) for name, value in seconds.items()}
+    (ready / "build-times.json").write_text(json.dumps(rounded) + "\n")
 
 
 def _check_space(where: Path, need_gb: float):

@@ -246,7 +246,8 @@ def bake_key(flavour: Flavour) -> str:
 # (dpkg-query's abbreviated status: a second letter "n" is a package that is not installed.)
 REMOVE_PYTHON = """\
 set -eu
-packages=$(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\\n' | awk 'substr($1, 2, 1) != "n" && $2 ~ /^(lib)?python/ {print $2}')
+packages=$(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\\n' \\
+    | awk 'substr($1, 2, 1) != "n" && $2 ~ /^(lib)?python/ {print $2}')
 if [ -z "$packages" ]; then echo "no Python package installed" >&2; exit 1; fi
 dpkg --purge $packages
 problems=$(dpkg --audit 2>&1 || true)
@@ -258,5 +259,6 @@ echo $packages
 # on the root file system, and the Python packages dpkg still knows), one per line; nothing when clean.
 FIND_PYTHON = """\
 find / -xdev \\( -name 'python*' -o -name 'pypy*' \\) \\( -type l -o -type f -perm /111 \\) -print
-dpkg-query -W -f '${db:Status-Abbrev} ${Package}\\n' | awk 'substr($1, 2, 1) != "n" && $2 ~ /^(lib)?python|^pypy/ {print "package " $2}'
+dpkg-query -W -f '${db:Status-Abbrev} ${Package}\\n' \\
+    | awk 'substr($1, 2, 1) != "n" && $2 ~ /^(lib)?python|^pypy/ {print "package " $2}'
 """
