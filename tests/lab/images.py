@@ -400,4 +400,4 @@ def _prune(flavour: Flavour, keep):
                 if not path.is_symlink():
                     path.chmod(0o755 if path.is_dir() else 0o644)
             shutil.rmtree(entry)
-            say(f"{flavour.name}: removed stale cache entry {entry.name}")
+            say(f"{flavour.label}: removed stale cache entry {entry.name}")

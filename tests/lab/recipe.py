@@ -249,7 +249,7 @@ set -eu
 packages=$(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\\n' \\
     | awk 'substr($1, 2, 1) != "n" && $2 ~ /^(lib)?python/ {print $2}')
 if [ -z "$packages" ]; then echo "no Python package installed" >&2; exit 1; fi
-dpkg --purge $packages
+dpkg --purge $packages >&2
 problems=$(dpkg --audit 2>&1 || true)
 if [ -n "$problems" ]; then echo "dpkg --audit after the purge: $problems" >&2; exit 1; fi
 echo $packages
