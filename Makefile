@@ -1,6 +1,6 @@
 # snapfleet.snapd: the map of what a developer can run. `make help` lists the targets.
 SHELL := /bin/bash
-HOSTS ?= 2
+HOSTS ?=
 FLAVOUR ?= mixed
 SNAPS ?=
 
@@ -64,12 +64,17 @@ test: ## the whole suite (the parts in TEST_PARTS), with per-part timings and a 
 
 # --- lab: real snapd hosts in qemu (tests/lab/README.md) ---
 LAB := $(VENV_PYTHON) -m tests.lab
-.PHONY: lab-build lab-up lab-down lab-status test-lab test-integration test-report
-lab-build: $(VENVS_READY) ## build (or reuse from cache) the lab images of both snapd flavours
-	$(LAB) build
+# The images the test suite uses: the three snapd generations, and forky without Python.
+LAB_IMAGES ?= bookworm,trixie,forky,forky:nopython
+.PHONY: test-lab-tool lab-build lab-up lab-down lab-status test-lab test-integration test-report
+test-lab-tool: $(VENVS_READY) ## unit tests of the lab tool (flavour specs, cache keys, inventory); no VM
+	$(VENV_PYTHON) -m pytest -p no:cacheprovider -q tests/lab
 
-lab-up: $(VENVS_READY) ## resume a lab fleet: make lab-up HOSTS=2 FLAVOUR=mixed SNAPS="dir ..."
-	$(LAB) up --hosts $(HOSTS) --flavour $(FLAVOUR) $(if $(SNAPS),--snaps $(SNAPS))
+lab-build: $(VENVS_READY) ## build (or reuse from cache) the images the tests use (LAB_IMAGES): bookworm, trixie, forky, forky:nopython
+	$(LAB) build --flavour $(LAB_IMAGES)
+
+lab-up: $(VENVS_READY) ## resume a lab fleet: FLAVOUR=mixed (bookworm,trixie,forky) or e.g. trixie,forky:nopython; HOSTS=N SNAPS="dir ..."
+	$(LAB) up $(if $(HOSTS),--hosts $(HOSTS)) --flavour $(FLAVOUR) $(if $(SNAPS),--snaps $(SNAPS))
 
 lab-down: $(VENVS_READY) ## stop every lab VM and remove its overlay
 	$(LAB) down
@@ -80,7 +85,7 @@ lab-status: $(VENVS_READY) ## list the running lab VMs
 test-lab: build lab-build ## pytest -m lab: the lab itself, the fleet playbooks, AWX jobs, faults, bad input, in-use guard
 	$(VENV_PYTHON) -m pytest -m lab -p no:cacheprovider -v --durations=0 tests/integration
 
-test-integration: build lab-build ## integration targets through molecule on a mixed bookworm+trixie fleet
+test-integration: build lab-build ## integration targets through molecule on a mixed fleet (bookworm, trixie)
 	rm -rf build/collections
 	$(VENV)/bin/ansible-galaxy collection install -p build/collections build/snapfleet-snapd-*.tar.gz
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/build/collections" \
@@ -89,10 +94,10 @@ test-integration: build lab-build ## integration targets through molecule on a m
 test-report: $(VENVS_READY) ## the shm_report role on a fake controller-local fleet (no lab needed)
 	$(VENV_PYTHON) -m pytest -m report -p no:cacheprovider -v tests/report
 
-TEST_PARTS += test-report lab-build test-lab test-integration
+TEST_PARTS += test-report test-lab-tool lab-build test-lab test-integration
 
 .PHONY: demo
-demo: build lab-build ## the demo: 3 real snapd hosts (bookworm + trixie) apply, use and verify one spec
+demo: build lab-build ## the demo: 3 real snapd hosts (DEMO_FLAVOUR, default bookworm,trixie) apply, use and verify one spec
 	tests/tools/demo.sh
 
 # --- benchmarks ---

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make demo`: install the built collection, resume a mixed fleet of 3 real snapd hosts (tests/lab),
+# `make demo`: install the built collection, resume a fleet of 3 real snapd hosts (tests/lab),
 # apply the example fleet spec (examples/demo.yml: snapfleet.snapd.apply with examples/inventory),
 # audit it (snapfleet.snapd.audit), print the report's path and summary table, and stop the fleet
 # again, also when something fails or the run is interrupted.
@@ -9,6 +9,9 @@ cd "$ROOT"
 PY="$ROOT/.venv/bin/python"
 export SNAPFLEET_LAB_RUN="${SNAPFLEET_LAB_RUN:-$ROOT/.lab/demo}"
 HOSTS="${HOSTS:-3}"
+# The hosts' flavours, in turn (tests/lab/README.md): lab1 and lab3 bookworm robots, lab2 a trixie
+# gateway, as examples/inventory/lab.yml gives classes to bookworm and trixie hosts.
+DEMO_FLAVOUR="${DEMO_FLAVOUR:-bookworm,trixie}"
 REPORT_DIR="$ROOT/shm-report"
 T0=$SECONDS
 
@@ -21,7 +24,7 @@ say "installing $(ls build/snapfleet-snapd-*.tar.gz) into $collections"
 "$ROOT/.venv/bin/ansible-galaxy" collection install -p "$collections" build/snapfleet-snapd-*.tar.gz >/dev/null
 
 trap '"$PY" -m tests.lab down' EXIT
-"$PY" -m tests.lab up --hosts "$HOSTS" --flavour mixed
+"$PY" -m tests.lab up --hosts "$HOSTS" --flavour "$DEMO_FLAVOUR"
 inventory=$("$PY" -m tests.lab status --inventory)
 
 export ANSIBLE_COLLECTIONS_PATH="$collections" ANSIBLE_PIPELINING=1 ANSIBLE_HOST_KEY_CHECKING=False \
