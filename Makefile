@@ -116,3 +116,9 @@ bench-smoke: build lab-build ## the benchmark once at K=1: every variant runs an
 	$(VENV_PYTHON) -m tests.benchmarks.bench --smoke --results tests/benchmarks/results/smoke
 
 TEST_PARTS += bench-smoke
+
+# The report step at fleet scale, on the controller alone (no lab): snapfleet.snapd.report on fake fleets,
+# from a fact cache and from workflow artifacts. Fails when 10,000 hosts take over 60 s or growth is not linear.
+.PHONY: bench-report
+bench-report: $(VENVS_READY) ## the fleet report on 100, 1,000 and 10,000 fake hosts: time and peak memory table
+	$(VENV_PYTHON) -m tests.benchmarks.fleet_report

@@ -24,14 +24,25 @@ options:
     required: true
   results:
     description:
-      - Each host's result, as the P(snapfleet.snapd.shm_host_result#filter) filter builds it, or V(null).
-      - Or a list of such mappings, one per source (the fact cache, the artifacts of each job of a workflow); a host's
-        newest result by its C(recorded) time is used, the later source on a tie.
+      - Each host's result, as the P(snapfleet.snapd.shm_host_result#filter) filter builds it, by host name.
+      - Or a list of such mappings, one per source (for example the artifacts of each earlier job of a workflow);
+        a host's newest result by its C(recorded) time is used, the later source on a tie.
     type: raw
-    required: true
-  flavours:
-    description: Each host's flavour (for example its OS release), or V(null) where not known.
-    type: dict
+  hostvars:
+    description:
+      - The C(hostvars) variable. The hosts that O(results) does not cover are read from it in one pass, their
+        result from O(result_var) (with O(source=recorded), from their facts, C(ansible_facts[result_var])) and
+        their flavour from O(flavour_var).
+      - A host covered by O(results) keeps the C(flavour) its result carries, if any.
+    type: raw
+  result_var:
+    description: The host variable, or fact, that holds a host's result.
+    type: str
+    default: shared_memory_result
+  flavour_var:
+    description: A host variable shown as the host's flavour (for example its OS release).
+    type: str
+    default: snapd_flavour
   active:
     description: The hosts still in the play (C(ansible_play_hosts)); the others failed earlier.
     type: list
@@ -63,10 +74,14 @@ EXAMPLES = r"""
 - name: Aggregate every host of the play
   ansible.builtin.set_fact:
     fleet_report: >-
-      {{ ansible_play_hosts_all | snapfleet.snapd.shm_fleet_report(
-           results=dict(ansible_play_hosts_all | zip(ansible_play_hosts_all
-             | map('extract', hostvars, 'shared_memory_result') | map('default', none))),
-           active=ansible_play_hosts) }}
+      {{ ansible_play_hosts_all | snapfleet.snapd.shm_fleet_report(hostvars=hostvars, active=ansible_play_hosts) }}
+  run_once: true
+
+- name: Aggregate the results two earlier jobs recorded, and the fact cache for the hosts they do not cover
+  ansible.builtin.set_fact:
+    fleet_report: >-
+      {{ groups['all'] | snapfleet.snapd.shm_fleet_report(results=[first_job_results, second_job_results],
+                                                          hostvars=hostvars, source='recorded') }}
   run_once: true
 """
 
@@ -134,6 +149,16 @@ def _newest(sources, name):
     return best
 
 
+def _from_hostvars(hostvars, names, result_var, flavour_var, facts):
+    """``(results, flavours)`` of the hosts, reading each host's variables once (each read computes them all)."""
+    results, flavours = {}, {}
+    for name in names:
+        host = hostvars[name]
+        results[name] = (host.get("ansible_facts") or {}).get(result_var) if facts else host.get(result_var)
+        flavours[name] = host.get(flavour_var)
+    return results, flavours
+
+
 def _host_entry(name, result, flavour, missing_message, generated):
     if not result:
         # dated now: in a later fleet report this status outranks an older result of the host
@@ -148,7 +173,7 @@ def _host_entry(name, result, flavour, missing_message, generated):
         "status": status,
         "message": result.get("message"),
         "snapd_version": result.get("snapd_version"),
-        "flavour": flavour,
+        "flavour": result.get("flavour") if flavour is None else flavour,
         "summary": {severity: int((result.get("summary") or {}).get(severity, 0)) for severity in SEVERITIES},
         "findings": list(result.get("findings") or []),
         "connections": None if connections is None else list(connections),
@@ -185,18 +210,23 @@ def _summary(hosts):
     return summary
 
 
-def shm_fleet_report(hosts, results, flavours=None, active=None, source="play", fail_on="error", generated=None,
-                     check_mode=False):
+def shm_fleet_report(hosts, results=None, hostvars=None, result_var="shared_memory_result", flavour_var="snapd_flavour",
+                     active=None, source="play", fail_on="error", generated=None, check_mode=False):
     """The report dict documented above."""
     if fail_on not in ("error", "warning", "never"):
         raise AnsibleFilterError("shm_fleet_report: fail_on must be error, warning or never, not %r" % (fail_on,))
     if source not in ("play", "recorded"):
         raise AnsibleFilterError("shm_fleet_report: source must be play or recorded, not %r" % (source,))
-    sources = results if isinstance(results, (list, tuple)) else [results]
-    if not all(isinstance(results, dict) for results in sources):
+    sources = list(results) if isinstance(results, (list, tuple)) else [results or {}]
+    if not all(isinstance(found, dict) for found in sources):
         raise AnsibleFilterError("shm_fleet_report: results must be a dict of host names to results, or a list of "
                                  "such dicts, got %r" % (results,))
-    flavours = flavours or {}
+    names = sorted(set(hosts), key=natural_key)
+    flavours = {}
+    if hostvars is not None:
+        uncovered = [name for name in names if not any(name in found for found in sources)]
+        read, flavours = _from_hostvars(hostvars, uncovered, result_var, flavour_var, facts=source == "recorded")
+        sources.insert(0, read)
     active = set(hosts if active is None else active)
 
     def missing_message(name):
@@ -205,7 +235,7 @@ def shm_fleet_report(hosts, results, flavours=None, active=None, source="play", 
         return None if name in active else NOT_IN_PLAY
 
     entries = [_host_entry(name, _newest(sources, name), flavours.get(name), missing_message(name), generated)
-               for name in sorted(set(hosts), key=natural_key)]
+               for name in names]
     failed_by = [host["name"] for host in entries if _fails_gate(host, fail_on)]
     return {
         "schema_version": SCHEMA_VERSION,

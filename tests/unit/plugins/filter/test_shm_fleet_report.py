@@ -35,10 +35,46 @@ COMPLIANT = {"lab1": result("compliant", "2.57.6", changed=True), "lab2": result
              "lab3": result("compliant", "2.57.6", warnings=2)}
 
 
-def test_hosts_are_listed_by_name_with_their_flavour():
-    report = shm_fleet_report(["lab3", "lab1", "lab2"], COMPLIANT, flavours={"lab1": "bookworm", "lab2": "trixie"})
+def hostvars(**hosts):
+    """Stands in for the hostvars variable: each host's variables by name."""
+    return {name: dict(variables) for name, variables in hosts.items()}
+
+
+def test_hosts_are_listed_by_name_with_their_result_and_flavour_from_hostvars():
+    variables = hostvars(lab1={"shared_memory_result": COMPLIANT["lab1"], "snapd_flavour": "bookworm"},
+                         lab2={"shared_memory_result": COMPLIANT["lab2"], "snapd_flavour": "trixie"},
+                         lab3={"shared_memory_result": COMPLIANT["lab3"]})
+    report = shm_fleet_report(["lab3", "lab1", "lab2"], hostvars=variables)
     assert [host["name"] for host in report["hosts"]] == FLEET
     assert [host["flavour"] for host in report["hosts"]] == ["bookworm", "trixie", None]
+    assert [host["snapd_version"] for host in report["hosts"]] == ["2.57.6", "2.68.3", "2.57.6"]
+
+
+def test_other_variable_names_can_be_read():
+    variables = hostvars(lab1={"verdict": COMPLIANT["lab1"], "os": "bookworm"})
+    host = shm_fleet_report(["lab1"], hostvars=variables, result_var="verdict", flavour_var="os")["hosts"][0]
+    assert (host["status"], host["flavour"]) == ("compliant", "bookworm")
+
+
+def test_recorded_results_are_read_from_the_facts_of_the_hosts_no_result_covers():
+    cached = hostvars(lab1={"ansible_facts": {"shared_memory_result": result("non-compliant")}},
+                      lab2={"ansible_facts": {"shared_memory_result": result("compliant")}, "snapd_flavour": "trixie"},
+                      lab3={"ansible_facts": {}})
+
+    class Watched(dict):
+        read = []
+
+        def __getitem__(self, name):
+            self.read.append(name)
+            return dict.__getitem__(self, name)
+
+    watched = Watched(cached)
+    covered = {"lab1": dict(result("compliant"), flavour="bookworm")}
+    report = shm_fleet_report(FLEET, results=[covered], hostvars=watched, source="recorded")
+    assert [host["status"] for host in report["hosts"]] == ["compliant", "compliant", "failed"]
+    assert [host["flavour"] for host in report["hosts"]] == ["bookworm", "trixie", None]
+    # each read computes all of a host's variables: the covered host is not read
+    assert Watched.read == ["lab2", "lab3"]
 
 
 def test_names_are_in_natural_order():
