@@ -102,7 +102,9 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints imp
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import SEVERITIES
 
-CONNECTED, DISCONNECTED, UNDESIRED = "connected", "disconnected", "undesired"
+CONNECTED = "connected"
+DISCONNECTED = "disconnected"
+UNDESIRED = "undesired"
 # how a desired private plug's slot is shown when snapd's name for the system slot is not known
 SYSTEM_SLOT_TEXT = str(SYSTEM_SLOT)
 
