@@ -132,15 +132,15 @@ def render_markdown(report, title):
     md, code = markdown_text, markdown_code
     summary, gate = report["summary"], report["gate"]
     gate_text = "passed**" if gate["passed"] else "FAILED** by " + _names(gate["failed_by"], md)
+    check_mode = " in check mode: the changes listed are the ones that would be made" if report["check_mode"] else ""
+    statuses = ", ".join("%d %s" % (summary[status], status) for status in HOST_STATUSES)
     lines = [
         "# " + md(title),
         "",
-        "Generated %s%s." % (md(report["generated"]), " in check mode: the changes listed are the ones that would be made"
-                                                        if report["check_mode"] else ""),
+        "Generated %s%s." % (md(report["generated"]), check_mode),
         "",
         "- **compliance gate (fail on %s): %s" % (md(gate["fail_on"]), gate_text),
-        "- **%d hosts**: %s; %d changed" % (summary["hosts"], ", ".join("%d %s" % (summary[status], status)
-                                                                    for status in HOST_STATUSES), summary["changed"]),
+        "- **%d hosts**: %s; %d changed" % (summary["hosts"], statuses, summary["changed"]),
         "- findings: error %(error)d, warning %(warning)d, info %(info)d" % summary["findings"],
         "- connections: " + _connection_counts(summary["connections"]),
         "- snapd versions: " + _versions(summary["snapd_versions"], md),
@@ -174,8 +174,8 @@ def render_markdown(report, title):
                       for action in host["actions"]]
         if host["summary"]["error"] + host["summary"]["warning"]:
             lines += ["", "Findings:", ""]
-            lines += ["- **%s** %s %s: %s" % (md(finding.get("severity")), code(finding.get("code")),
-                                               md(finding.get("subject")), md(finding.get("message")))
+            lines += ["- **%s** %s %s: %s" % (md(finding.get("severity")), code(finding.get("code")), md(finding.get("subject")),
+                                              md(finding.get("message")))
                       for finding in host["findings"] if finding.get("severity") != "info"]
         elif host["status"] in ("compliant", "non-compliant"):
             lines += ["", "No errors or warnings."]
