@@ -65,12 +65,12 @@ def playbook(tmp_path_factory):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_SHOW_CUSTOM_STATS="true",
                ANSIBLE_NOCOLOR="true", ANSIBLE_HOST_KEY_CHECKING="false", ANSIBLE_RETRY_FILES_ENABLED="false")
 
-    def run(*args):
+    def run(*args, playbook=str(HERE / "report.yml"), fact_cache=None):
         workdir = tmp_path_factory.mktemp("run")
+        cache = {"ANSIBLE_CACHE_PLUGIN": "jsonfile", "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(fact_cache)} if fact_cache else {}
         done = subprocess.run(
-            [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(HERE / "inventory.yml"),
-             str(HERE / "report.yml"), *args],
-            cwd=workdir, env=env, text=True, capture_output=True, timeout=300, check=False)
+            [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(HERE / "inventory.yml"), playbook, *args],
+            cwd=workdir, env=dict(env, **cache), text=True, capture_output=True, timeout=300, check=False)
         # shm_report_dir's default, shm-report, is relative to where ansible-playbook runs
         return Run(done, workdir / "shm-report")
 
@@ -78,8 +78,14 @@ def playbook(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def fleet_run(playbook):
-    return playbook()
+def fact_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("fact-cache")
+
+
+@pytest.fixture(scope="module")
+def fleet_run(playbook, fact_cache):
+    """The fake fleet's run, with a persistent fact cache that keeps each host's result."""
+    return playbook(fact_cache=fact_cache)
 
 
 def test_the_json_report_matches_the_schema(fleet_run):
@@ -244,3 +250,49 @@ def test_check_mode_with_survey_strings_writes_the_report_and_passes_the_never_g
     assert report["gate"] == {"fail_on": "never", "passed": True, "failed_by": []}
     assert "in check mode" in run.file(".md")
     assert "compliance gate (fail on never): passed**" in run.file(".md")
+
+
+# --- the report playbook (the fleet entry point), from the results the run above recorded -------------------
+
+FLEET_STATUSES = dict(STATUSES, lost_one="failed")
+
+
+def test_the_report_playbook_reports_every_host_from_the_fact_cache(fleet_run, playbook, fact_cache):
+    run = playbook(playbook="snapfleet.snapd.report", fact_cache=fact_cache)
+    assert run.rc == 2, run.output[-3000:]
+    report = run.json()
+    jsonschema.validate(report, SCHEMA)
+    assert {host["name"]: host["status"] for host in report["hosts"]} == FLEET_STATUSES
+    # the same results as the run recorded them, connections and all
+    assert run.host("drifted")["connections"] == fleet_run.host("drifted")["connections"]
+    assert run.host("good")["recorded"] == "2026-12-01T10:00:00Z"
+    # lost_one failed before it recorded anything
+    assert "no recorded shared-memory result" in run.host("lost_one")["message"]
+    assert run.json()["gate"]["failed_by"] == ["broken", "drifted", "gone", "lost_one"]
+    assert run.stats()["hosts"] == FLEET_STATUSES
+
+
+def test_the_report_playbook_reports_every_host_from_the_artifacts_of_earlier_jobs(fleet_run, playbook,
+                                                                                    tmp_path_factory):
+    """As an AWX workflow passes them: the merged artifacts of two slice jobs, as extra variables."""
+    entries = {host["name"]: host for host in fleet_run.json()["hosts"]}
+    extra = tmp_path_factory.mktemp("artifacts") / "extravars.json"
+    extra.write_text(json.dumps({
+        "shm_report_job_11": {"results": {name: entries[name] for name in ("broken", "good")}},
+        "shm_report_job_12": {"results": {name: entries[name] for name in ("drifted", "gone", "lost_one")}}}))
+    run = playbook("-e", "@%s" % extra, "-e", "shm_report_fail_on=never", playbook="snapfleet.snapd.report")
+    assert run.rc == 0, run.output[-3000:]
+    assert {host["name"]: host["status"] for host in run.json()["hosts"]} == STATUSES
+    assert run.host("good")["flavour"] == "bookworm"
+    assert run.json()["gate"] == {"fail_on": "never", "passed": True, "failed_by": []}
+
+
+def test_inside_an_awx_workflow_a_play_report_publishes_its_results_under_its_own_key(playbook):
+    run = playbook("--limit", "good,drifted", "-e", "shm_report_fail_on=never", "-e", "awx_job_id=42",
+                   "-e", "awx_workflow_job_id=40")
+    assert run.rc == 0, run.output[-3000:]
+    found = re.search(r"RUN: (\{.*\})", run.output)
+    published = json.loads(found.group(1))
+    assert list(published) == ["shm_report_job_42"]
+    assert sorted(published["shm_report_job_42"]["results"]) == ["drifted", "good"]
+    assert published["shm_report_job_42"]["results"]["good"]["connections"][0]["gadget"] is True
