@@ -33,7 +33,10 @@ options:
     type: str
     default: Shared-memory compliance
   results:
-    description: Also return every host's entry, by name (what the role publishes inside an AWX workflow).
+    description:
+      - Also return every host's entry, by name, as JSON text (what the role publishes inside an AWX workflow). One
+        text rather than a structure: a later job loads it as one value, where it would load and track every value
+        of every host (ten thousand hosts took a minute that way), and nothing in it can be read as a template.
     type: bool
     default: false
 """
@@ -71,8 +74,8 @@ _value:
       description: The gate's verdict in words, V(passed) or V(FAILED by) and the first hosts that failed it.
       type: str
     results:
-      description: With O(results=true), every host's entry of the report, by name; else V(null).
-      type: dict
+      description: With O(results=true), every host's entry of the report, by name, as JSON text; else V(null).
+      type: str
 """
 
 import html
@@ -94,14 +97,24 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~&])")
 _NOT_IN_CODE_SPAN = re.compile(r"[`|\r\n]")
 
 
+def _as_text(value):
+    """Any value as text; a timestamp as ISO 8601, as Ansible may hand a date-like string of YAML extra variables
+    (even an !unsafe one) over as a timestamp."""
+    return value.isoformat() if hasattr(value, "isoformat") else "%s" % (value,)
+
+
+def html_text(value):
+    return html.escape(_as_text(value))
+
+
 def markdown_text(value):
     """Text for anywhere in the Markdown: on one line, every character that means something escaped."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", "%s" % (value,)))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", _as_text(value)))
 
 
 def markdown_code(value):
     """A code span, or escaped text for what a code span cannot hold safely (a backtick, a pipe, a line break)."""
-    text = "%s" % (value,)
+    text = _as_text(value)
     return markdown_text(text) if _NOT_IN_CODE_SPAN.search(text) else "`%s`" % text
 
 
@@ -208,12 +221,12 @@ section.host { margin-top: 1.5rem; }"""
 
 
 def _status(status):
-    return '<span class="status status-%s">%s</span>' % (html.escape(status), html.escape(status))
+    return '<span class="status status-%s">%s</span>' % (html_text(status), html_text(status))
 
 
 def render_html(report, title):
     """A self-contained page (inline CSS, no script, no outside resource); every value is escaped."""
-    e = html.escape
+    e = html_text
     summary, gate = report["summary"], report["gate"]
     out = ['<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
            '<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>%s</title>\n<style>\n%s\n'
@@ -296,7 +309,7 @@ def shm_report_views(report, formats=FORMATS, title="Shared-memory compliance", 
     if unknown or isinstance(formats, (str, bytes)):
         raise AnsibleFilterError("shm_report_views: formats must be a list of json, markdown and html, got %r" % (formats,))
     renderers = {
-        "json": lambda: json.dumps(report, indent=2) + "\n",
+        "json": lambda: json.dumps(report, indent=2, default=_as_text) + "\n",
         "markdown": lambda: render_markdown(report, title),
         "html": lambda: render_html(report, title),
     }
@@ -308,7 +321,7 @@ def shm_report_views(report, formats=FORMATS, title="Shared-memory compliance", 
                     "hosts": {host["name"]: host["status"] for host in hosts}},
         "failures": {host["name"]: host["message"] for host in hosts if host["status"] in ("failed", "unreachable")},
         "verdict": _verdict(report["gate"], str),
-        "results": {host["name"]: host for host in hosts} if results else None,
+        "results": json.dumps({host["name"]: host for host in hosts}, separators=(",", ":")) if results else None,
     }
 
 

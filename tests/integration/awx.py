@@ -5,7 +5,8 @@ collections/requirements.yml (tasks/jobs.py, RunProjectUpdate); an inventory upd
 ansible-inventory; each job gets a private data dir with the project, the inventory written as an executable
 script printing JSON (tasks/jobs.py, write_inventory_file; for a slice only its hosts: models/inventory.py,
 get_sliced_hosts, the hosts ordered by name, every slice_count-th from slice_number - 1), survey answers and
-AWX's own variables as extra variables, and, with fact storage on, a jsonfile fact cache that AWX fills from its
+AWX's own variables as extra variables in env/extravars (YAML, every string `!unsafe`), and, with fact storage
+on, a jsonfile fact cache that AWX fills from its
 database before the job and reads back after it (tasks/facts.py: files named after the host, read back when
 changed during the job). The set_stats data of a job are its artifacts; a workflow passes the artifacts of a
 node's parents (for a sliced job, of every slice, merged key by key in the order the slices finished:
@@ -26,6 +27,18 @@ from pathlib import Path
 import yaml
 
 from tests.integration.conftest import ansible_bin, ansible_env
+
+
+class _UnsafeStrings(yaml.SafeDumper):
+    """awx/main/utils/safe_yaml.py, safe_dump: every string of the extra variables a job did not get from its
+    template (survey answers, artifacts of earlier jobs) is written `!unsafe`, so Ansible never templates it."""
+
+
+_UnsafeStrings.add_representer(str, lambda dumper, text: dumper.represent_scalar("!unsafe", text))
+
+
+def extravars_file(variables) -> str:
+    return yaml.dump(variables, Dumper=_UnsafeStrings, default_flow_style=False)
 
 
 class Project:
@@ -186,10 +199,12 @@ class Awx:
         if shared_cache:
             fact_storage = False
             envvars.update(ANSIBLE_CACHE_PLUGIN="jsonfile", ANSIBLE_CACHE_PLUGIN_CONNECTION=str(shared_cache))
+        (private / "env").mkdir()
+        (private / "env" / "extravars").write_text(extravars_file(dict(extravars, **awx_vars)))
         runner = ansible_runner.run(
             private_data_dir=str(private), ident=str(ident), project_dir=str(private / "project"), playbook=playbook,
             inventory=str(script), cmdline="--check" if check else None, quiet=True, envvars=envvars,
-            extravars=dict(extravars, **awx_vars), fact_cache_type="jsonfile" if fact_storage else "")
+            fact_cache_type="jsonfile" if fact_storage else "")
         finished = time.time()
         if written is not None:
             self._finish_fact_cache(hosts, cache, written)

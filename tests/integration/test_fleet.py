@@ -211,7 +211,8 @@ def test_a_sliced_audit_then_the_report_job_cover_the_whole_fleet(fleet, awx, tm
     # the slices' artifacts keeps every host's result
     assert [job.status for job in slices] == ["successful", "failed", "failed"], [job.output() for job in slices]
     assert sorted(artifacts) == sorted("shm_report_job_%d" % job.id for job in slices)
-    assert {name: entry["status"] for published in artifacts.values() for name, entry in published["results"].items()} \
+    results = [json.loads(published["results"]) for published in artifacts.values()]
+    assert {name: entry["status"] for hosts in results for name, entry in hosts.items()} \
         == {"lab1": "compliant", "lab2": "non-compliant", "lab3": "failed"}
 
     expected = {"lab1": "compliant", "lab2": "non-compliant", "lab3": "failed"}

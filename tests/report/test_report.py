@@ -22,6 +22,7 @@ import jsonschema
 import pytest
 from markdown_it import MarkdownIt
 
+from tests.integration.awx import extravars_file
 from tests.report.html_page import Page, rendered_dom, screenshot
 
 pytestmark = pytest.mark.report
@@ -274,12 +275,13 @@ def test_the_report_playbook_reports_every_host_from_the_fact_cache(fleet_run, p
 
 def test_the_report_playbook_reports_every_host_from_the_artifacts_of_earlier_jobs(fleet_run, playbook,
                                                                                     tmp_path_factory):
-    """As an AWX workflow passes them: the merged artifacts of two slice jobs, as extra variables."""
+    """As an AWX workflow passes them: the merged artifacts of two slice jobs, as extra variables (YAML, every
+    string !unsafe)."""
     entries = {host["name"]: host for host in fleet_run.json()["hosts"]}
-    extra = tmp_path_factory.mktemp("artifacts") / "extravars.json"
-    extra.write_text(json.dumps({
-        "shm_report_job_11": {"results": {name: entries[name] for name in ("broken", "good")}},
-        "shm_report_job_12": {"results": {name: entries[name] for name in ("drifted", "gone", "lost_one")}}}))
+    extra = tmp_path_factory.mktemp("artifacts") / "extravars.yml"
+    extra.write_text(extravars_file({
+        "shm_report_job_11": {"results": json.dumps({name: entries[name] for name in ("broken", "good")})},
+        "shm_report_job_12": {"results": json.dumps({name: entries[name] for name in ("drifted", "gone", "lost_one")})}}))
     run = playbook("-e", "@%s" % extra, "-e", "shm_report_fail_on=never", playbook="snapfleet.snapd.report")
     assert run.rc == 0, run.output[-3000:]
     assert {host["name"]: host["status"] for host in run.json()["hosts"]} == STATUSES
@@ -294,5 +296,6 @@ def test_inside_an_awx_workflow_a_play_report_publishes_its_results_under_its_ow
     found = re.search(r"RUN: (\{.*\})", run.output)
     published = json.loads(found.group(1))
     assert list(published) == ["shm_report_job_42"]
-    assert sorted(published["shm_report_job_42"]["results"]) == ["drifted", "good"]
-    assert published["shm_report_job_42"]["results"]["good"]["connections"][0]["gadget"] is True
+    results = json.loads(published["shm_report_job_42"]["results"])
+    assert sorted(results) == ["drifted", "good"]
+    assert results["good"]["connections"][0]["gadget"] is True

@@ -134,7 +134,6 @@ def test_the_summary_failures_and_results_for_the_artifacts():
     assert views["summary"]["hosts"] == {"gw_*1*": "failed", "lab2": "compliant", "lab10": "non-compliant"}
     assert views["summary"]["gate"]["failed_by"] == ["gw_*1*", "lab10"]
     assert views["failures"] == {"gw_*1*": "shm_verify: " + HOSTILE}
-    assert views["results"]["lab10"]["connections"] == ROWS
     assert shm_report_views(report())["results"] is None
 
 
@@ -142,3 +141,15 @@ def test_the_summary_failures_and_results_for_the_artifacts():
 def test_a_bad_report_or_format_is_refused(value, formats):
     with pytest.raises(AnsibleFilterError, match="shm_report_views"):
         shm_report_views(value, formats=formats)
+
+
+def test_the_results_for_the_artifacts_are_one_json_text():
+    assert json.loads(shm_report_views(report(), results=True)["results"])["lab10"]["connections"] == ROWS
+
+
+def test_a_timestamp_ansible_read_from_yaml_is_written_as_text():
+    import datetime
+
+    data = report()
+    data["hosts"][0]["recorded"] = datetime.datetime(2026, 12, 1, 10, 0, tzinfo=datetime.timezone.utc)
+    assert json.loads(shm_report_views(data)["files"]["json"])["hosts"][0]["recorded"] == "2026-12-01T10:00:00+00:00"
