@@ -9,9 +9,10 @@ cd "$ROOT"
 PY="$ROOT/.venv/bin/python"
 export SNAPFLEET_LAB_RUN="${SNAPFLEET_LAB_RUN:-$ROOT/.lab/demo}"
 HOSTS="${HOSTS:-3}"
-# The hosts' flavours, in turn (tests/lab/README.md): lab1 and lab3 bookworm robots, lab2 a trixie
-# gateway, as examples/inventory/lab.yml gives classes to bookworm and trixie hosts.
-DEMO_FLAVOUR="${DEMO_FLAVOUR:-bookworm,trixie}"
+# The hosts' flavours (tests/lab/README.md), one per snapd generation: lab1 a bookworm robot (snapd 2.57,
+# reached through the Python module), lab2 a trixie gateway (2.68), lab3 a forky robot with no Python at
+# all (2.77, like an Ubuntu Core 26 device), both reached through `snap debug api`.
+DEMO_FLAVOUR="${DEMO_FLAVOUR:-bookworm,trixie,forky:nopython}"
 REPORT_DIR="$ROOT/shm-report"
 T0=$SECONDS
 
