@@ -24,7 +24,6 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import 
     too_broad_message,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import (
-    EITHER_WRITE_FORM_SINCE,
     MRWLK_SINCE,
     PRIVATE_RECURSIVE_SINCE,
     PRIVATE_SINCE,
@@ -195,11 +194,7 @@ def check_connections(state, expected=None, private_snaps=None):
 
 def _write_rule_forms(version, path):
     rule = '"/{dev,run}/shm/%s" %s,'
-    if before(version, EITHER_WRITE_FORM_SINCE):
-        return (rule % (path, "rwk"),)
-    if before(version, MRWLK_SINCE):
-        return (rule % (path, "rwk"), rule % (path, "mrwlk"))
-    return (rule % (path, "mrwlk"),)
+    return (rule % (path, "rwk" if before(version, MRWLK_SINCE) else "mrwlk"),)
 
 
 def private_rule(version):

@@ -21,7 +21,10 @@ SEVERITIES = (ERROR, WARNING, INFO)
 # "declarations" is also what shm_lint runs.
 FINDING_CODES = {
     # declarations: snapd's own rules (error, snapd's wording) and the document's unenforced ones
-    "declaration-malformed": (ERROR, "declarations", "the plugs/slots section cannot be read the way snapd reads it"),
+    "declaration-malformed": (ERROR, "declarations", "a plug or slot snapd cannot read (snapd's words); snapd refuses the whole snap"),
+    "name-invalid": (ERROR, "declarations", "a plug or slot name snapd refuses (lowercase letters, digits and single dashes); snapd refuses the whole snap"),
+    "interface-name-invalid": (ERROR, "declarations", "a plug or slot whose interface name snapd refuses; snapd refuses the whole snap"),
+    "plug-slot-same-name": (ERROR, "declarations", "a plug and a slot with the same name (any interface); snapd refuses the whole snap"),
     "identifier-not-string": (ERROR, "declarations", "the shared-memory attribute is not a string; snapd drops the plug or slot"),
     "private-not-bool": (ERROR, "declarations", "private is not a bool (a quoted \"true\" is a string); snapd drops the plug"),
     "private-with-identifier": (ERROR, "declarations", "private: true together with shared-memory; snapd drops the plug"),

@@ -20,7 +20,7 @@ description:
     slot, and the read/write stored with each connection equal the slot's current ones (snapd before 2.64 keeps
     stale ones after a refresh)."
   - "C(apparmor): the generated profile of every app bound to a shared-memory plug or slot holds exactly the
-    rules its connections grant (per snapd version: C(rwk) before 2.57, C(mrwlk) after; private C(/dev/shm/*)
+    rules its connections grant (per snapd version: C(rwk) before 2.56.1, C(mrwlk) after; private C(/dev/shm/*)
     before 2.60.2, C(/dev/shm/**) after), and is loaded in enforce mode. Whether AppArmor is in force is read
     from the kernel, not from snapd's C(confinement), which Debian's snapd reports as C(partial) while it
     enforces. Where the kernel does not enforce AppArmor, one V(apparmor-disabled) info finding replaces them."
