@@ -120,9 +120,14 @@ def _check_expected(state, item):
     connection = state.connection(plug, slot)
     evidence = {"plug": str(plug), "slot": str(slot)}
     if item.state == "connected" and connection is None:
-        undesired = state.undesired_connection(plug, slot) is not None
-        message = "%s is not connected to %s%s" % (plug, slot, " (manually disconnected: undesired)" if undesired else "")
-        return [finding("connection-missing", _plug_subject(plug), message, dict(evidence, undesired=undesired))]
+        undesired = state.undesired_connection(plug, slot)
+        note = ""
+        if undesired is not None:
+            note = " (manually disconnected: undesired%s)" % (
+                "; the gadget made it, and snapd will not make it again" if undesired.gadget else "")
+        message = "%s is not connected to %s%s" % (plug, slot, note)
+        return [finding("connection-missing", _plug_subject(plug), message,
+                        dict(evidence, undesired=undesired is not None))]
     if item.state == "disconnected" and connection is not None:
         return [finding("connection-unexpected", _plug_subject(plug),
                         "%s is connected to %s, expected disconnected" % (plug, slot), evidence)]
@@ -162,16 +167,18 @@ def _check_established(state, connection):
     return findings
 
 
-def check_connections(state, expected=None, private_snaps=None):
+def check_connections(state, expected=None, private_snaps=None, manage_gadget_connections=False):
     """Expected connections established, nothing else connected, and every connection sound.
 
     expected: DesiredConnection items (_shm_plan.desired_connection) or None to skip the
     expected/unexpected comparison. A private plug's system connection is expected for the
-    snaps in private_snaps (None: every snap with a private plug).
+    snaps in private_snaps (None: every snap with a private plug). Connections the gadget made
+    are the device's, as shm_connection keeps them: expected while established, an error once
+    disconnected, unless manage_gadget_connections makes them like any other.
     """
     findings = []
+    named = set()
     if expected is not None:
-        named = set()
         for item in expected:
             findings.extend(_check_expected(state, item))
             slot = state.resolve(item.slot) if item.slot is not None else state.system_slot
@@ -179,7 +186,8 @@ def check_connections(state, expected=None, private_snaps=None):
         for connection in state.established:
             private_ok = (connection_is_private(state, connection) and state.is_system(connection.slot)
                           and (private_snaps is None or connection.plug.snap in private_snaps))
-            if connection.pair not in named and not private_ok:
+            gadget_ok = connection.gadget and not manage_gadget_connections
+            if connection.pair not in named and not private_ok and not gadget_ok:
                 findings.append(finding("connection-unexpected", _plug_subject(connection.plug),
                                         "%s is connected to %s, which no expected connection names"
                                         % (connection.plug, connection.slot),
@@ -187,7 +195,21 @@ def check_connections(state, expected=None, private_snaps=None):
                                          "manual": connection.manual}))
     for connection in state.established:
         findings.extend(_check_established(state, connection))
+    for connection in state.undesired:
+        if connection.gadget and not manage_gadget_connections and connection.pair not in named:
+            findings.append(_gadget_undesired(connection))
     return findings
+
+
+def _gadget_undesired(connection):
+    """A gadget-made connection someone disconnected: snapd applies the gadget's connections at first boot only
+    (ifacestate addGadgetConnections) and keeps this one undesired (doDisconnect), so it is gone for good."""
+    return finding("gadget-connection-undesired", _plug_subject(connection.plug),
+                   "%s was connected to %s by the gadget snap at first boot and has since been disconnected by hand: "
+                   "snapd keeps it undesired and will never connect it again; connect it again (snap connect %s %s, "
+                   "or list it as connected with shm_connection), or list it as disconnected if that is intended"
+                   % (connection.plug, connection.slot, connection.plug, connection.slot),
+                   {"plug": str(connection.plug), "slot": str(connection.slot), "gadget": True, "undesired": True})
 
 
 # --- AppArmor -------------------------------------------------------------------------------------------------
@@ -504,7 +526,7 @@ def check_declarations(state):
     return findings
 
 
-def verify(state, facts, families=FAMILIES, expected=None, private_snaps=None):
+def verify(state, facts, families=FAMILIES, expected=None, private_snaps=None, manage_gadget_connections=False):
     """Every finding of the chosen families, de-duplicated.
 
     facts is what _shm_host.gather_facts() returns for this state.
@@ -516,7 +538,7 @@ def verify(state, facts, families=FAMILIES, expected=None, private_snaps=None):
     if "dev-shm" in chosen:
         findings.extend(check_dev_shm(facts["dev_shm"], facts["mounts"]))
     if "connections" in chosen:
-        findings.extend(check_connections(state, expected, private_snaps))
+        findings.extend(check_connections(state, expected, private_snaps, manage_gadget_connections))
     if "private" in chosen:
         findings.extend(check_private(state, private_snaps, facts["private"], facts["mounts"]))
     if "apparmor" in chosen:

@@ -59,6 +59,7 @@ FINDING_CODES = {
     "identifier-mismatch": (ERROR, "connections", "plug and slot of a connection carry different shared-memory identifiers"),
     "private-to-app-slot": (ERROR, "connections", "a private plug connected to a slot other than the system slot"),
     "connection-grants-nothing": (WARNING, "connections", "a non-private plug connected to the system slot, which has no paths"),
+    "gadget-connection-undesired": (ERROR, "connections", "a connection the gadget snap made was disconnected by hand: snapd never makes it again"),
     "slot-attrs-stale": (ERROR, "connections", "the connection's stored read/write differ from the slot's current ones (snapd < 2.64 after a refresh)"),
     # apparmor
     "apparmor-disabled": (INFO, "apparmor", "the kernel does not enforce AppArmor; AppArmor checks skipped"),

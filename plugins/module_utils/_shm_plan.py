@@ -7,7 +7,7 @@
 
 Pure functions only: nothing here talks to snapd, so check mode and apply
 compute the same plan. Public names: ``DesiredConnection``,
-``desired_connection``, ``build_plan``, ``Plan``, ``Action``, ``Refusal``,
+``desired_connection``, ``build_plan``, ``Plan``, ``Action``, ``Refusal``, ``Kept``,
 and the version facts they use come from ``_snapd_versions``.
 """
 
@@ -28,6 +28,8 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions im
 
 CONNECTED = "connected"
 DISCONNECTED = "disconnected"
+GADGET_KEPT = ("made by the gadget snap, which snapd makes at first boot only: once disconnected it stays "
+               "undesired and nothing makes it again (set manage_gadget_connections: true to manage it too)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,14 +104,28 @@ class Refusal:
 
 
 @dataclasses.dataclass(frozen=True)
+class Kept:
+    """An established connection ``exclusive`` leaves alone although the list does not name it, and why."""
+
+    plug: Endpoint
+    slot: Endpoint
+    reason: str
+
+    def as_dict(self):
+        return {"plug": str(self.plug), "slot": str(self.slot), "reason": self.reason}
+
+
+@dataclasses.dataclass(frozen=True)
 class Plan:
-    """Ordered actions (disconnects first, then connects), refusals, and the connections before and after."""
+    """Ordered actions (disconnects first, then connects), refusals, what exclusive kept, and the connections
+    before and after."""
 
     actions: t.Tuple[Action, ...]
     refusals: t.Tuple[Refusal, ...]
     before: t.Tuple[ShmConnection, ...]
     after: t.Tuple[ShmConnection, ...]
     unknown_snaps: t.Tuple[str, ...] = ()
+    kept: t.Tuple[Kept, ...] = ()
 
     @property
     def changed(self):
@@ -130,11 +146,12 @@ def connections_view(connections):
     }
 
 
-def build_plan(desired, state, exclusive=False, snap_interfaces=None):
+def build_plan(desired, state, exclusive=False, snap_interfaces=None, manage_gadget_connections=False):
     """Plan the reconciliation of ``desired`` (DesiredConnection items) against ``state``.
 
     ``exclusive`` also disconnects established shared-memory connections the
-    items do not name, except a private plug's system connection.
+    items do not name, except a private plug's system connection and, unless
+    ``manage_gadget_connections``, a connection the gadget snap made (see ``Plan.kept``).
     ``snap_interfaces`` (from ``read_snap_interfaces``) only sharpens the
     messages about unknown plugs and slots; see ``Plan.unknown_snaps``.
     """
@@ -150,7 +167,7 @@ def build_plan(desired, state, exclusive=False, snap_interfaces=None):
     for item in desired:
         planner.add(item)
     if exclusive:
-        planner.add_exclusive_disconnects()
+        planner.add_exclusive_disconnects(manage_gadget_connections)
     actions = tuple(a for a in planner.actions if a.action != "connect") + tuple(
         a for a in planner.actions if a.action == "connect"
     )
@@ -160,6 +177,7 @@ def build_plan(desired, state, exclusive=False, snap_interfaces=None):
         before=before,
         after=_apply(before, actions, state),
         unknown_snaps=tuple(sorted(planner.unknown_snaps)),
+        kept=tuple(planner.kept),
     )
 
 
@@ -170,6 +188,7 @@ class _Planner:
         self.actions = []
         self.refusals = []
         self.unknown_snaps = set()
+        self.kept = []
         self.decided = {}  # (plug, slot) -> (state, forget) of the item that named it
 
     def refuse(self, code, message):
@@ -200,15 +219,24 @@ class _Planner:
         else:
             self._disconnect(plug, slot, item.forget)
 
-    def add_exclusive_disconnects(self):
+    def add_exclusive_disconnects(self, manage_gadget_connections):
         for connection in self.state.established:
             if connection.pair in self.decided:
                 continue
             plug = self.state.plugs.get(connection.plug)
             if plug is not None and plug.private and self.state.is_system(connection.slot):
                 # a private plug's system connection is the snap's own /dev/shm, not a sharing decision
+                self.kept.append(Kept(connection.plug, connection.slot, "a private plug's connection to the system "
+                                                                         "slot: the snap's own /dev/shm"))
                 continue
-            self.actions.append(Action("disconnect", connection.plug, connection.slot, "not listed (exclusive)"))
+            if connection.gadget and not manage_gadget_connections:
+                # snapd makes the gadget's connections at first boot only: one disconnected stays undesired for good
+                self.kept.append(Kept(connection.plug, connection.slot, GADGET_KEPT))
+                continue
+            reason = "not listed (exclusive)"
+            if connection.gadget:
+                reason += "; made by the gadget, which snapd will not make again (manage_gadget_connections)"
+            self.actions.append(Action("disconnect", connection.plug, connection.slot, reason))
 
     def _connect(self, plug, slot):
         state = self.state
@@ -224,11 +252,14 @@ class _Planner:
 
     def _disconnect(self, plug, slot, forget):
         state = self.state
-        if state.connection(plug.endpoint, slot.endpoint) is not None:
+        connection = state.connection(plug.endpoint, slot.endpoint)
+        if connection is not None:
+            gadget = "; made by the gadget, which snapd will not make again" if connection.gadget else ""
             if forget:
-                self.actions.append(Action("forget", plug.endpoint, slot.endpoint, "listed as disconnected with forget"))
+                self.actions.append(Action("forget", plug.endpoint, slot.endpoint,
+                                           "listed as disconnected with forget" + gadget))
             else:
-                self.actions.append(Action("disconnect", plug.endpoint, slot.endpoint, "listed as disconnected"))
+                self.actions.append(Action("disconnect", plug.endpoint, slot.endpoint, "listed as disconnected" + gadget))
         elif forget and state.undesired_connection(plug.endpoint, slot.endpoint) is not None:
             self.actions.append(Action(
                 "forget", plug.endpoint, slot.endpoint, "forget the manual disconnect so auto-connect may restore it"
@@ -349,6 +380,7 @@ def _apply(before, actions, state):
         elif action.action == "forget":
             connections.pop((pair, True), None)
         elif established is not None and not established.manual:
-            # snapd keeps a manually disconnected auto-connection as undesired, without attrs
-            connections[(pair, True)] = ShmConnection(action.plug, action.slot, manual=True, undesired=True)
+            # snapd keeps a manually disconnected auto-connection as undesired, without attrs but still by-gadget
+            connections[(pair, True)] = ShmConnection(action.plug, action.slot, manual=True,
+                                                      gadget=established.gadget, undesired=True)
     return tuple(sorted(connections.values(), key=lambda c: (c.undesired, tuple(c.plug), tuple(c.slot))))

@@ -144,9 +144,10 @@ def run_connection(params, host, check_mode=False, diff=False):
     try:
         reads = host.read(processes=_may_disconnect(params, desired))
         state = state_from_api(reads.system_info, reads.connections, reads.warnings)
-        plan = build_plan(desired, state, params["exclusive"])
+        plan = build_plan(desired, state, params["exclusive"], manage_gadget_connections=params["manage_gadget_connections"])
         if plan.refusals and plan.unknown_snaps:
-            plan = build_plan(desired, state, params["exclusive"], host.snap_interfaces(plan.unknown_snaps))
+            plan = build_plan(desired, state, params["exclusive"], host.snap_interfaces(plan.unknown_snaps),
+                              params["manage_gadget_connections"])
     except SnapdError as error:
         raise RunFailure(str(error), api_requests=host.request_count)
 
@@ -196,6 +197,7 @@ def run_connection(params, host, check_mode=False, diff=False):
         connections=after["connections"],
         undesired=after["undesired"],
         actions=actions,
+        kept=[item.as_dict() for item in plan.kept],
         api_requests=host.request_count,
     )
     if warnings:
@@ -315,7 +317,7 @@ def run_verify(params, host):
                            user_snaps=connection_snaps(state, state.established), slot_paths=object_paths(state))
     except HostReadError as error:
         raise RunFailure("cannot read the host: %s" % error, snapd_version=state.version)
-    findings = verify(state, facts, params["checks"], expected, private_snaps)
+    findings = verify(state, facts, params["checks"], expected, private_snaps, params["manage_gadget_connections"])
     summary = summarize(findings)
     return dict(changed=False, compliant=summary[ERROR] == 0, findings=findings, summary=summary,
                 snapd_version=state.version)

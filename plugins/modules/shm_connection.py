@@ -95,6 +95,17 @@ options:
         list does not name.
       - A private plug's connection to the system slot is kept unless the list names it with
         O(connections[].state=disconnected).
+      - A connection the device's gadget snap made is kept too, unless O(manage_gadget_connections=true): snapd
+        makes those once, at first boot, and keeps one that is disconnected as undesired, so nothing would ever
+        make it again. RV(kept) lists what was kept and why.
+    type: bool
+    default: false
+  manage_gadget_connections:
+    description:
+      - With O(exclusive=true), also disconnect the connections the gadget snap made that the list does not name.
+      - Only for fleets that take over the connections the device maker declared; a gadget connection disconnected
+        this way stays undesired and is never made again by snapd.
+      - A gadget connection the list names with O(connections[].state=disconnected) is disconnected either way.
     type: bool
     default: false
   force:
@@ -200,6 +211,25 @@ actions:
       type: str
   sample:
     - {action: connect, plug: consumer:shmem, slot: provider:shmem, reason: listed as connected}
+kept:
+  description:
+    - With O(exclusive=true), the established connections the list does not name that were left alone, and why
+      (a private plug's own C(/dev/shm); a connection made by the gadget snap).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    plug:
+      description: The plug, as V(snap:plug).
+      type: str
+    slot:
+      description: The slot, as V(snap:slot).
+      type: str
+    reason:
+      description: Why it was kept.
+      type: str
+  sample:
+    - {plug: sensor:shmem, slot: provider:shmem, reason: "made by the gadget snap, which snapd makes at first boot only: ..."}
 pending:
   description: When a change failed part-way through, the changes that were not made, the failed one first.
   returned: failure

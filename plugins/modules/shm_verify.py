@@ -18,7 +18,9 @@ description:
   - "C(connections): each connection of O(connections) is established (or not, for V(disconnected)), no other
     shared-memory connection exists, plug and slot identifiers match, no private plug is connected to an app
     slot, and the read/write stored with each connection equal the slot's current ones (snapd before 2.64 keeps
-    stale ones after a refresh)."
+    stale ones after a refresh). A connection the gadget snap made is the device maker's: expected while it is
+    established, and an error (V(gadget-connection-undesired)) once someone disconnected it, since snapd never makes
+    it again; O(manage_gadget_connections) treats them like any other, as M(snapfleet.snapd.shm_connection) does."
   - "C(apparmor): the generated profile of every app bound to a shared-memory plug or slot holds exactly the
     rules its connections grant (per snapd version: C(rwk) before 2.56.1, C(mrwlk) after; private C(/dev/shm/*)
     before 2.60.2, C(/dev/shm/**) after), and is loaded in enforce mode. Whether AppArmor is in force is read
@@ -77,6 +79,14 @@ options:
         description: Accepted so that a list written for M(snapfleet.snapd.shm_connection) works as is; ignored here.
         type: bool
         default: false
+  manage_gadget_connections:
+    description:
+      - Treat connections the gadget snap made like any other, as M(snapfleet.snapd.shm_connection) does with the
+        same option; use the same value for both.
+      - When false, an established gadget connection is never V(connection-unexpected), and a disconnected one is a
+        V(gadget-connection-undesired) error unless O(connections) lists it as V(disconnected).
+    type: bool
+    default: false
   private_snaps:
     description:
       - Snaps (instance names) whose private C(/dev/shm) setup to check.
@@ -144,7 +154,8 @@ findings:
     - Everything found, one entry per fact. C(docs/findings.md) is the table of all codes.
     - "Errors: V(dev-shm-missing), V(dev-shm-symlink), V(dev-shm-not-directory), V(dev-shm-not-tmpfs),
       V(dev-shm-mode), V(dev-shm-owner), V(connection-missing), V(connection-unexpected), V(endpoint-missing),
-      V(identifier-mismatch), V(private-to-app-slot), V(slot-attrs-stale), V(apparmor-profile-missing),
+      V(identifier-mismatch), V(private-to-app-slot), V(gadget-connection-undesired), V(slot-attrs-stale),
+      V(apparmor-profile-missing),
       V(apparmor-rule-missing), V(apparmor-rule-unexpected), V(apparmor-profile-not-enforced),
       V(private-not-connected), V(private-undesired), V(private-unsupported), V(private-fstab-missing),
       V(private-applied-fstab-missing), V(private-mount-missing), V(private-dir-symlink),

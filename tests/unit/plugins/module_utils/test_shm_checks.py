@@ -131,6 +131,47 @@ def test_private_system_connection_is_expected_by_default():
     assert check_connections(compliant_state(), EXPECTED[:1]) == []
 
 
+def gadget_connection(undesired=False):
+    entry = connection("logger:shmem", "provider:shmem", manual=undesired, gadget=True)
+    if not undesired:
+        entry["plug-attrs"], entry["slot-attrs"] = {"shared-memory": "foo", "private": False}, dict(PROVIDER_ATTRS)
+    return entry
+
+
+def test_an_established_gadget_connection_is_the_device_makers_not_unexpected():
+    state = host(established=[provider_connection(), private_connection(), gadget_connection()])
+    assert check_connections(state, EXPECTED) == []
+    assert codes(check_connections(state, EXPECTED, manage_gadget_connections=True)) == ["connection-unexpected"]
+
+
+def test_a_gadget_connection_disconnected_by_hand_is_an_error_saying_what_to_do():
+    state = host(established=[provider_connection(), private_connection()], undesired=[gadget_connection(True)])
+    for expected in (None, EXPECTED):
+        found = check_connections(state, expected)
+        assert codes(found) == ["gadget-connection-undesired"]
+        assert found[0]["severity"] == "error"
+        assert "snapd keeps it undesired and will never connect it again" in found[0]["message"]
+        assert "snap connect logger:shmem provider:shmem" in found[0]["message"]
+    assert check_connections(state, EXPECTED, manage_gadget_connections=True) == []
+
+
+def test_a_gadget_connection_listed_as_disconnected_is_no_finding_and_listed_as_connected_says_gadget():
+    state = host(established=[provider_connection(), private_connection()], undesired=[gadget_connection(True)])
+    off = EXPECTED + [desired_connection("logger:shmem", "provider:shmem", "disconnected")]
+    assert check_connections(state, off) == []
+    on = EXPECTED + [desired_connection("logger:shmem", "provider:shmem")]
+    found = check_connections(state, on)
+    assert codes(found) == ["connection-missing"]
+    assert found[0]["message"].endswith("(manually disconnected: undesired; the gadget made it, and snapd will not "
+                                        "make it again)")
+
+
+def test_a_manual_undesired_connection_not_made_by_the_gadget_is_no_connections_finding():
+    state = host(established=[provider_connection(), private_connection()],
+                 undesired=[connection("logger:shmem", "provider:shmem")])
+    assert check_connections(state, None) == []
+
+
 def test_expected_disconnected_but_connected():
     wanted = [desired_connection("consumer:shmem", "provider:shmem", "disconnected")]
     assert codes(check_connections(compliant_state(), wanted)) == ["connection-unexpected"]

@@ -117,6 +117,43 @@ def test_exclusive_disconnects_a_private_system_connection_listed_as_disconnecte
     assert actions(plan) == [("disconnect", "shm-private:shmem-private", "snapd:shared-memory")]
 
 
+def gadget_host(**extra):
+    return host(established=[connection("logger:shmem", "provider:shmem", manual=False, gadget=True),
+                             connection("shm-private:shmem-private", "snapd:shared-memory", manual=False)], **extra)
+
+
+def test_exclusive_keeps_a_connection_the_gadget_made_and_says_why():
+    plan = build_plan([want("consumer:shmem", "provider:shmem")], gadget_host(), exclusive=True)
+    assert actions(plan) == [("connect", "consumer:shmem", "provider:shmem")]
+    assert [(str(item.plug), str(item.slot)) for item in plan.kept] == [
+        ("logger:shmem", "provider:shmem"), ("shm-private:shmem-private", "snapd:shared-memory")]
+    assert plan.kept[0].reason.startswith("made by the gadget snap, which snapd makes at first boot only")
+    assert "manage_gadget_connections" in plan.kept[0].reason
+    assert plan.kept[1].reason == "a private plug's connection to the system slot: the snap's own /dev/shm"
+
+
+def test_exclusive_managing_gadget_connections_disconnects_one_into_undesired():
+    plan = build_plan([want("consumer:shmem", "provider:shmem")], gadget_host(), exclusive=True,
+                      manage_gadget_connections=True)
+    assert actions(plan) == [("disconnect", "logger:shmem", "provider:shmem"), ("connect", "consumer:shmem", "provider:shmem")]
+    assert "made by the gadget, which snapd will not make again" in plan.actions[0].reason
+    assert [(str(item.plug), item.reason.startswith("a private plug")) for item in plan.kept] == [
+        ("shm-private:shmem-private", True)]
+    # snapd keeps it undesired, by-gadget still, and reports it manual
+    assert plan.after_view()["undesired"] == [{"plug": "logger:shmem", "slot": "provider:shmem", "manual": True,
+                                               "gadget": True}]
+
+
+def test_a_gadget_connection_listed_as_disconnected_is_disconnected_and_the_reason_says_so():
+    plan = build_plan([want("logger:shmem", "provider:shmem", "disconnected")], gadget_host())
+    assert actions(plan) == [("disconnect", "logger:shmem", "provider:shmem")]
+    assert plan.actions[0].reason == "listed as disconnected; made by the gadget, which snapd will not make again"
+
+
+def test_without_exclusive_nothing_is_kept():
+    assert build_plan([want("consumer:shmem", "provider:shmem")], gadget_host()).kept == ()
+
+
 def test_exclusive_with_everything_listed_needs_nothing():
     state = host(established=[connection("consumer:shmem", "provider:shmem")])
     assert not build_plan([want("consumer:shmem", "provider:shmem")], state, exclusive=True).changed

@@ -39,6 +39,9 @@ def lab_like(fake):
     fake.add_plug("shm-private", "shmem-private", {"private": True})
     fake.add_connection("shm-private:shmem-private", "snapd:shared-memory", undesired=True)
     fake.add_connection("logger:shmem", "provider:shmem")
+    # made by the gadget at first boot: an auto-connection with by-gadget set
+    fake.add_plug("sensor", "shmem", {"shared-memory": "foo", "private": False})
+    fake.add_connection("sensor:shmem", "provider:shmem", manual=False, gadget=True)
     fake.warnings.append({"message": 'snap "shm-broken" has bad plugs or slots: shmem (shared memory interface '
                                      'requires at least a valid "read" or "write" attribute)'})
     return fake
@@ -84,7 +87,8 @@ def outcome(run, *args, **kwargs):
 
 
 def params(**args):
-    base = dict(plug=None, slot=None, state="connected", forget=False, connections=None, exclusive=False, force=False)
+    base = dict(plug=None, slot=None, state="connected", forget=False, connections=None, exclusive=False, force=False,
+                manage_gadget_connections=False)
     base.update(args)
     return base
 
@@ -95,6 +99,11 @@ CASES = {
     "exclusive list": params(connections=[dict(plug="consumer:shmem", slot="provider:shmem", state="connected", forget=False),
                                           dict(plug="shm-private:shmem-private", slot=None, state="connected", forget=False)],
                              exclusive=True),
+    "exclusive managing gadget connections": params(
+        connections=[dict(plug="consumer:shmem", slot="provider:shmem", state="connected", forget=False)],
+        exclusive=True, manage_gadget_connections=True),
+    "gadget connection listed as disconnected": params(plug="sensor:shmem", slot="provider:shmem",
+                                                       state="disconnected"),
     "forget": params(plug="shm-private:shmem-private", slot=":shared-memory", state="disconnected", forget=True),
     "refused mismatch": params(plug="stranger:shmem", slot="provider:shmem"),
     "refused unknown snap": params(plug="ghost:shmem", slot="provider:shmem"),
@@ -125,6 +134,20 @@ def test_a_change_is_one_more_remote_command_whatever_the_number_of_actions(pair
     result = run_connection(CASES["exclusive list"], remote)
     assert [a["action"] for a in result["actions"]] == ["disconnect", "connect", "connect"]
     assert result["remote_commands"] == 2
+
+
+def test_exclusive_keeps_the_gadget_connection_on_both_transports(pair):
+    for host in hosts(pair):
+        result = run_connection(CASES["exclusive list"], host, check_mode=True)
+        assert [k["plug"] for k in result["kept"]] == ["sensor:shmem"]
+        assert "sensor:shmem" not in [a["plug"] for a in result["actions"]]
+    local, remote = hosts(pair)
+    managed = CASES["exclusive managing gadget connections"]
+    expected = outcome(run_connection, managed, local)
+    assert outcome(run_connection, managed, remote) == expected
+    assert [u for u in expected["undesired"] if u["plug"] == "sensor:shmem"] == [
+        {"plug": "sensor:shmem", "slot": "provider:shmem", "manual": True, "gadget": True}]
+    assert pair[0].undesired == pair[1].undesired
 
 
 def test_info_is_the_same_on_both_transports(pair):
@@ -207,8 +230,8 @@ def test_ls_c_quoted_names_come_back_byte_for_byte():
 
 
 def verify_params(**args):
-    base = dict(connections=None, private_snaps=None, checks=["dev-shm", "connections", "apparmor", "private",
-                                                              "objects", "warnings", "declarations"])
+    base = dict(connections=None, private_snaps=None, manage_gadget_connections=False,
+                checks=["dev-shm", "connections", "apparmor", "private", "objects", "warnings", "declarations"])
     base.update(args)
     return base
 
@@ -229,6 +252,17 @@ def test_verify_finds_the_same_on_both_transports_on_this_machine(pair, tty):
         os.unlink(name)
     assert name in [f["evidence"].get("object") for f in expected["findings"]]
     assert found == expected
+
+
+def test_verify_flags_a_gadget_connection_disconnected_by_hand_on_both_transports(pair):
+    for fake in pair:
+        fake.add_plug("gauge", "shmem", {"shared-memory": "foo", "private": False})
+        fake.add_connection("gauge:shmem", "provider:shmem", manual=False, gadget=True, undesired=True)
+    local, remote = hosts(pair)
+    expected = outcome(run_verify, verify_params(checks=["connections"]), local)
+    assert [f["code"] for f in expected["findings"] if f["subject"] == "plug gauge:shmem"] == ["gadget-connection-undesired"]
+    assert expected["compliant"] is False
+    assert outcome(run_verify, verify_params(checks=["connections"]), remote) == expected
 
 
 def test_ls_listing_gives_lstat_facts_for_hostile_names():
