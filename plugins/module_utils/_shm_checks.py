@@ -134,8 +134,11 @@ def _check_expected(state, item):
     return []
 
 
-def _check_established(state, connection):
-    """Identifier, private-target and stale-attribute checks of one established connection."""
+def _check_established(state, connection, mismatch_allowed=False):
+    """Identifier, private-target and stale-attribute checks of one established connection.
+
+    mismatch_allowed: the expected item naming it lets its identifiers differ (allow_identifier_mismatch).
+    """
     subject = _plug_subject(connection.plug)
     evidence = {"plug": str(connection.plug), "slot": str(connection.slot)}
     system = state.is_system(connection.slot)
@@ -150,7 +153,12 @@ def _check_established(state, connection):
     findings = []
     plug_id = connection.plug_attrs.get(INTERFACE)
     slot_id = connection.slot_attrs.get(INTERFACE)
-    if plug_id != slot_id:
+    if plug_id != slot_id and mismatch_allowed:
+        findings.append(finding("identifier-mismatch-allowed", subject, "%s has identifier %r but %s has %r, as "
+                                "allow_identifier_mismatch lets it (snapd allows it only where a snap declaration "
+                                "does)" % (connection.plug, plug_id, connection.slot, slot_id),
+                                dict(evidence, plug_identifier=plug_id, slot_identifier=slot_id)))
+    elif plug_id != slot_id:
         findings.append(finding("identifier-mismatch", subject, "%s has identifier %r but %s has %r"
                                 % (connection.plug, plug_id, connection.slot, slot_id),
                                 dict(evidence, plug_identifier=plug_id, slot_identifier=slot_id)))
@@ -178,11 +186,14 @@ def check_connections(state, expected=None, private_snaps=None, manage_gadget_co
     """
     findings = []
     named = set()
+    mismatch_allowed = set()
     if expected is not None:
         for item in expected:
             findings.extend(_check_expected(state, item))
             slot = state.resolve(item.slot) if item.slot is not None else state.system_slot
             named.add((state.resolve(item.plug), slot))
+            if item.allow_identifier_mismatch:
+                mismatch_allowed.add((state.resolve(item.plug), slot))
         for connection in state.established:
             private_ok = (connection_is_private(state, connection) and state.is_system(connection.slot)
                           and (private_snaps is None or connection.plug.snap in private_snaps))
@@ -194,7 +205,7 @@ def check_connections(state, expected=None, private_snaps=None, manage_gadget_co
                                         {"plug": str(connection.plug), "slot": str(connection.slot),
                                          "manual": connection.manual}))
     for connection in state.established:
-        findings.extend(_check_established(state, connection))
+        findings.extend(_check_established(state, connection, connection.pair in mismatch_allowed))
     for connection in state.undesired:
         if connection.gadget and not manage_gadget_connections and connection.pair not in named:
             findings.append(_gadget_undesired(connection))

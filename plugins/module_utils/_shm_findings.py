@@ -57,6 +57,7 @@ FINDING_CODES = {
     "connection-unexpected": (ERROR, "connections", "an established shared-memory connection nobody expected"),
     "endpoint-missing": (ERROR, "connections", "an expected connection names a plug or slot snapd does not have"),
     "identifier-mismatch": (ERROR, "connections", "plug and slot of a connection carry different shared-memory identifiers"),
+    "identifier-mismatch-allowed": (INFO, "connections", "plug and slot identifiers differ, as the expected connection's allow_identifier_mismatch lets them"),
     "private-to-app-slot": (ERROR, "connections", "a private plug connected to a slot other than the system slot"),
     "connection-grants-nothing": (WARNING, "connections", "a non-private plug connected to the system slot, which has no paths"),
     "gadget-connection-undesired": (ERROR, "connections", "a connection the gadget snap made was disconnected by hand: snapd never makes it again"),

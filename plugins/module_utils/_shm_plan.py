@@ -38,12 +38,15 @@ class DesiredConnection:
 
     ``slot`` None means the system slot, which only a private plug may leave
     out. ``plug``/``slot`` are parsed endpoints (system snap written ``""``).
+    ``allow_identifier_mismatch`` lets the pair connect although the plug's and
+    the slot's shared-memory identifiers differ.
     """
 
     plug: Endpoint
     slot: t.Optional[Endpoint]
     state: str = CONNECTED
     forget: bool = False
+    allow_identifier_mismatch: bool = False
 
 
 def connection_item_spec():
@@ -53,10 +56,11 @@ def connection_item_spec():
         slot=dict(type="str"),
         state=dict(type="str", choices=[CONNECTED, DISCONNECTED], default=CONNECTED),
         forget=dict(type="bool", default=False),
+        allow_identifier_mismatch=dict(type="bool", default=False),
     )
 
 
-def desired_connection(plug, slot=None, state=CONNECTED, forget=False):
+def desired_connection(plug, slot=None, state=CONNECTED, forget=False, allow_identifier_mismatch=False):
     """Parse one user item; raises ValueError (EndpointError for bad names) with a message for the user."""
     if state not in (CONNECTED, DISCONNECTED):
         raise ValueError("state must be connected or disconnected, not %r" % (state,))
@@ -68,6 +72,7 @@ def desired_connection(plug, slot=None, state=CONNECTED, forget=False):
         slot=None if slot in (None, "") else parse_slot(slot),
         state=state,
         forget=bool(forget),
+        allow_identifier_mismatch=bool(allow_identifier_mismatch),
     )
 
 
@@ -126,6 +131,7 @@ class Plan:
     after: t.Tuple[ShmConnection, ...]
     unknown_snaps: t.Tuple[str, ...] = ()
     kept: t.Tuple[Kept, ...] = ()
+    warnings: t.Tuple[str, ...] = ()
 
     @property
     def changed(self):
@@ -178,6 +184,7 @@ def build_plan(desired, state, exclusive=False, snap_interfaces=None, manage_gad
         after=_apply(before, actions, state),
         unknown_snaps=tuple(sorted(planner.unknown_snaps)),
         kept=tuple(planner.kept),
+        warnings=tuple(planner.warnings),
     )
 
 
@@ -189,7 +196,8 @@ class _Planner:
         self.refusals = []
         self.unknown_snaps = set()
         self.kept = []
-        self.decided = {}  # (plug, slot) -> (state, forget) of the item that named it
+        self.warnings = []
+        self.decided = {}  # (plug, slot) -> (state, forget, allow_identifier_mismatch) of the item that named it
 
     def refuse(self, code, message):
         self.refusals.append(Refusal(code, message))
@@ -205,17 +213,18 @@ class _Planner:
         if slot is None:
             return
         pair = (plug.endpoint, slot.endpoint)
-        decision = (item.state, item.forget)
+        decision = (item.state, item.forget, item.allow_identifier_mismatch)
         if pair in self.decided:
             if self.decided[pair] != decision:
                 self.refuse(
                     "conflicting-items",
-                    "%s to %s is listed more than once with different state or forget; list it once" % pair,
+                    "%s to %s is listed more than once with different state, forget or allow_identifier_mismatch; "
+                    "list it once" % pair,
                 )
             return
         self.decided[pair] = decision
         if item.state == CONNECTED:
-            self._connect(plug, slot)
+            self._connect(plug, slot, item.allow_identifier_mismatch)
         else:
             self._disconnect(plug, slot, item.forget)
 
@@ -238,16 +247,22 @@ class _Planner:
                 reason += "; made by the gadget, which snapd will not make again (manage_gadget_connections)"
             self.actions.append(Action("disconnect", connection.plug, connection.slot, reason))
 
-    def _connect(self, plug, slot):
+    def _connect(self, plug, slot, allow_identifier_mismatch):
         state = self.state
         if state.connection(plug.endpoint, slot.endpoint) is not None:
             return
-        if not self._compatible(plug, slot):
+        if not self._compatible(plug, slot, allow_identifier_mismatch):
             return
         if state.undesired_connection(plug.endpoint, slot.endpoint) is not None:
             reason = "restore the auto-connection that was manually disconnected"
         else:
             reason = "listed as connected"
+        if not plug.private and plug.identifier != slot.identifier:
+            reason += "; identifiers differ, let through by allow_identifier_mismatch"
+            self.warnings.append(
+                "connecting %s to %s although the plug's shared-memory identifier %s differs from the slot's %s "
+                "(allow_identifier_mismatch): snapd refuses this for store snaps unless a snap declaration allows it"
+                % (plug.endpoint, slot.endpoint, _quoted(plug.identifier), _quoted(slot.identifier)))
         self.actions.append(Action("connect", plug.endpoint, slot.endpoint, reason))
 
     def _disconnect(self, plug, slot, forget):
@@ -265,8 +280,13 @@ class _Planner:
                 "forget", plug.endpoint, slot.endpoint, "forget the manual disconnect so auto-connect may restore it"
             ))
 
-    def _compatible(self, plug, slot):
-        """The base-declaration rules snapd skips for --dangerous snaps (interfaces/builtin/shared_memory.go)."""
+    def _compatible(self, plug, slot, allow_identifier_mismatch=False):
+        """The base-declaration rules snapd skips for --dangerous snaps (interfaces/builtin/shared_memory.go).
+
+        The identifier rule is $PLUG(shared-memory) in the base declaration, checked in doConnect only when both
+        snaps have a snap declaration, and a store rule on either replaces it (interfaces/policy/policy.go): the
+        user may vouch for such a pair with allow_identifier_mismatch.
+        """
         if plug.private and not self.state.is_system(slot.endpoint):
             self.refuse(
                 "private-plug-app-slot",
@@ -282,12 +302,13 @@ class _Planner:
                 % (plug.endpoint, slot.endpoint, plug.endpoint, _quoted(plug.identifier)),
             )
             return False
-        if not plug.private and plug.identifier != slot.identifier:
+        if not plug.private and plug.identifier != slot.identifier and not allow_identifier_mismatch:
             self.refuse(
                 "identifier-mismatch",
                 "cannot connect %s to %s: the plug's shared-memory identifier %s does not match the slot's %s; "
                 "snapd refuses this for store snaps and lets it through only for --dangerous ones, so make the "
-                "shared-memory attributes in the two snap.yaml files agree"
+                "shared-memory attributes in the two snap.yaml files agree (or, if a snap declaration of the store "
+                "allows this pair, set allow_identifier_mismatch: true on it)"
                 % (plug.endpoint, slot.endpoint, _quoted(plug.identifier), _quoted(slot.identifier)),
             )
             return False

@@ -128,7 +128,8 @@ def _remote_commands(host):
 def _desired_items(params):
     items = [params] if params["connections"] is None else params["connections"]
     try:
-        return [desired_connection(i["plug"], i["slot"], i["state"], i["forget"]) for i in items]
+        return [desired_connection(i["plug"], i["slot"], i["state"], i["forget"], i["allow_identifier_mismatch"])
+                for i in items]
     except ValueError as error:
         raise RunFailure(str(error))
 
@@ -159,7 +160,7 @@ def run_connection(params, host, check_mode=False, diff=False):
             api_requests=host.request_count,
         )
 
-    warnings = _in_use_guard(host, state, plan, params["force"])
+    warnings = list(plan.warnings) + _in_use_guard(host, state, plan, params["force"])
     after = plan.after_view()
     actions = [a.as_dict() for a in plan.actions]
     if plan.changed and not check_mode:
@@ -280,7 +281,9 @@ def _verify_inputs(params):
     if params["connections"] is not None:
         try:
             # forget only matters to shm_connection; what is verified is the state
-            expected = [desired_connection(item["plug"], item["slot"], item["state"]) for item in params["connections"]]
+            expected = [desired_connection(item["plug"], item["slot"], item["state"],
+                                           allow_identifier_mismatch=item["allow_identifier_mismatch"])
+                        for item in params["connections"]]
         except ValueError as error:
             raise RunFailure("invalid connections item: %s" % error)
     for name in params["private_snaps"] or ():

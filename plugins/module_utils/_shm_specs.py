@@ -40,7 +40,7 @@ def shm_connection_spec():
     return dict(
         argument_spec=options,
         mutually_exclusive=[("connections", "plug"), ("connections", "slot"), ("connections", "state"),
-                            ("connections", "forget")],
+                            ("connections", "forget"), ("connections", "allow_identifier_mismatch")],
         required_one_of=[("plug", "connections")],
         required_if=[("exclusive", True, ("connections",))],
     )

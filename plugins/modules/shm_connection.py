@@ -65,9 +65,19 @@ options:
       - Only valid with O(state=disconnected).
     type: bool
     default: false
+  allow_identifier_mismatch:
+    description:
+      - Connect the plug to the slot although their C(shared-memory) identifiers differ, which the module refuses
+        otherwise.
+      - Only for the rare pair whose snap declaration in the store allows it (snapd applies the identifier rule of
+        its base declaration, which a store rule on either snap replaces, and skips it for snaps installed with
+        C(--dangerous)). The action's reason and a warning in the result say the mismatch was let through.
+    type: bool
+    default: false
   connections:
     description:
-      - A list of connections to reconcile in one run, instead of O(plug), O(slot), O(state) and O(forget).
+      - A list of connections to reconcile in one run, instead of O(plug), O(slot), O(state), O(forget) and
+        O(allow_identifier_mismatch).
       - Changes are applied disconnects first, then connects. If one fails, the module fails and reports what
         was done (RV(actions)) and what was not (RV(pending)).
     type: list
@@ -87,6 +97,10 @@ options:
         default: connected
       forget:
         description: As for the top-level O(forget).
+        type: bool
+        default: false
+      allow_identifier_mismatch:
+        description: As for the top-level O(allow_identifier_mismatch).
         type: bool
         default: false
   exclusive:

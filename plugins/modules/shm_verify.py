@@ -79,6 +79,13 @@ options:
         description: Accepted so that a list written for M(snapfleet.snapd.shm_connection) works as is; ignored here.
         type: bool
         default: false
+      allow_identifier_mismatch:
+        description:
+          - As in M(snapfleet.snapd.shm_connection): the connection's plug and slot identifiers may differ. Its
+            mismatch is then the info finding V(identifier-mismatch-allowed) instead of the error
+            V(identifier-mismatch).
+        type: bool
+        default: false
   manage_gadget_connections:
     description:
       - Treat connections the gadget snap made like any other, as M(snapfleet.snapd.shm_connection) does with the
@@ -165,7 +172,7 @@ findings:
       V(path-too-broad), V(shm-object-unreadable), V(connection-users-unknown), and the warning codes of
       M(snapfleet.snapd.shm_lint)."
     - "Info: V(apparmor-disabled), V(private-namespace-pending), V(shm-object), V(shm-objects-more),
-      V(connection-in-use)."
+      V(connection-in-use), V(identifier-mismatch-allowed)."
     - "A V(connection-in-use) finding's evidence holds the connection's C(plug) and C(slot) and its C(users), each with
       C(pid), C(snap), C(app) (as in C(snap.SNAP.APP); C(hook.NAME) for a hook) and the C(paths) under C(/dev/shm)
       it holds, as the process sees them."

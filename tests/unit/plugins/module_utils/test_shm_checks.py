@@ -192,6 +192,16 @@ def test_identifier_mismatch():
     assert found[0]["message"] == "stranger:shmem has identifier 'other' but provider:shmem has 'foo'"
 
 
+def test_identifier_mismatch_the_expected_item_allows_is_info():
+    entry = connection("stranger:shmem", "provider:shmem")
+    entry["plug-attrs"], entry["slot-attrs"] = {"shared-memory": "other"}, dict(PROVIDER_ATTRS)
+    allowed = [desired_connection("stranger:shmem", "provider:shmem", allow_identifier_mismatch=True)]
+    found = check_connections(host(established=[entry]), allowed)
+    assert [(f["code"], f["severity"]) for f in found] == [("identifier-mismatch-allowed", "info")]
+    plain = [desired_connection("stranger:shmem", "provider:shmem")]
+    assert codes(check_connections(host(established=[entry]), plain)) == ["identifier-mismatch"]
+
+
 def test_private_plug_on_app_slot_and_plain_plug_on_system_slot():
     private = connection("shm-private:shmem-private", "provider:shmem")
     private["plug-attrs"] = {"private": True}

@@ -167,6 +167,17 @@ def test_manage_gadget_connections_lets_exclusive_disconnect_one_into_undesired(
     assert result["kept"] == []
 
 
+def test_identifier_mismatch_is_refused_unless_allowed_and_then_said(capsys, host):
+    host.add_plug("stranger", "shmem", {"shared-memory": "other", "private": False})
+    refused = run(capsys, host, plug="stranger:shmem", slot="provider:shmem")
+    assert [r["code"] for r in refused["refusals"]] == ["identifier-mismatch"] and posts(host) == []
+    allowed = run(capsys, host, connections=[{"plug": "stranger:shmem", "slot": "provider:shmem",
+                                              "allow_identifier_mismatch": True}])
+    assert allowed["changed"] is True
+    assert allowed["actions"][0]["reason"].endswith("identifiers differ, let through by allow_identifier_mismatch")
+    assert any("allow_identifier_mismatch" in warning for warning in allowed["warnings"])
+
+
 def test_api_requests_counts_the_reads_and_the_changes(capsys, host):
     result = run(capsys, host, **PAIR)
     # 3 reads, 1 POST, 1 change poll, 1 re-read of the connections

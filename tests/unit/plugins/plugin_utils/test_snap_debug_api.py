@@ -86,9 +86,14 @@ def outcome(run, *args, **kwargs):
     return {key: value for key, value in result.items() if key not in TRANSPORT_FIELDS}
 
 
+def item(plug, slot=None, state="connected", **args):
+    """One connections item with the defaults the argument spec fills in."""
+    return dict(dict(plug=plug, slot=slot, state=state, forget=False, allow_identifier_mismatch=False), **args)
+
+
 def params(**args):
     base = dict(plug=None, slot=None, state="connected", forget=False, connections=None, exclusive=False, force=False,
-                manage_gadget_connections=False)
+                manage_gadget_connections=False, allow_identifier_mismatch=False)
     base.update(args)
     return base
 
@@ -96,16 +101,17 @@ def params(**args):
 CASES = {
     "connect": params(plug="consumer:shmem", slot="provider:shmem"),
     "no-op": params(plug="logger:shmem", slot="provider:shmem"),
-    "exclusive list": params(connections=[dict(plug="consumer:shmem", slot="provider:shmem", state="connected", forget=False),
-                                          dict(plug="shm-private:shmem-private", slot=None, state="connected", forget=False)],
+    "exclusive list": params(connections=[item("consumer:shmem", "provider:shmem"),
+                                          item("shm-private:shmem-private")],
                              exclusive=True),
     "exclusive managing gadget connections": params(
-        connections=[dict(plug="consumer:shmem", slot="provider:shmem", state="connected", forget=False)],
+        connections=[item("consumer:shmem", "provider:shmem")],
         exclusive=True, manage_gadget_connections=True),
     "gadget connection listed as disconnected": params(plug="sensor:shmem", slot="provider:shmem",
                                                        state="disconnected"),
     "forget": params(plug="shm-private:shmem-private", slot=":shared-memory", state="disconnected", forget=True),
     "refused mismatch": params(plug="stranger:shmem", slot="provider:shmem"),
+    "mismatch let through": params(plug="stranger:shmem", slot="provider:shmem", allow_identifier_mismatch=True),
     "refused unknown snap": params(plug="ghost:shmem", slot="provider:shmem"),
 }
 
@@ -122,7 +128,7 @@ def test_both_transports_give_the_same_result_and_leave_the_same_state(pair, cas
 
 
 def test_a_no_op_run_is_one_remote_command_and_three_requests_whatever_the_list(pair):
-    items = [dict(plug="logger:shmem", slot="provider:shmem", state="connected", forget=False)] * 10
+    items = [item("logger:shmem", "provider:shmem")] * 10
     remote = hosts(pair)[1]
     result = run_connection(params(connections=items), remote)
     assert result["changed"] is False
