@@ -42,6 +42,9 @@ import dataclasses
 import typing as t
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import (
+    check_snap_yamls,
+    held_declarations,
+    merge_findings,
     object_paths,
     private_plugs,
     profile_apps,
@@ -49,7 +52,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import EndpointError, parse_snap
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import ERROR, summarize
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import HostReadError
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import HostReadError, SnapYamlText
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import (
     DISCONNECTED,
     build_plan,
@@ -68,6 +71,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import 
     planned_disconnects,
     unseen_message,
 )
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import HAS_YAML
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdError
 
 
@@ -320,7 +324,53 @@ def run_verify(params, host):
                            user_snaps=connection_snaps(state, state.established), slot_paths=object_paths(state))
     except HostReadError as error:
         raise RunFailure("cannot read the host: %s" % error, snapd_version=state.version)
-    findings = verify(state, facts, params["checks"], expected, private_snaps, params["manage_gadget_connections"])
-    summary = summarize(findings)
-    return dict(changed=False, compliant=summary[ERROR] == 0, findings=findings, summary=summary,
-                snapd_version=state.version)
+    named = _named_snaps(params, expected, state)
+    findings = verify(state, facts, params["checks"], expected, private_snaps, params["manage_gadget_connections"],
+                      named)
+    result = dict(changed=False, findings=findings, snapd_version=state.version)
+    if facts["snap_yamls"]:
+        lint = dict(snapd_version=state.version, held=held_declarations(state), named_snaps=named,
+                    snap_yamls=dict((snap, dataclasses.asdict(read)) for snap, read in facts["snap_yamls"].items()))
+        if not HAS_YAML:
+            # a Python without PyYAML on the device: the action plugin lints the texts on the controller
+            result[SNAP_YAML_LINT] = lint
+            return result
+        result = finish_verify(dict(result, **{SNAP_YAML_LINT: lint}))
+    return _judged(result)
+
+
+# the key of a shm_verify result whose installed snap.yaml files are still to be linted (finish_verify)
+SNAP_YAML_LINT = "snap_yaml_lint"
+
+
+def finish_verify(result):
+    """Lint the installed snap.yaml texts a shm_verify result carries (SNAP_YAML_LINT) and merge the findings.
+
+    Where the module ran on a device without PyYAML, the action plugin calls this on the controller, which always
+    has it; the result is then the same as where the module could lint them itself.
+    """
+    lint = result.pop(SNAP_YAML_LINT, None)
+    if lint is None:
+        return result
+    snap_yamls = dict((snap, SnapYamlText(**read)) for snap, read in lint["snap_yamls"].items())
+    named = None if lint["named_snaps"] is None else set(lint["named_snaps"])
+    more = check_snap_yamls(lint["snapd_version"], snap_yamls, set(lint["held"]), named)
+    return _judged(dict(result, findings=merge_findings(result["findings"], more)))
+
+
+def _judged(result):
+    summary = summarize(result["findings"])
+    return dict(result, summary=summary, compliant=summary[ERROR] == 0)
+
+
+def _named_snaps(params, expected, state):
+    """The snaps the desired state names (its connections' plugs and slots, private_snaps), sorted; None when
+    neither connections nor private_snaps is given."""
+    if expected is None and params["private_snaps"] is None:
+        return None
+    named = set(params["private_snaps"] or ())
+    for item in expected or ():
+        named.add(state.resolve(item.plug).snap)
+        if item.slot is not None:
+            named.add(state.resolve(item.slot).snap)
+    return sorted(named)

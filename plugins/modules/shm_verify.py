@@ -39,9 +39,16 @@ description:
     private plug, any object in the snap's own C(/dev/shm); processes that could not be read
     (V(connection-users-unknown), warning)."
   - "C(warnings): snapd's warnings about shared-memory plugs or slots it dropped, quoted."
-  - "C(declarations): the rules of M(snapfleet.snapd.shm_lint) applied to every installed snap's shared-memory
-    plugs and slots as snapd loaded them (their attributes from snapd's API; the system slot is left out). The
-    declarations snapd dropped are what C(warnings) reports, so the two together cover all a snap declares."
+  - "C(declarations): the rules of M(snapfleet.snapd.shm_lint), as the host's snapd version applies them, over
+    every installed snap's C(meta/snap.yaml) that can declare a shared-memory plug or slot (read on the host through
+    snapd's C(/snap/NAME/current) link, no other link followed, at most 1 MiB; parsed and linted on the controller
+    when the host has no YAML parser), and over the plugs and slots snapd holds (from its API). snapd warns about a
+    declaration it dropped only when it installs or refreshes the snap, and forgets the warning after 28 days, so the
+    installed C(snap.yaml) is what still shows it then."
+  - "A dropped declaration (V(declaration-dropped)) is an error for a snap the desired state names (the snaps of
+    O(connections) and O(private_snaps)), and a warning (V(unrelated-declaration-dropped)) for any other snap, so
+    an unrelated broken snap does not fail a compliance gate. When neither option is given, every snap counts as
+    named."
   - /dev/shm is treated as hostile ground. Entries there are only lstat'ed relative to an O_NOFOLLOW handle on
     /dev/shm, never opened or followed, and no shell or program is run.
 author:
@@ -167,9 +174,10 @@ findings:
       V(private-not-connected), V(private-undesired), V(private-unsupported), V(private-fstab-missing),
       V(private-applied-fstab-missing), V(private-mount-missing), V(private-dir-symlink),
       V(private-dir-not-directory), V(private-dir-squatted), V(private-dir-mode), V(private-dir-unreadable),
-      V(declaration-dropped), and the error codes of M(snapfleet.snapd.shm_lint)."
+      V(connection-private-unset), V(declaration-dropped), and the error codes of M(snapfleet.snapd.shm_lint)."
     - "Warnings: V(dev-shm-mount-options), V(connection-grants-nothing), V(private-namespace-unreadable),
-      V(path-too-broad), V(shm-object-unreadable), V(connection-users-unknown), and the warning codes of
+      V(private-dir-umask), V(path-too-broad), V(shm-object-unreadable), V(connection-users-unknown),
+      V(unrelated-declaration-dropped), V(snap-yaml-unreadable), and the warning codes of
       M(snapfleet.snapd.shm_lint)."
     - "Info: V(apparmor-disabled), V(private-namespace-pending), V(shm-object), V(shm-objects-more),
       V(connection-in-use), V(identifier-mismatch-allowed)."

@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from fake_snapd import FakeSnapd
+from shm_fixtures import BROKEN_SNAP_YAML, install_snap_yaml
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import FileFacts
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_connection, run_info, run_verify
@@ -269,6 +270,30 @@ def test_verify_flags_a_gadget_connection_disconnected_by_hand_on_both_transport
     assert [f["code"] for f in expected["findings"] if f["subject"] == "plug gauge:shmem"] == ["gadget-connection-undesired"]
     assert expected["compliant"] is False
     assert outcome(run_verify, verify_params(checks=["connections"]), remote) == expected
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="shm_verify reads as root")
+@pytest.mark.parametrize("tty", [False, True], ids=["pipe", "pty"])
+def test_installed_snap_yamls_are_read_and_linted_the_same_on_both_transports(pair, tmp_path, monkeypatch, tty):
+    install_snap_yaml(tmp_path, "shm-broken", BROKEN_SNAP_YAML, revision="7")
+    install_snap_yaml(tmp_path, "sly", 'name: sly\nslots:\n  s:\n    interface: "shared\\x2dmemory"\n    write: [y]\n')
+    install_snap_yaml(tmp_path, "plain", "name: plain\n")
+    install_snap_yaml(tmp_path, "linked", "")
+    os.rename(str(tmp_path / "snap" / "linked" / "x1" / "meta"), str(tmp_path / "elsewhere"))
+    os.symlink(str(tmp_path / "elsewhere"), str(tmp_path / "snap" / "linked" / "x1" / "meta"))
+    monkeypatch.setattr(_snap_debug_api, "SNAP_MOUNT_DIR", str(tmp_path / "snap"))
+    local = LocalHost(SnapdClient(pair[0].socket_path, 20), root=str(tmp_path))
+    remote = DebugApiHost(sh_runner(pair[1], tty), 20)
+    checks = ["warnings", "declarations"]
+    for wanted in (None, [item("consumer:shmem", "provider:shmem")], [item("sly:s", "provider:shmem")]):
+        expected = outcome(run_verify, verify_params(checks=checks, connections=wanted), local)
+        assert outcome(run_verify, verify_params(checks=checks, connections=wanted), remote) == expected
+    found = dict((f["subject"], f["code"]) for f in expected["findings"])
+    assert found == {"shm-broken:shmem": "unrelated-declaration-dropped",
+                     "shm-broken:bad-private": "unrelated-declaration-dropped",
+                     "shm-broken:bad-path": "unrelated-declaration-dropped",
+                     "sly:s": "declaration-dropped", "snap linked": "snap-yaml-unreadable"}
+    assert expected["compliant"] is False
 
 
 def test_ls_listing_gives_lstat_facts_for_hostile_names():
