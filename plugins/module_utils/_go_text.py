@@ -106,13 +106,17 @@ def go_value(value):
 
 
 def _go_type(value):
-    """Go's %T for what go-yaml v2 decodes into interface{}."""
+    """Go's %T for what go-yaml v2 decodes into interface{} (an integer past int64 is a uint64 there)."""
+    if value is None:
+        return "<nil>"
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
-        return "int"
+        return "int" if value <= 2 ** 63 - 1 else "uint64"
     if isinstance(value, float):
         return "float64"
+    if isinstance(value, str):
+        return "string"
     if isinstance(value, (list, tuple)):
         return "[]interface {}"
     if isinstance(value, dict):

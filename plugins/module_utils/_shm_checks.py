@@ -17,17 +17,25 @@ import re
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import INTERFACE
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES, finding, unique
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import OBJECTS_LISTED, MountEntry, mount_at
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
+    OBJECTS_LISTED,
+    SNAP_YAML_PROBLEMS,
+    MountEntry,
+    mount_at,
+)
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import (
     Declaration,
     lint_declarations,
+    lint_snap,
     too_broad_message,
 )
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import SnapYamlError, load_snap_yaml
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import (
-    EITHER_WRITE_FORM_SINCE,
     MRWLK_SINCE,
+    PRIVATE_DIR_MODE_SINCE,
     PRIVATE_RECURSIVE_SINCE,
     PRIVATE_SINCE,
+    PRIVATE_UNSET_TOLERATED_SINCE,
     before,
     version_text,
 )
@@ -121,20 +129,31 @@ def _check_expected(state, item):
     connection = state.connection(plug, slot)
     evidence = {"plug": str(plug), "slot": str(slot)}
     if item.state == "connected" and connection is None:
-        undesired = state.undesired_connection(plug, slot) is not None
-        message = "%s is not connected to %s%s" % (plug, slot, " (manually disconnected: undesired)" if undesired else "")
-        return [finding("connection-missing", _plug_subject(plug), message, dict(evidence, undesired=undesired))]
+        undesired = state.undesired_connection(plug, slot)
+        note = ""
+        if undesired is not None:
+            note = " (manually disconnected: undesired%s)" % (
+                "; the gadget made it, and snapd will not make it again" if undesired.gadget else "")
+        message = "%s is not connected to %s%s" % (plug, slot, note)
+        return [finding("connection-missing", _plug_subject(plug), message,
+                        dict(evidence, undesired=undesired is not None))]
     if item.state == "disconnected" and connection is not None:
         return [finding("connection-unexpected", _plug_subject(plug),
                         "%s is connected to %s, expected disconnected" % (plug, slot), evidence)]
     return []
 
 
-def _check_established(state, connection):
-    """Identifier, private-target and stale-attribute checks of one established connection."""
+def _check_established(state, connection, mismatch_allowed=False):
+    """Identifier, private-target and stale-attribute checks of one established connection.
+
+    mismatch_allowed: the expected item naming it lets its identifiers differ (allow_identifier_mismatch).
+    """
     subject = _plug_subject(connection.plug)
     evidence = {"plug": str(connection.plug), "slot": str(connection.slot)}
     system = state.is_system(connection.slot)
+    unset = _private_unset(state, connection)
+    if unset:
+        return [unset]
     if connection_is_private(state, connection):
         if not system:
             return [finding("private-to-app-slot", subject, "private plug %s is connected to %s, not to the system "
@@ -146,7 +165,12 @@ def _check_established(state, connection):
     findings = []
     plug_id = connection.plug_attrs.get(INTERFACE)
     slot_id = connection.slot_attrs.get(INTERFACE)
-    if plug_id != slot_id:
+    if plug_id != slot_id and mismatch_allowed:
+        findings.append(finding("identifier-mismatch-allowed", subject, "%s has identifier %r but %s has %r, as "
+                                "allow_identifier_mismatch lets it (snapd allows it only where a snap declaration "
+                                "does)" % (connection.plug, plug_id, connection.slot, slot_id),
+                                dict(evidence, plug_identifier=plug_id, slot_identifier=slot_id)))
+    elif plug_id != slot_id:
         findings.append(finding("identifier-mismatch", subject, "%s has identifier %r but %s has %r"
                                 % (connection.plug, plug_id, connection.slot, slot_id),
                                 dict(evidence, plug_identifier=plug_id, slot_identifier=slot_id)))
@@ -163,43 +187,80 @@ def _check_established(state, connection):
     return findings
 
 
-def check_connections(state, expected=None, private_snaps=None):
+def _private_unset(state, connection):
+    """A connection stored by snapd 2.54.x, before plugs had "private": 2.55.3-2.60.2 panic ("plug is not
+    sanitized") whenever they regenerate its profiles; later snapd treats it as not private, which takes the
+    private /dev/shm away from a plug that now declares private: true."""
+    if "private" in connection.plug_attrs or before(state.version, PRIVATE_SINCE):
+        return None
+    evidence = {"plug": str(connection.plug), "slot": str(connection.slot), "stored_plug_attrs": dict(connection.plug_attrs)}
+    what = "%s - %s was stored by snapd 2.54 without the private attribute" % (connection.plug, connection.slot)
+    fix = "reconnect it (disconnect, then connect) so that snapd stores it again"
+    if before(state.version, PRIVATE_UNSET_TOLERATED_SINCE):
+        return finding("connection-private-unset", _plug_subject(connection.plug), "%s: snapd %s fails on it (\"plug is not "
+                       "sanitized\") whenever it regenerates the snaps' security profiles; %s, or upgrade snapd to %s"
+                       % (what, state.version, fix, version_text(PRIVATE_UNSET_TOLERATED_SINCE)), evidence)
+    plug = state.plugs.get(connection.plug)
+    if plug is not None and plug.private:
+        return finding("connection-private-unset", _plug_subject(connection.plug), "%s: snapd %s treats it as not private, "
+                       "although the plug now declares private: true, so the snap has no private /dev/shm; %s"
+                       % (what, state.version, fix), evidence)
+    return None
+
+
+def check_connections(state, expected=None, private_snaps=None, manage_gadget_connections=False):
     """Expected connections established, nothing else connected, and every connection sound.
 
     expected: DesiredConnection items (_shm_plan.desired_connection) or None to skip the
     expected/unexpected comparison. A private plug's system connection is expected for the
-    snaps in private_snaps (None: every snap with a private plug).
+    snaps in private_snaps (None: every snap with a private plug). Connections the gadget made
+    are the device's, as shm_connection keeps them: expected while established, an error once
+    disconnected, unless manage_gadget_connections makes them like any other.
     """
     findings = []
+    named = set()
+    mismatch_allowed = set()
     if expected is not None:
-        named = set()
         for item in expected:
             findings.extend(_check_expected(state, item))
             slot = state.resolve(item.slot) if item.slot is not None else state.system_slot
             named.add((state.resolve(item.plug), slot))
+            if item.allow_identifier_mismatch:
+                mismatch_allowed.add((state.resolve(item.plug), slot))
         for connection in state.established:
             private_ok = (connection_is_private(state, connection) and state.is_system(connection.slot)
                           and (private_snaps is None or connection.plug.snap in private_snaps))
-            if connection.pair not in named and not private_ok:
+            gadget_ok = connection.gadget and not manage_gadget_connections
+            if connection.pair not in named and not private_ok and not gadget_ok:
                 findings.append(finding("connection-unexpected", _plug_subject(connection.plug),
                                         "%s is connected to %s, which no expected connection names"
                                         % (connection.plug, connection.slot),
                                         {"plug": str(connection.plug), "slot": str(connection.slot),
                                          "manual": connection.manual}))
     for connection in state.established:
-        findings.extend(_check_established(state, connection))
+        findings.extend(_check_established(state, connection, connection.pair in mismatch_allowed))
+    for connection in state.undesired:
+        if connection.gadget and not manage_gadget_connections and connection.pair not in named:
+            findings.append(_gadget_undesired(connection))
     return findings
+
+
+def _gadget_undesired(connection):
+    """A gadget-made connection someone disconnected: snapd applies the gadget's connections at first boot only
+    (ifacestate addGadgetConnections) and keeps this one undesired (doDisconnect), so it is gone for good."""
+    return finding("gadget-connection-undesired", _plug_subject(connection.plug),
+                   "%s was connected to %s by the gadget snap at first boot and has since been disconnected by hand: "
+                   "snapd keeps it undesired and will never connect it again; connect it again (snap connect %s %s, "
+                   "or list it as connected with shm_connection), or list it as disconnected if that is intended"
+                   % (connection.plug, connection.slot, connection.plug, connection.slot),
+                   {"plug": str(connection.plug), "slot": str(connection.slot), "gadget": True, "undesired": True})
 
 
 # --- AppArmor -------------------------------------------------------------------------------------------------
 
 def _write_rule_forms(version, path):
     rule = '"/{dev,run}/shm/%s" %s,'
-    if before(version, EITHER_WRITE_FORM_SINCE):
-        return (rule % (path, "rwk"),)
-    if before(version, MRWLK_SINCE):
-        return (rule % (path, "rwk"), rule % (path, "mrwlk"))
-    return (rule % (path, "mrwlk"),)
+    return (rule % (path, "rwk" if before(version, MRWLK_SINCE) else "mrwlk"),)
 
 
 def private_rule(version):
@@ -314,7 +375,7 @@ def _has_entry(fstab_text, snap):
     return any(line.split() == wanted for line in (fstab_text or "").splitlines())
 
 
-def _check_private_dir(snap, facts):
+def _check_private_dir(snap, facts, version):
     path = "/dev/shm/snap.%s" % snap
     subject = "private %s" % snap
     if facts.get("dir_error"):
@@ -334,9 +395,18 @@ def _check_private_dir(snap, facts):
     if directory.uid != 0:
         findings.append(finding("private-dir-squatted", subject, "%s is owned by uid %d, not root: another user "
                                 "created the snap's private /dev/shm" % (path, directory.uid), evidence))
-    if directory.mode != STICKY_WORLD:
-        findings.append(finding("private-dir-mode", subject, "%s has mode %s, not 1777" % (path, _mode(directory.mode)),
-                                evidence))
+    if directory.mode == STICKY_WORLD:
+        return findings
+    if (not before(version, PRIVATE_SINCE) and before(version, PRIVATE_DIR_MODE_SINCE)
+            and directory.uid == 0 and not directory.mode & ~0o777):
+        findings.append(finding("private-dir-umask", subject, "%s has mode %s, not 1777: snapd %s makes it without the "
+                                "sticky bit and under the umask of whatever runs snap-update-ns (fixed in %s), so only "
+                                "root may create objects in the snap's private /dev/shm; upgrade snapd, then remove the "
+                                "directory while the snap is stopped so that it is made again"
+                                % (path, _mode(directory.mode), version, version_text(PRIVATE_DIR_MODE_SINCE)), evidence))
+        return findings
+    findings.append(finding("private-dir-mode", subject, "%s has mode %s, not 1777" % (path, _mode(directory.mode)),
+                            evidence))
     return findings
 
 
@@ -378,7 +448,7 @@ def check_private(state, private_snaps, facts, host_mounts):
         subject = "private %s" % snap
         snap_facts = facts.get(snap)
         if snap_facts is not None:
-            findings.extend(_check_private_dir(snap, snap_facts))
+            findings.extend(_check_private_dir(snap, snap_facts, state.version))
         if before(state.version, PRIVATE_SINCE):
             findings.append(finding("private-unsupported", subject, "snapd %s ignores private and has no system "
                                     "shared-memory slot (needs %s)" % (state.version, version_text(PRIVATE_SINCE)),
@@ -474,16 +544,84 @@ def check_users(state, scan):
     return findings
 
 
-def check_dropped(state, installed_snaps=None):
+DROPPED_CODES = ("declaration-dropped", "unrelated-declaration-dropped")
+
+
+def _dropped(snap, name, reason, named_snaps, evidence):
+    """A declaration snapd dropped: an error for a snap the desired state names (every snap when none is given),
+    a warning for any other, so that an unrelated broken snap does not fail a fleet's compliance gate."""
+    code = DROPPED_CODES[0] if named_snaps is None or snap in named_snaps else DROPPED_CODES[1]
+    subject = "%s:%s" % (snap, name) if name is not None else snap
+    return finding(code, subject, "snapd dropped %s: %s" % (subject, reason), evidence)
+
+
+def check_dropped(state, installed_snaps=None, named_snaps=None):
     """snapd's own warnings about shared-memory declarations it dropped, quoted.
 
     snapd keeps a warning after the snap is removed; with installed_snaps known, only the
-    warnings of snaps still installed are findings.
+    warnings of snaps still installed are findings. named_snaps: see _dropped.
     """
-    return [finding("declaration-dropped", "%s:%s" % (item.snap, item.name), "snapd dropped %s:%s: %s"
-                    % (item.snap, item.name, item.reason), {"warning": item.warning})
+    return [_dropped(item.snap, item.name, item.reason, named_snaps, {"warning": item.warning})
             for item in state.dropped_declarations
             if installed_snaps is None or item.snap in installed_snaps]
+
+
+def held_declarations(state):
+    """"snap:name" of every shared-memory plug and slot snapd holds: the ones it did not drop."""
+    return sorted(str(endpoint) for endpoint in list(state.plugs) + list(state.slots))
+
+
+def check_snap_yamls(snapd_version, snap_yamls, held, named_snaps=None):
+    """shm_lint's rules, as snapd `snapd_version` applies them, over installed snaps' meta/snap.yaml.
+
+    snapd warns about a declaration it dropped only when it sets up the snap's profiles, and forgets the
+    warning after 28 days (overlord/state/warning.go): the snap.yaml snapd mounted is the lasting record.
+    snap_yamls is {snap: _shm_host.SnapYamlText}; held the "snap:name" snapd still holds (from
+    held_declarations), which are never reported dropped whatever the rules say. The first error of each
+    declaration, in snapd's order, is what snapd dropped it for; warnings come as shm_lint gives them.
+    """
+    findings = []
+    for snap, read in sorted(snap_yamls.items()):
+        path = "/snap/%s/current/meta/snap.yaml" % snap
+        problem = SNAP_YAML_PROBLEMS.get(read.problem, read.problem)
+        document = None
+        if read.problem is None:
+            try:
+                document = load_snap_yaml(read.text)
+            except SnapYamlError as error:
+                problem = str(error)
+        if problem is not None:
+            findings.append(finding("snap-yaml-unreadable", "snap %s" % snap, "%s was not checked: %s; snapd's "
+                                    "warnings and API are all that was checked of it" % (path, problem),
+                                    {"path": path, "problem": problem}))
+            continue
+        dropped = set()
+        for item in lint_snap(document, snap, snapd_version):
+            if item["severity"] != "error":
+                findings.append(item)
+                continue
+            kind = "plug" if "plug" in item["evidence"] else "slot"
+            name = item["evidence"].get(kind)
+            if (kind, name) in dropped or "%s:%s" % (snap, name) in held:
+                continue
+            dropped.add((kind, name))
+            findings.append(_dropped(snap, name, item["message"], named_snaps,
+                                     {"rule": item["code"], "path": path, kind: name}))
+    return findings
+
+
+def merge_findings(findings, more=()):
+    """Findings of two passes as one list: repeats dropped, and one dropped-declaration finding per plug or slot
+    (the first, which quotes snapd's warning when there is one)."""
+    merged = []
+    dropped = set()
+    for item in unique(list(findings) + list(more)):
+        if item["code"] in DROPPED_CODES:
+            if item["subject"] in dropped:
+                continue
+            dropped.add(item["subject"])
+        merged.append(item)
+    return merged
 
 
 def installed_declarations(state):
@@ -502,17 +640,20 @@ def installed_declarations(state):
 
 
 def check_declarations(state):
-    """shm_lint's rules over installed snaps' declarations, as snapd loaded them."""
+    """shm_lint's rules over installed snaps' declarations, as snapd loaded them (and by its version's rules)."""
     findings = []
     for snap, declarations in sorted(installed_declarations(state).items()):
-        findings.extend(lint_declarations(snap, declarations))
+        findings.extend(lint_declarations(snap, declarations, state.version))
     return findings
 
 
-def verify(state, facts, families=FAMILIES, expected=None, private_snaps=None):
-    """Every finding of the chosen families, de-duplicated.
+def verify(state, facts, families=FAMILIES, expected=None, private_snaps=None, manage_gadget_connections=False,
+           named_snaps=None):
+    """Every finding of the chosen families, de-duplicated, but for the installed snap.yaml files (check_snap_yamls,
+    which needs a YAML parser).
 
-    facts is what _shm_host.gather_facts() returns for this state.
+    facts is what _shm_host.gather_facts() returns for this state; named_snaps the snaps the desired state
+    names (None: no desired state given), which decides how grave a dropped declaration is.
     """
     chosen = set(families)
     if private_snaps is None:
@@ -521,7 +662,7 @@ def verify(state, facts, families=FAMILIES, expected=None, private_snaps=None):
     if "dev-shm" in chosen:
         findings.extend(check_dev_shm(facts["dev_shm"], facts["mounts"]))
     if "connections" in chosen:
-        findings.extend(check_connections(state, expected, private_snaps))
+        findings.extend(check_connections(state, expected, private_snaps, manage_gadget_connections))
     if "private" in chosen:
         findings.extend(check_private(state, private_snaps, facts["private"], facts["mounts"]))
     if "apparmor" in chosen:
@@ -530,7 +671,7 @@ def verify(state, facts, families=FAMILIES, expected=None, private_snaps=None):
         findings.extend(check_objects(state, facts["dev_shm_listing"]))
         findings.extend(check_users(state, facts["processes"]))
     if "warnings" in chosen:
-        findings.extend(check_dropped(state, facts["installed_snaps"]))
+        findings.extend(check_dropped(state, facts["installed_snaps"], named_snaps))
     if "declarations" in chosen:
         findings.extend(check_declarations(state))
-    return unique(findings)
+    return merge_findings(findings)

@@ -21,7 +21,10 @@ SEVERITIES = (ERROR, WARNING, INFO)
 # "declarations" is also what shm_lint runs.
 FINDING_CODES = {
     # declarations: snapd's own rules (error, snapd's wording) and the document's unenforced ones
-    "declaration-malformed": (ERROR, "declarations", "the plugs/slots section cannot be read the way snapd reads it"),
+    "declaration-malformed": (ERROR, "declarations", "a plug or slot snapd cannot read (snapd's words); snapd refuses the whole snap"),
+    "name-invalid": (ERROR, "declarations", "a plug or slot name snapd refuses (lowercase letters, digits and single dashes); snapd refuses the whole snap"),
+    "interface-name-invalid": (ERROR, "declarations", "a plug or slot whose interface name snapd refuses; snapd refuses the whole snap"),
+    "plug-slot-same-name": (ERROR, "declarations", "a plug and a slot with the same name (any interface); snapd refuses the whole snap"),
     "identifier-not-string": (ERROR, "declarations", "the shared-memory attribute is not a string; snapd drops the plug or slot"),
     "private-not-bool": (ERROR, "declarations", "private is not a bool (a quoted \"true\" is a string); snapd drops the plug"),
     "private-with-identifier": (ERROR, "declarations", "private: true together with shared-memory; snapd drops the plug"),
@@ -39,8 +42,10 @@ FINDING_CODES = {
     "path-too-broad": (WARNING, "declarations", "a lone * or . grants a whole /dev/shm level to both snaps"),
     "plug-paths-ignored": (WARNING, "declarations", "read/write on a plug: snapd ignores them, the slot's paths apply"),
     "slot-private-ignored": (WARNING, "declarations", "private on a slot: snapd ignores it"),
-    # warnings: what snapd itself says it dropped
-    "declaration-dropped": (ERROR, "warnings", "snapd dropped a shared-memory plug or slot at install; its warning is quoted"),
+    # warnings: what snapd itself says it dropped; declarations: what the installed snap.yaml says it dropped
+    "declaration-dropped": (ERROR, "warnings", "snapd dropped a shared-memory plug or slot of a snap the desired state names (any snap when none is given): snapd's warning quoted, or the rule its snap.yaml breaks"),
+    "unrelated-declaration-dropped": (WARNING, "warnings", "snapd dropped a shared-memory plug or slot of a snap the desired state does not name"),
+    "snap-yaml-unreadable": (WARNING, "declarations", "an installed snap's meta/snap.yaml could not be read or parsed, so only snapd's warnings and API were checked of it"),
     # dev-shm
     "dev-shm-missing": (ERROR, "dev-shm", "/dev/shm does not exist"),
     "dev-shm-symlink": (ERROR, "dev-shm", "/dev/shm is a symlink: no private plug can ever connect"),
@@ -54,8 +59,11 @@ FINDING_CODES = {
     "connection-unexpected": (ERROR, "connections", "an established shared-memory connection nobody expected"),
     "endpoint-missing": (ERROR, "connections", "an expected connection names a plug or slot snapd does not have"),
     "identifier-mismatch": (ERROR, "connections", "plug and slot of a connection carry different shared-memory identifiers"),
+    "identifier-mismatch-allowed": (INFO, "connections", "plug and slot identifiers differ, as the expected connection's allow_identifier_mismatch lets them"),
     "private-to-app-slot": (ERROR, "connections", "a private plug connected to a slot other than the system slot"),
     "connection-grants-nothing": (WARNING, "connections", "a non-private plug connected to the system slot, which has no paths"),
+    "connection-private-unset": (ERROR, "connections", "a connection stored by snapd 2.54 without private: 2.55.3-2.60.2 fail on it, later snapd treats it as not private"),
+    "gadget-connection-undesired": (ERROR, "connections", "a connection the gadget snap made was disconnected by hand: snapd never makes it again"),
     "slot-attrs-stale": (ERROR, "connections", "the connection's stored read/write differ from the slot's current ones (snapd < 2.64 after a refresh)"),
     # apparmor
     "apparmor-disabled": (INFO, "apparmor", "the kernel does not enforce AppArmor; AppArmor checks skipped"),
@@ -76,6 +84,7 @@ FINDING_CODES = {
     "private-dir-not-directory": (ERROR, "private", "/dev/shm/snap.NAME is not a directory (snap-update-ns fails on it)"),
     "private-dir-squatted": (ERROR, "private", "/dev/shm/snap.NAME is owned by another user: a squatted private area"),
     "private-dir-mode": (ERROR, "private", "/dev/shm/snap.NAME mode is not 1777"),
+    "private-dir-umask": (WARNING, "private", "/dev/shm/snap.NAME made by snapd 2.55.3-2.55.4 without the sticky bit, under a umask (fixed in 2.55.5)"),
     "private-dir-unreadable": (ERROR, "private", "/dev/shm/snap.NAME cannot be examined (lstat fails): another user's mount there"),
     # objects
     "shm-object": (INFO, "objects", "an object under a declared path, with its owner and mode"),

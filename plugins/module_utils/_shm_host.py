@@ -19,13 +19,18 @@ import collections
 import ctypes
 import errno
 import os
+import re
 import select
 import signal
 import stat
 import time
+import typing as t
 from dataclasses import dataclass, field
 
 from ansible.module_utils.common.text.converters import to_text
+
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import EndpointError, parse_snap
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import MAX_YAML_BYTES
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
     ProcessScan,
@@ -388,9 +393,117 @@ def private_setup_facts(root, snap, ns_reader=read_namespace_mountinfo):
 def installed_snaps(root):
     """The snap instances mounted under /snap, or None when /snap cannot be listed."""
     try:
-        return sorted(os.listdir(host_path(root, "/snap")))
+        return sorted(os.listdir(host_path(root, SNAP_MOUNT_DIR)))
     except OSError:
         return None
+
+
+# --- installed snaps' meta/snap.yaml ----------------------------------------------------------------------------
+
+SNAP_MOUNT_DIR = "/snap"
+# snapd's revisions: a store revision, or x1, x2... for a snap installed from a file
+_REVISION = re.compile(r"x?[0-9]+")
+# why an installed snap's meta/snap.yaml was not read; the snap debug api transport reports the same words
+SNAP_YAML_PROBLEMS = {
+    "not-a-revision": "its current link does not name a revision",
+    "symlink": "a symbolic link stands where snapd mounts the snap, and is not followed",
+    "not-regular": "it is not a regular file",
+    "too-large": "it is larger than %d bytes" % MAX_YAML_BYTES,
+    "unreadable": "it cannot be read",
+}
+
+
+@dataclass(frozen=True)
+class SnapYamlText:
+    """What was read of an installed snap's meta/snap.yaml: its text, or why not (a SNAP_YAML_PROBLEMS key)."""
+
+    text: t.Optional[str] = None
+    problem: t.Optional[str] = None
+
+
+def snap_instance_name(name):
+    """Whether a /snap entry is named like a snap instance (the system snap's aliases left out)."""
+    try:
+        return bool(parse_snap(name))
+    except EndpointError:
+        return False
+
+
+def may_declare_shared_memory(raw):
+    """Whether snap.yaml bytes can declare a shared-memory plug or slot: they hold the interface's name, or a
+    backslash, with which a double-quoted YAML scalar can spell it. The other snaps' files are not kept."""
+    return b"shared-memory" in raw or b"\\" in raw
+
+
+def _snap_yaml_of(snap_fd):
+    """SnapYamlText of meta/snap.yaml below the /snap/NAME directory open on snap_fd, or None when there is none
+    or it cannot declare shared-memory. Only snapd's own current -> REVISION link is read, never followed."""
+    directory_flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        revision = os.readlink("current", dir_fd=snap_fd)
+    except OSError as error:
+        if error.errno == errno.ENOENT:
+            return None
+        return SnapYamlText(problem="not-a-revision" if error.errno == errno.EINVAL else "unreadable")
+    if not _REVISION.fullmatch(revision):
+        return SnapYamlText(problem="not-a-revision")
+    fds = []
+    try:
+        current = snap_fd
+        for name, flags in ((revision, directory_flags), ("meta", directory_flags),
+                            ("snap.yaml", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)):
+            try:
+                if stat.S_ISLNK(os.stat(name, dir_fd=current, follow_symlinks=False).st_mode):
+                    return SnapYamlText(problem="symlink")
+                fds.append(os.open(name, flags, dir_fd=current))
+            except OSError as error:
+                if error.errno == errno.ENOENT:
+                    return None
+                return SnapYamlText(problem={errno.ELOOP: "symlink", errno.ENOTDIR: "unreadable"}.get(error.errno,
+                                                                                                      "unreadable"))
+            current = fds[-1]
+        if not stat.S_ISREG(os.fstat(current).st_mode):
+            return SnapYamlText(problem="not-regular")
+        raw = b""
+        while len(raw) <= MAX_YAML_BYTES:
+            chunk = os.read(current, MAX_YAML_BYTES + 1 - len(raw))
+            if not chunk:
+                break
+            raw += chunk
+    except OSError:
+        return SnapYamlText(problem="unreadable")
+    finally:
+        for fd in fds:
+            os.close(fd)
+    if not may_declare_shared_memory(raw):
+        return None
+    if len(raw) > MAX_YAML_BYTES:
+        return SnapYamlText(problem="too-large")
+    return SnapYamlText(text=to_text(raw, errors="surrogate_or_replace"))
+
+
+def read_snap_yamls(root):
+    """{snap: SnapYamlText} of the installed snaps whose meta/snap.yaml may declare shared-memory plugs or slots.
+
+    /snap/NAME/current is snapd's link to the mounted revision: it is read, checked to name a revision, and
+    the file below it is opened one component at a time without following any link, and read up to a bound.
+    """
+    base = host_path(root, SNAP_MOUNT_DIR)
+    found = {}
+    for snap in installed_snaps(root) or ():
+        if not snap_instance_name(snap):
+            continue
+        try:
+            snap_fd = os.open(os.path.join(base, snap), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue  # a file, a link or gone: not a snap snapd mounted
+        try:
+            text = _snap_yaml_of(snap_fd)
+        finally:
+            os.close(snap_fd)
+        if text is not None:
+            found[snap] = text
+    return found
 
 
 def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_namespace_mountinfo, user_snaps=(),
@@ -403,8 +516,7 @@ def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_names
     paths to list /dev/shm's objects for (_shm_checks.object_paths).
     """
     chosen = set(families)
-    facts = {"dev_shm": None, "mounts": [], "apparmor_enabled": False, "kernel_profiles": None, "profiles": {},
-             "private": {}, "dev_shm_listing": DevShmListing(), "processes": ProcessScan(), "installed_snaps": None}
+    facts = empty_facts()
     if chosen & set(("dev-shm", "private")):
         facts["dev_shm"] = lstat_facts(host_path(root, "/dev/shm"))
         facts["mounts"] = parse_mountinfo(read_text(host_path(root, "/proc/self/mountinfo")))
@@ -419,4 +531,13 @@ def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_names
         facts["processes"] = read_snap_processes(root, user_snaps)
     if "warnings" in chosen:
         facts["installed_snaps"] = installed_snaps(root)
+    if "declarations" in chosen:
+        facts["snap_yamls"] = read_snap_yamls(root)
     return facts
+
+
+def empty_facts():
+    """The facts of no family: what gather_facts starts from, here and on the snap debug api transport."""
+    return {"dev_shm": None, "mounts": [], "apparmor_enabled": False, "kernel_profiles": None, "profiles": {},
+            "private": {}, "dev_shm_listing": DevShmListing(), "processes": ProcessScan(), "installed_snaps": None,
+            "snap_yamls": {}}

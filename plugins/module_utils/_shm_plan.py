@@ -7,7 +7,7 @@
 
 Pure functions only: nothing here talks to snapd, so check mode and apply
 compute the same plan. Public names: ``DesiredConnection``,
-``desired_connection``, ``build_plan``, ``Plan``, ``Action``, ``Refusal``,
+``desired_connection``, ``build_plan``, ``Plan``, ``Action``, ``Refusal``, ``Kept``,
 and the version facts they use come from ``_snapd_versions``.
 """
 
@@ -28,6 +28,8 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions im
 
 CONNECTED = "connected"
 DISCONNECTED = "disconnected"
+GADGET_KEPT = ("made by the gadget snap, which snapd makes at first boot only: once disconnected it stays "
+               "undesired and nothing makes it again (set manage_gadget_connections: true to manage it too)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,12 +38,15 @@ class DesiredConnection:
 
     ``slot`` None means the system slot, which only a private plug may leave
     out. ``plug``/``slot`` are parsed endpoints (system snap written ``""``).
+    ``allow_identifier_mismatch`` lets the pair connect although the plug's and
+    the slot's shared-memory identifiers differ.
     """
 
     plug: Endpoint
     slot: t.Optional[Endpoint]
     state: str = CONNECTED
     forget: bool = False
+    allow_identifier_mismatch: bool = False
 
 
 def connection_item_spec():
@@ -51,10 +56,11 @@ def connection_item_spec():
         slot=dict(type="str"),
         state=dict(type="str", choices=[CONNECTED, DISCONNECTED], default=CONNECTED),
         forget=dict(type="bool", default=False),
+        allow_identifier_mismatch=dict(type="bool", default=False),
     )
 
 
-def desired_connection(plug, slot=None, state=CONNECTED, forget=False):
+def desired_connection(plug, slot=None, state=CONNECTED, forget=False, allow_identifier_mismatch=False):
     """Parse one user item; raises ValueError (EndpointError for bad names) with a message for the user."""
     if state not in (CONNECTED, DISCONNECTED):
         raise ValueError("state must be connected or disconnected, not %r" % (state,))
@@ -66,6 +72,7 @@ def desired_connection(plug, slot=None, state=CONNECTED, forget=False):
         slot=None if slot in (None, "") else parse_slot(slot),
         state=state,
         forget=bool(forget),
+        allow_identifier_mismatch=bool(allow_identifier_mismatch),
     )
 
 
@@ -102,14 +109,29 @@ class Refusal:
 
 
 @dataclasses.dataclass(frozen=True)
+class Kept:
+    """An established connection ``exclusive`` leaves alone although the list does not name it, and why."""
+
+    plug: Endpoint
+    slot: Endpoint
+    reason: str
+
+    def as_dict(self):
+        return {"plug": str(self.plug), "slot": str(self.slot), "reason": self.reason}
+
+
+@dataclasses.dataclass(frozen=True)
 class Plan:
-    """Ordered actions (disconnects first, then connects), refusals, and the connections before and after."""
+    """Ordered actions (disconnects first, then connects), refusals, what exclusive kept, and the connections
+    before and after."""
 
     actions: t.Tuple[Action, ...]
     refusals: t.Tuple[Refusal, ...]
     before: t.Tuple[ShmConnection, ...]
     after: t.Tuple[ShmConnection, ...]
     unknown_snaps: t.Tuple[str, ...] = ()
+    kept: t.Tuple[Kept, ...] = ()
+    warnings: t.Tuple[str, ...] = ()
 
     @property
     def changed(self):
@@ -130,11 +152,12 @@ def connections_view(connections):
     }
 
 
-def build_plan(desired, state, exclusive=False, snap_interfaces=None):
+def build_plan(desired, state, exclusive=False, snap_interfaces=None, manage_gadget_connections=False):
     """Plan the reconciliation of ``desired`` (DesiredConnection items) against ``state``.
 
     ``exclusive`` also disconnects established shared-memory connections the
-    items do not name, except a private plug's system connection.
+    items do not name, except a private plug's system connection and, unless
+    ``manage_gadget_connections``, a connection the gadget snap made (see ``Plan.kept``).
     ``snap_interfaces`` (from ``read_snap_interfaces``) only sharpens the
     messages about unknown plugs and slots; see ``Plan.unknown_snaps``.
     """
@@ -150,7 +173,7 @@ def build_plan(desired, state, exclusive=False, snap_interfaces=None):
     for item in desired:
         planner.add(item)
     if exclusive:
-        planner.add_exclusive_disconnects()
+        planner.add_exclusive_disconnects(manage_gadget_connections)
     actions = tuple(a for a in planner.actions if a.action != "connect") + tuple(
         a for a in planner.actions if a.action == "connect"
     )
@@ -160,6 +183,8 @@ def build_plan(desired, state, exclusive=False, snap_interfaces=None):
         before=before,
         after=_apply(before, actions, state),
         unknown_snaps=tuple(sorted(planner.unknown_snaps)),
+        kept=tuple(planner.kept),
+        warnings=tuple(planner.warnings),
     )
 
 
@@ -170,7 +195,9 @@ class _Planner:
         self.actions = []
         self.refusals = []
         self.unknown_snaps = set()
-        self.decided = {}  # (plug, slot) -> (state, forget) of the item that named it
+        self.kept = []
+        self.warnings = []
+        self.decided = {}  # (plug, slot) -> (state, forget, allow_identifier_mismatch) of the item that named it
 
     def refuse(self, code, message):
         self.refusals.append(Refusal(code, message))
@@ -186,56 +213,80 @@ class _Planner:
         if slot is None:
             return
         pair = (plug.endpoint, slot.endpoint)
-        decision = (item.state, item.forget)
+        decision = (item.state, item.forget, item.allow_identifier_mismatch)
         if pair in self.decided:
             if self.decided[pair] != decision:
                 self.refuse(
                     "conflicting-items",
-                    "%s to %s is listed more than once with different state or forget; list it once" % pair,
+                    "%s to %s is listed more than once with different state, forget or allow_identifier_mismatch; "
+                    "list it once" % pair,
                 )
             return
         self.decided[pair] = decision
         if item.state == CONNECTED:
-            self._connect(plug, slot)
+            self._connect(plug, slot, item.allow_identifier_mismatch)
         else:
             self._disconnect(plug, slot, item.forget)
 
-    def add_exclusive_disconnects(self):
+    def add_exclusive_disconnects(self, manage_gadget_connections):
         for connection in self.state.established:
             if connection.pair in self.decided:
                 continue
             plug = self.state.plugs.get(connection.plug)
             if plug is not None and plug.private and self.state.is_system(connection.slot):
                 # a private plug's system connection is the snap's own /dev/shm, not a sharing decision
+                self.kept.append(Kept(connection.plug, connection.slot, "a private plug's connection to the system "
+                                                                         "slot: the snap's own /dev/shm"))
                 continue
-            self.actions.append(Action("disconnect", connection.plug, connection.slot, "not listed (exclusive)"))
+            if connection.gadget and not manage_gadget_connections:
+                # snapd makes the gadget's connections at first boot only: one disconnected stays undesired for good
+                self.kept.append(Kept(connection.plug, connection.slot, GADGET_KEPT))
+                continue
+            reason = "not listed (exclusive)"
+            if connection.gadget:
+                reason += "; made by the gadget, which snapd will not make again (manage_gadget_connections)"
+            self.actions.append(Action("disconnect", connection.plug, connection.slot, reason))
 
-    def _connect(self, plug, slot):
+    def _connect(self, plug, slot, allow_identifier_mismatch):
         state = self.state
         if state.connection(plug.endpoint, slot.endpoint) is not None:
             return
-        if not self._compatible(plug, slot):
+        if not self._compatible(plug, slot, allow_identifier_mismatch):
             return
         if state.undesired_connection(plug.endpoint, slot.endpoint) is not None:
             reason = "restore the auto-connection that was manually disconnected"
         else:
             reason = "listed as connected"
+        if not plug.private and plug.identifier != slot.identifier:
+            reason += "; identifiers differ, let through by allow_identifier_mismatch"
+            self.warnings.append(
+                "connecting %s to %s although the plug's shared-memory identifier %s differs from the slot's %s "
+                "(allow_identifier_mismatch): snapd refuses this for store snaps unless a snap declaration allows it"
+                % (plug.endpoint, slot.endpoint, _quoted(plug.identifier), _quoted(slot.identifier)))
         self.actions.append(Action("connect", plug.endpoint, slot.endpoint, reason))
 
     def _disconnect(self, plug, slot, forget):
         state = self.state
-        if state.connection(plug.endpoint, slot.endpoint) is not None:
+        connection = state.connection(plug.endpoint, slot.endpoint)
+        if connection is not None:
+            gadget = "; made by the gadget, which snapd will not make again" if connection.gadget else ""
             if forget:
-                self.actions.append(Action("forget", plug.endpoint, slot.endpoint, "listed as disconnected with forget"))
+                self.actions.append(Action("forget", plug.endpoint, slot.endpoint,
+                                           "listed as disconnected with forget" + gadget))
             else:
-                self.actions.append(Action("disconnect", plug.endpoint, slot.endpoint, "listed as disconnected"))
+                self.actions.append(Action("disconnect", plug.endpoint, slot.endpoint, "listed as disconnected" + gadget))
         elif forget and state.undesired_connection(plug.endpoint, slot.endpoint) is not None:
             self.actions.append(Action(
                 "forget", plug.endpoint, slot.endpoint, "forget the manual disconnect so auto-connect may restore it"
             ))
 
-    def _compatible(self, plug, slot):
-        """The base-declaration rules snapd skips for --dangerous snaps (interfaces/builtin/shared_memory.go)."""
+    def _compatible(self, plug, slot, allow_identifier_mismatch=False):
+        """The base-declaration rules snapd skips for --dangerous snaps (interfaces/builtin/shared_memory.go).
+
+        The identifier rule is $PLUG(shared-memory) in the base declaration, checked in doConnect only when both
+        snaps have a snap declaration, and a store rule on either replaces it (interfaces/policy/policy.go): the
+        user may vouch for such a pair with allow_identifier_mismatch.
+        """
         if plug.private and not self.state.is_system(slot.endpoint):
             self.refuse(
                 "private-plug-app-slot",
@@ -251,12 +302,13 @@ class _Planner:
                 % (plug.endpoint, slot.endpoint, plug.endpoint, _quoted(plug.identifier)),
             )
             return False
-        if not plug.private and plug.identifier != slot.identifier:
+        if not plug.private and plug.identifier != slot.identifier and not allow_identifier_mismatch:
             self.refuse(
                 "identifier-mismatch",
                 "cannot connect %s to %s: the plug's shared-memory identifier %s does not match the slot's %s; "
                 "snapd refuses this for store snaps and lets it through only for --dangerous ones, so make the "
-                "shared-memory attributes in the two snap.yaml files agree"
+                "shared-memory attributes in the two snap.yaml files agree (or, if a snap declaration of the store "
+                "allows this pair, set allow_identifier_mismatch: true on it)"
                 % (plug.endpoint, slot.endpoint, _quoted(plug.identifier), _quoted(slot.identifier)),
             )
             return False
@@ -349,6 +401,7 @@ def _apply(before, actions, state):
         elif action.action == "forget":
             connections.pop((pair, True), None)
         elif established is not None and not established.manual:
-            # snapd keeps a manually disconnected auto-connection as undesired, without attrs
-            connections[(pair, True)] = ShmConnection(action.plug, action.slot, manual=True, undesired=True)
+            # snapd keeps a manually disconnected auto-connection as undesired, without attrs but still by-gadget
+            connections[(pair, True)] = ShmConnection(action.plug, action.slot, manual=True,
+                                                      gadget=established.gadget, undesired=True)
     return tuple(sorted(connections.values(), key=lambda c: (c.undesired, tuple(c.plug), tuple(c.slot))))

@@ -42,6 +42,9 @@ import dataclasses
 import typing as t
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import (
+    check_snap_yamls,
+    held_declarations,
+    merge_findings,
     object_paths,
     private_plugs,
     profile_apps,
@@ -49,7 +52,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import EndpointError, parse_snap
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import ERROR, summarize
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import HostReadError
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import HostReadError, SnapYamlText
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import (
     DISCONNECTED,
     build_plan,
@@ -68,6 +71,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import 
     planned_disconnects,
     unseen_message,
 )
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import HAS_YAML
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdError
 
 
@@ -128,7 +132,8 @@ def _remote_commands(host):
 def _desired_items(params):
     items = [params] if params["connections"] is None else params["connections"]
     try:
-        return [desired_connection(i["plug"], i["slot"], i["state"], i["forget"]) for i in items]
+        return [desired_connection(i["plug"], i["slot"], i["state"], i["forget"], i["allow_identifier_mismatch"])
+                for i in items]
     except ValueError as error:
         raise RunFailure(str(error))
 
@@ -144,9 +149,10 @@ def run_connection(params, host, check_mode=False, diff=False):
     try:
         reads = host.read(processes=_may_disconnect(params, desired))
         state = state_from_api(reads.system_info, reads.connections, reads.warnings)
-        plan = build_plan(desired, state, params["exclusive"])
+        plan = build_plan(desired, state, params["exclusive"], manage_gadget_connections=params["manage_gadget_connections"])
         if plan.refusals and plan.unknown_snaps:
-            plan = build_plan(desired, state, params["exclusive"], host.snap_interfaces(plan.unknown_snaps))
+            plan = build_plan(desired, state, params["exclusive"], host.snap_interfaces(plan.unknown_snaps),
+                              params["manage_gadget_connections"])
     except SnapdError as error:
         raise RunFailure(str(error), api_requests=host.request_count)
 
@@ -158,7 +164,7 @@ def run_connection(params, host, check_mode=False, diff=False):
             api_requests=host.request_count,
         )
 
-    warnings = _in_use_guard(host, state, plan, params["force"])
+    warnings = list(plan.warnings) + _in_use_guard(host, state, plan, params["force"])
     after = plan.after_view()
     actions = [a.as_dict() for a in plan.actions]
     if plan.changed and not check_mode:
@@ -196,6 +202,7 @@ def run_connection(params, host, check_mode=False, diff=False):
         connections=after["connections"],
         undesired=after["undesired"],
         actions=actions,
+        kept=[item.as_dict() for item in plan.kept],
         api_requests=host.request_count,
     )
     if warnings:
@@ -278,7 +285,9 @@ def _verify_inputs(params):
     if params["connections"] is not None:
         try:
             # forget only matters to shm_connection; what is verified is the state
-            expected = [desired_connection(item["plug"], item["slot"], item["state"]) for item in params["connections"]]
+            expected = [desired_connection(item["plug"], item["slot"], item["state"],
+                                           allow_identifier_mismatch=item["allow_identifier_mismatch"])
+                        for item in params["connections"]]
         except ValueError as error:
             raise RunFailure("invalid connections item: %s" % error)
     for name in params["private_snaps"] or ():
@@ -315,7 +324,53 @@ def run_verify(params, host):
                            user_snaps=connection_snaps(state, state.established), slot_paths=object_paths(state))
     except HostReadError as error:
         raise RunFailure("cannot read the host: %s" % error, snapd_version=state.version)
-    findings = verify(state, facts, params["checks"], expected, private_snaps)
-    summary = summarize(findings)
-    return dict(changed=False, compliant=summary[ERROR] == 0, findings=findings, summary=summary,
-                snapd_version=state.version)
+    named = _named_snaps(params, expected, state)
+    findings = verify(state, facts, params["checks"], expected, private_snaps, params["manage_gadget_connections"],
+                      named)
+    result = dict(changed=False, findings=findings, snapd_version=state.version)
+    if facts["snap_yamls"]:
+        lint = dict(snapd_version=state.version, held=held_declarations(state), named_snaps=named,
+                    snap_yamls=dict((snap, dataclasses.asdict(read)) for snap, read in facts["snap_yamls"].items()))
+        if not HAS_YAML:
+            # a Python without PyYAML on the device: the action plugin lints the texts on the controller
+            result[SNAP_YAML_LINT] = lint
+            return result
+        result = finish_verify(dict(result, **{SNAP_YAML_LINT: lint}))
+    return _judged(result)
+
+
+# the key of a shm_verify result whose installed snap.yaml files are still to be linted (finish_verify)
+SNAP_YAML_LINT = "snap_yaml_lint"
+
+
+def finish_verify(result):
+    """Lint the installed snap.yaml texts a shm_verify result carries (SNAP_YAML_LINT) and merge the findings.
+
+    Where the module ran on a device without PyYAML, the action plugin calls this on the controller, which always
+    has it; the result is then the same as where the module could lint them itself.
+    """
+    lint = result.pop(SNAP_YAML_LINT, None)
+    if lint is None:
+        return result
+    snap_yamls = dict((snap, SnapYamlText(**read)) for snap, read in lint["snap_yamls"].items())
+    named = None if lint["named_snaps"] is None else set(lint["named_snaps"])
+    more = check_snap_yamls(lint["snapd_version"], snap_yamls, set(lint["held"]), named)
+    return _judged(dict(result, findings=merge_findings(result["findings"], more)))
+
+
+def _judged(result):
+    summary = summarize(result["findings"])
+    return dict(result, summary=summary, compliant=summary[ERROR] == 0)
+
+
+def _named_snaps(params, expected, state):
+    """The snaps the desired state names (its connections' plugs and slots, private_snaps), sorted; None when
+    neither connections nor private_snaps is given."""
+    if expected is None and params["private_snaps"] is None:
+        return None
+    named = set(params["private_snaps"] or ())
+    for item in expected or ():
+        named.add(state.resolve(item.plug).snap)
+        if item.slot is not None:
+            named.add(state.resolve(item.slot).snap)
+    return sorted(named)

@@ -33,13 +33,14 @@ def shm_connection_spec():
     options.update(
         connections=dict(type="list", elements="dict", options=connection_item_spec()),
         exclusive=dict(type="bool", default=False),
+        manage_gadget_connections=dict(type="bool", default=False),
         force=dict(type="bool", default=False),
         **_common()
     )
     return dict(
         argument_spec=options,
         mutually_exclusive=[("connections", "plug"), ("connections", "slot"), ("connections", "state"),
-                            ("connections", "forget")],
+                            ("connections", "forget"), ("connections", "allow_identifier_mismatch")],
         required_one_of=[("plug", "connections")],
         required_if=[("exclusive", True, ("connections",))],
     )
@@ -53,6 +54,7 @@ def shm_verify_spec():
     return dict(argument_spec=dict(
         connections=dict(type="list", elements="dict", options=connection_item_spec()),
         private_snaps=dict(type="list", elements="str"),
+        manage_gadget_connections=dict(type="bool", default=False),
         checks=dict(type="list", elements="str", choices=list(FAMILIES), default=list(FAMILIES)),
         **_common()
     ))

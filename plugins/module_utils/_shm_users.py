@@ -344,11 +344,10 @@ def object_matches(pattern, name):
 
 
 def connection_is_private(state, connection):
-    """Whether the connection's plug is private, from the attributes stored with it, else the plug's."""
-    if "private" in connection.plug_attrs:
-        return connection.plug_attrs.get("private") is True
-    plug = state.plugs.get(connection.plug)
-    return bool(plug and plug.private)
+    """Whether snapd treats the connection as private: from the attributes stored with it, as snapd builds the
+    profiles from them; a connection stored by 2.54.x, without "private", is not private (isPrivate, snapd 2.60.3+;
+    2.55.3-2.60.2 fail on it instead: _shm_checks reports that)."""
+    return connection.plug_attrs.get("private") is True
 
 
 def _path_list(value):

@@ -5,16 +5,30 @@
 
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 
-"""A bounded loader for snap.yaml and snapcraft.yaml text, refusing hostile input before anything is built.
+"""Read snap.yaml (or snapcraft.yaml) text the way snapd reads it, bounded, refusing hostile input.
 
-ansible ships no YAML parser of its own for targets; ansible.module_utils.common.yaml wraps PyYAML when it is
-importable. PyYAML is always there on the controller (ansible-core depends on it), so shm_lint can always run
-with delegate_to: localhost; on a target without python3-yaml load_snap_yaml() raises SnapYamlError with that
-advice. Input is bounded in size, depth and alias expansion before anything is built.
+snapd decodes snap.yaml with gopkg.in/yaml.v2 (v2.4.0 in every snapd from 2.54 to 2.77) into its snapYaml
+struct (snap/info_snap_yaml.go). That is not what PyYAML builds from the same text: go-yaml v2 resolves plain
+scalars by YAML 1.1 rules of its own (resolve.go): ``y``, ``n``, ``on`` and ``off`` are booleans, ``0o17`` and
+``0X1F`` are integers, ``1e3`` and ``08`` floats, ``12:30`` (PyYAML's sexagesimal 750) and ``=`` (PyYAML's
+``!!value``, which it cannot construct) plain strings, and a tag it does not know leaves the text a string.
+And where snapd's struct has a string (the names of plugs, slots, apps and hooks, an app's ``plugs:`` list),
+go-yaml keeps the scalar's text whatever it resolves to: a plug named ``y`` is called "y", not true.
+
+So PyYAML only parses here: its event stream (libyaml's or its own) is built into nodes while the input is
+bounded in size, nesting and alias expansion, and the values are decided by this module, as go-yaml v2 decides
+them. ansible ships no YAML parser of its own for targets (ansible.module_utils.common.yaml wraps PyYAML when it
+is importable); PyYAML is always on the controller (ansible-core depends on it), so shm_lint can always run with
+delegate_to: localhost, and on a target without python3-yaml load_snap_yaml() raises SnapYamlError saying so.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import calendar
+import math
+import re
 import traceback
 
 from ansible.module_utils.common.text.converters import to_text
@@ -23,7 +37,14 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._go_text import ex
 
 try:
     from yaml import YAMLError
-    from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
+    from yaml.events import (
+        AliasEvent,
+        CollectionEndEvent,
+        DocumentEndEvent,
+        MappingStartEvent,
+        ScalarEvent,
+        SequenceStartEvent,
+    )
     from ansible.module_utils.common.yaml import SafeLoader
 except ImportError:
     HAS_YAML = False
@@ -36,75 +57,366 @@ MAX_YAML_BYTES = 1024 * 1024
 MAX_YAML_DEPTH = 64
 MAX_YAML_NODES = 200000
 
+_TAG = "tag:yaml.org,2002:"
+STR, BOOL, INT, FLOAT, NULL = _TAG + "str", _TAG + "bool", _TAG + "int", _TAG + "float", _TAG + "null"
+TIMESTAMP, BINARY, MERGE = _TAG + "timestamp", _TAG + "binary", _TAG + "merge"
+_RESOLVABLE = ("", STR, BOOL, INT, FLOAT, NULL, TIMESTAMP)
+
+# go-yaml v2 resolve.go: the scalars it looks up before anything else
+_KNOWN = {}
+for _value, _tag, _words in (
+    (True, BOOL, "y Y yes Yes YES true True TRUE on On ON"),
+    (False, BOOL, "n N no No NO false False FALSE off Off OFF"),
+    (None, NULL, "~ null Null NULL"),
+    (float("nan"), FLOAT, ".nan .NaN .NAN"),
+    (float("inf"), FLOAT, ".inf .Inf .INF +.inf +.Inf +.INF"),
+    (float("-inf"), FLOAT, "-.inf -.Inf -.INF"),
+    ("<<", MERGE, "<<"),
+):
+    for _word in _words.split():
+        _KNOWN[_word] = (_tag, _value)
+_KNOWN[""] = (NULL, None)
+
+_INT64_MAX = 2 ** 63 - 1
+_UINT64_MAX = 2 ** 64 - 1
+# go-yaml's yamlStyleFloat, tried on the text without underscores after the integer parsers failed
+_YAML_STYLE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?", re.ASCII)
+# what Go's strconv.ParseFloat accepts from a text that starts with "." (no hex, no words, no underscores)
+_DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?", re.ASCII)
+_DIGITS = {2: re.compile(r"[01]*", re.ASCII), 8: re.compile(r"[0-7]*", re.ASCII),
+           10: re.compile(r"[0-9]*", re.ASCII), 16: re.compile(r"[0-9a-fA-F]*", re.ASCII)}
+# the time.Parse layouts go-yaml v2 accepts for a !!timestamp (Go's 15, 4 and 5 take one or two digits)
+_TIMESTAMP = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d+)?(?:Z|[-+]\d{2}:\d{2}))"
+                        r"|(?: (\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d+)?))?", re.ASCII)
+
 
 class SnapYamlError(Exception):
     """The input cannot be read as a snap.yaml/snapcraft.yaml: too big, not YAML, hostile, or no parser."""
 
 
+# --- scalars, as go-yaml v2 resolves them ---------------------------------------------------------------------------
 
-if HAS_YAML:
-    class _SnapYamlLoader(SafeLoader):  # pylint: disable=too-many-ancestors
-        """SafeLoader that, like go-yaml v2 decoding into interface{}, leaves timestamps as strings."""
+def _go_parse_uint(text):
+    """Go's strconv.ParseUint(text, 0, 64): 0b, 0o, 0x and a leading 0 choose the base; None when it fails."""
+    base = 10
+    if text[:1] == "0":
+        prefix = text[1:2].lower()
+        if len(text) >= 3 and prefix in ("b", "o", "x"):
+            base, text = {"b": 2, "o": 8, "x": 16}[prefix], text[2:]
+        else:
+            base, text = 8, text[1:]
+    elif not text:
+        return None
+    if not _DIGITS[base].fullmatch(text) or (base != 8 and not text):
+        return None
+    number = int(text, base) if text else 0
+    return number if number <= _UINT64_MAX else None
 
-    _SnapYamlLoader.yaml_implicit_resolvers = dict(
-        (first, [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"])
-        for first, resolvers in SafeLoader.yaml_implicit_resolvers.items()
-    )
+
+def _go_parse_int(text, base=0):
+    """Go's strconv.ParseInt(text, base, 64) for base 0 (prefixes) or 2; None when it fails."""
+    negative = text[:1] == "-"
+    if text[:1] in ("-", "+"):
+        text = text[1:]
+    if base == 2:
+        number = int(text, 2) if text and _DIGITS[2].fullmatch(text) else None
+    else:
+        number = _go_parse_uint(text)
+    if number is None or number > _INT64_MAX + negative:
+        return None
+    return -number if negative else number
 
 
-def _refuse_hostile_events(text):
-    """Walk the YAML events once: bound nesting depth, and the nodes and characters after alias expansion.
+def _go_parse_float(text, pattern):
+    """Go's strconv.ParseFloat for a text `pattern` already vouches for; None when it fails (out of range too)."""
+    if not pattern.fullmatch(text):
+        return None
+    number = float(text)
+    return None if math.isinf(number) else number
 
-    Without aliases the byte limit already bounds the characters; an alias repeats its anchor's nodes and
-    characters, so a few hundred aliases of one long string would otherwise make every rule and message
-    that quotes a path handle gigabytes.
+
+def _is_timestamp(text):
+    match = _TIMESTAMP.fullmatch(text)
+    if not match:
+        return False
+    year, month, day = (int(part) for part in match.group(1, 2, 3))
+    clock = [int(part) for part in (match.group(4, 5, 6) if match.group(4) else match.group(7, 8, 9)) if part]
+    if not 1 <= month <= 12 or not 1 <= day <= calendar.monthrange(year, month)[1]:
+        return False
+    return not clock or (clock[0] < 24 and clock[1] < 60 and clock[2] < 60)
+
+
+def _resolve(tag, text):
+    """go-yaml v2's resolve(): (tag, value) of a scalar's text under its tag ("" when untagged and plain)."""
+    if tag not in _RESOLVABLE:
+        return tag, text
+    first = text[:1]
+    if text == "":
+        hint = "N"
+    elif first in "+-":
+        hint = "S"
+    elif first in "0123456789":
+        hint = "D"
+    elif first in "yYnNtTfFoO~":
+        hint = "M"
+    elif first == ".":
+        hint = "."
+    else:
+        hint = None
+    if hint is None or tag == STR:
+        return STR, text
+    if text in _KNOWN:
+        return _KNOWN[text]
+    if hint == ".":
+        number = _go_parse_float(text, _DOT_FLOAT)
+        if number is not None:
+            return FLOAT, number
+    elif hint in ("D", "S"):
+        if tag in ("", TIMESTAMP) and _is_timestamp(text):
+            return TIMESTAMP, text
+        plain = text.replace("_", "")
+        number = _go_parse_int(plain)
+        if number is None and plain[:1] != "+" and plain[:1] != "-":
+            number = _go_parse_uint(plain)
+        if number is not None:
+            return INT, number
+        number = _go_parse_float(plain, _YAML_STYLE_FLOAT)
+        if number is not None:
+            return FLOAT, number
+        # after Go's own 0b prefix, ParseInt also takes a sign: go-yaml reads 0b-101 as -5
+        if plain.startswith("0b"):
+            number = _go_parse_int(plain[2:], 2)
+        elif plain.startswith("-0b"):
+            number = _go_parse_int("-" + plain[3:], 2)
+        if number is not None:
+            return INT, number
+    return STR, text
+
+
+def _short(tag):
+    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+
+
+def go_scalar(text, tag=None, plain=True):
+    """The value go-yaml v2 decodes a scalar into an interface{} with: str, bool, int, float or None.
+
+    ``tag`` is the scalar's explicit tag (``tag:yaml.org,2002:int``, ``!``, ``!custom``) or None; ``plain`` False for
+    a quoted scalar. Raises SnapYamlError where go-yaml fails (``!!bool maybe``, invalid ``!!binary``).
     """
-    loader = _SnapYamlLoader(text)
+    if tag is None and not plain:
+        return text
+    wanted = tag or ""
+    if wanted == BINARY:
+        return _binary(text)
+    resolved_tag, value = _resolve(wanted, text)
+    if wanted not in ("", resolved_tag, STR):
+        if wanted == FLOAT and resolved_tag == INT:
+            return float(value)
+        raise SnapYamlError("cannot decode %s `%s` as a %s" % (_short(resolved_tag), excerpt(text), _short(wanted)))
+    # go-yaml v2 hands a timestamp to an interface{} as its text (decode.go, "for backward compatibility")
+    return text if resolved_tag == TIMESTAMP else value
+
+
+def _binary(text):
     try:
-        open_collections = []  # [anchor, nodes, characters] per open collection
-        anchored = {}          # anchor -> (nodes, characters) an alias of it expands to
+        # Go's base64.StdEncoding skips only \r and \n
+        data = base64.b64decode(text.replace("\r", "").replace("\n", ""), validate=True)
+    except (binascii.Error, ValueError):
+        raise SnapYamlError("!!binary value contains invalid base64 data")
+    return data.decode("utf-8", "surrogateescape")
+
+
+# --- nodes, from PyYAML's events, bounded --------------------------------------------------------------------------
+
+class _Node(object):
+    """A scalar (``value`` its text), a sequence or a mapping (``items`` its children, keys and values in turn)."""
+
+    __slots__ = ("kind", "tag", "value", "plain", "items", "line", "height")
+
+    def __init__(self, kind, event, value=None):
+        self.kind = kind
+        self.tag = event.tag
+        self.value = value
+        self.plain = bool(event.implicit[0]) if kind == "scalar" else True
+        self.items = []
+        self.line = event.start_mark.line + 1 if event.start_mark else 0
+        self.height = 1
+
+
+def _compose(text):
+    """The root node of the first document (go-yaml v2's Unmarshal reads no further), or None when it is empty.
+
+    Bounds the nesting depth, and the nodes and characters after alias expansion: an alias repeats its anchor's
+    nodes and characters, so a few hundred aliases of one long string would otherwise make every rule and message
+    that quotes a path handle gigabytes, and a chain of aliases would nest deeper than any depth limit on the text.
+    """
+    loader = SafeLoader(text)
+    try:
+        anchors = {}   # anchor -> (node, nodes, characters) an alias of it expands to
+        stack = []     # [node, anchor, nodes, characters] per open collection
+        root = None
         nodes = characters = 0
         aliases_used = False
         while loader.check_event():
             event = loader.get_event()
+            if isinstance(event, DocumentEndEvent):
+                break
             if isinstance(event, CollectionEndEvent):
-                anchor, size_nodes, size_characters = open_collections.pop()
+                node, anchor, size_nodes, size_characters = stack.pop()
                 if anchor is not None:
-                    anchored[anchor] = (size_nodes, size_characters)
-                if open_collections:
-                    open_collections[-1][1] += size_nodes
-                    open_collections[-1][2] += size_characters
+                    anchors[anchor] = (node, size_nodes, size_characters)
+                if stack:
+                    parent = stack[-1]
+                    parent[2] += size_nodes
+                    parent[3] += size_characters
+                    parent[0].height = max(parent[0].height, node.height + 1)
                 continue
             if isinstance(event, AliasEvent):
-                if event.anchor not in anchored:
+                if event.anchor not in anchors:
                     raise SnapYamlError("refusing YAML with a recursive or undefined alias *%s" % event.anchor)
-                size = anchored[event.anchor]
+                node, size_nodes, size_characters = anchors[event.anchor]
                 aliases_used = True
             elif isinstance(event, ScalarEvent):
-                size = (1, len(event.value))
+                node, size_nodes, size_characters = _Node("scalar", event, event.value), 1, len(event.value)
                 if event.anchor is not None:
-                    anchored[event.anchor] = size
-            elif isinstance(event, CollectionStartEvent):
-                size = (1, 0)
+                    anchors[event.anchor] = (node, 1, len(event.value))
+            elif isinstance(event, (MappingStartEvent, SequenceStartEvent)):
+                kind = "map" if isinstance(event, MappingStartEvent) else "seq"
+                node, size_nodes, size_characters = _Node(kind, event), 1, 0
             else:
                 continue
-            nodes += size[0]
-            characters += size[1]
+            nodes += size_nodes
+            characters += size_characters
             if nodes > MAX_YAML_NODES:
                 if aliases_used:
                     raise SnapYamlError("refusing YAML whose aliases expand to more than %d nodes" % MAX_YAML_NODES)
                 raise SnapYamlError("refusing YAML with more than %d nodes" % MAX_YAML_NODES)
             if characters > MAX_YAML_BYTES:
                 raise SnapYamlError("refusing YAML whose aliases expand to more than %d characters" % MAX_YAML_BYTES)
-            if isinstance(event, CollectionStartEvent):
-                open_collections.append([event.anchor, 1, 0])
-                if len(open_collections) > MAX_YAML_DEPTH:
-                    raise SnapYamlError("refusing YAML nested deeper than %d levels" % MAX_YAML_DEPTH)
-            elif open_collections:
-                open_collections[-1][1] += size[0]
-                open_collections[-1][2] += size[1]
+            if node.kind != "scalar" and len(stack) + node.height > MAX_YAML_DEPTH:
+                raise SnapYamlError("refusing YAML nested deeper than %d levels" % MAX_YAML_DEPTH)
+            if stack:
+                parent = stack[-1]
+                parent[0].items.append(node)
+                if node.kind == "scalar" or isinstance(event, AliasEvent):
+                    parent[2] += size_nodes
+                    parent[3] += size_characters
+                    parent[0].height = max(parent[0].height, node.height + 1)
+            elif root is None:
+                root = node
+            if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
+                stack.append([node, event.anchor, 1, 0])
+        return root
     finally:
         loader.dispose()
+
+
+# --- values, as go-yaml v2 decodes nodes into snapd's snapYaml ---------------------------------------------------------
+
+def _is_merge(key):
+    return key.kind == "scalar" and key.value == "<<" and (key.plain or key.tag == MERGE)
+
+
+def _value(node):
+    """What go-yaml v2 decodes a node into an interface{} with (scalars per go_scalar, lists, dicts)."""
+    if node.kind == "scalar":
+        return _scalar(node)
+    if node.kind == "seq":
+        return [_value(item) for item in node.items]
+    mapping = {}
+    _fill(mapping, node, _map_key, _value)
+    return mapping
+
+
+def _scalar(node):
+    try:
+        return go_scalar(node.value, node.tag, node.plain)
+    except SnapYamlError as error:
+        raise SnapYamlError("%s (line %d)" % (error, node.line))
+
+
+def _map_key(node):
+    key = _value(node)
+    if isinstance(key, (list, dict)):
+        raise SnapYamlError("invalid map key at line %d: a %s" % (node.line, "sequence" if node.kind == "seq" else "mapping"))
+    return key
+
+
+def _text(node):
+    """What go-yaml v2 decodes a node into a Go string with: a scalar's text ("" for a null); else its interface{}
+    value, which is not a string (go-yaml's type error, which shm_lint reports on the spot)."""
+    if node.kind != "scalar":
+        return _value(node)
+    if node.tag == BINARY:
+        return _scalar(node)
+    return "" if _scalar(node) is None else node.value
+
+
+def _name(node):
+    """A key of a Go map[string]T or a struct field name: a scalar's text; go-yaml fails the whole document on
+    any other key (snapd: "cannot parse snap.yaml: yaml: unmarshal errors")."""
+    if node.kind != "scalar":
+        raise SnapYamlError("line %d: cannot unmarshal a %s into a name" % (node.line, "sequence" if node.kind == "seq"
+                                                                            else "mapping"))
+    return _text(node)
+
+
+def _text_list(node):
+    """A Go []string: the texts of a sequence's items; None for a null, as Go leaves a nil slice."""
+    if node.kind == "seq":
+        return [_text(item) for item in node.items]
+    if node.kind == "scalar" and _scalar(node) is None:
+        return None
+    return _value(node)
+
+
+def _fill(mapping, node, key_of, value_of):
+    """Decode a mapping node into `mapping`, merges (<<) in place: a merged key overwrites the keys before it and
+    the keys after it overwrite it, and of a list of merged maps the first one wins (go-yaml v2's mapping())."""
+    items = node.items
+    for index in range(0, len(items) - 1, 2):
+        key, value = items[index], items[index + 1]
+        if _is_merge(key):
+            merged = value.items[::-1] if value.kind == "seq" else [value]
+            if any(item.kind != "map" for item in merged):
+                raise SnapYamlError("map merge requires map or sequence of maps as the value (line %d)" % value.line)
+            for item in merged:
+                _fill(mapping, item, key_of, value_of)
+            continue
+        mapping[key_of(key)] = value_of(value)
+
+
+def _decoded_as(node, fields):
+    """A mapping node decoded as a Go struct: field names are the keys' texts, each field decoded by its function."""
+    if node.kind != "map":
+        return _value(node)
+    body = {}
+    _fill(body, node, _name, lambda value: value)
+    # the decoder of each field runs once, on the node that won the field
+    return dict((name, fields.get(name, _value)(value)) for name, value in body.items())
+
+
+def _names_to(decode):
+    """A Go map[string]T: keys are texts, values decoded by `decode`."""
+    def decoded(node):
+        if node.kind != "map":
+            return _value(node)
+        mapping = {}
+        _fill(mapping, node, _name, decode)
+        return mapping
+    return decoded
+
+
+_APP_OR_HOOK = {"plugs": _text_list, "slots": _text_list}
+# snap/info_snap_yaml.go snapYaml, as far as the declarations go: name string, plugs and slots
+# map[string]interface{}, apps map[string]appYaml and hooks map[string]hookYaml with plugs and slots []string
+_SNAP_YAML = {
+    "name": _text,
+    "plugs": _names_to(_value),
+    "slots": _names_to(_value),
+    "apps": _names_to(lambda node: _decoded_as(node, _APP_OR_HOOK)),
+    "hooks": _names_to(lambda node: _decoded_as(node, _APP_OR_HOOK)),
+}
 
 
 def _yaml_problem(exc):
@@ -122,9 +434,11 @@ def _yaml_problem(exc):
 
 
 def load_snap_yaml(content):
-    """Parse snap.yaml/snapcraft.yaml text (str or bytes) into plain Python data, safely.
+    """Read snap.yaml/snapcraft.yaml text (str or bytes) into plain Python data as snapd's decoder sees it.
 
-    Raises SnapYamlError, and nothing else, for any input it will not or cannot parse.
+    Names of plugs, slots, apps and hooks and the entries of an app's or hook's plugs/slots lists are the texts
+    snapd holds; every other value is what go-yaml v2 puts in an interface{}. None for an empty document.
+    Raises SnapYamlError, and nothing else, for any input it will not or cannot read.
     """
     if not HAS_YAML:
         raise SnapYamlError("PyYAML is not installed on this host: run shm_lint on the controller "
@@ -139,22 +453,14 @@ def load_snap_yaml(content):
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SnapYamlError("the YAML is not valid UTF-8: %s" % to_text(exc))
-    loader = None
     try:
-        _refuse_hostile_events(text)
-        loader = _SnapYamlLoader(text)
-        return loader.get_single_data()
-    except SnapYamlError:
-        raise
+        root = _compose(text)
+        if root is None:
+            return None
+        return _decoded_as(root, _SNAP_YAML)
     except YAMLError as exc:
         raise SnapYamlError("cannot parse YAML: %s" % _yaml_problem(exc))
-    except Exception as exc:  # pylint: disable=broad-except
-        # PyYAML's constructors let their own errors through for a value that does not fit its tag or type:
-        # ValueError for a 10**5-digit integer, AttributeError for an empty !!timestamp, KeyError for !!bool x
-        raise SnapYamlError("cannot parse YAML: a value does not fit its type or tag (%s: %s)"
-                            % (type(exc).__name__, excerpt(" ".join(to_text(exc).split()))))
-    finally:
-        if loader is not None:
-            loader.dispose()
-
-
+    except SnapYamlError as exc:
+        if str(exc).startswith("refusing "):
+            raise
+        raise SnapYamlError("cannot parse YAML: %s" % exc)

@@ -16,13 +16,21 @@ import re
 
 # the shared-memory interface
 SHARED_MEMORY_SINCE = (2, 54, 0)
+# one '*' glob in read/write paths, and empty read/write lists: 2.54.0-2.54.3 check paths with
+# apparmor.ValidateNoAppArmorRegexp (which reserves '*') and refuse an empty list as "not a list of strings"
+GLOBS_SINCE = (2, 54, 4)
 # private: true, with the implicit system slot it connects to
 PRIVATE_SINCE = (2, 55, 3)
-# slot rules written mrwlk instead of rwk: listed under 2.56.1 as well as 2.57, so 2.56.1-2.56.x may have either
-EITHER_WRITE_FORM_SINCE = (2, 56, 1)
-MRWLK_SINCE = (2, 57, 0)
+# /dev/shm/snap.NAME made root 1777: 2.55.3-2.55.4's snap-update-ns drops the sticky bit (utils.go MkDir passes
+# perm.Perm() of os.FileMode(01777)) and creates it under the umask of whoever runs it (0755 under snapd's 022)
+PRIVATE_DIR_MODE_SINCE = (2, 55, 5)
+# slot rules written mrwlk instead of rwk (commit aec8a32; the 2.56.1 tag already has it)
+MRWLK_SINCE = (2, 56, 1)
 # the private plug's rule covers /dev/shm/** instead of /dev/shm/*
 PRIVATE_RECURSIVE_SINCE = (2, 60, 2)
+# a connection stored without "private" (by 2.54.x) counts as not private; 2.55.3-2.60.2 panic on it ("plug is not
+# sanitized") whenever they regenerate its profiles (commit 051b144, snapd #13107)
+PRIVATE_UNSET_TOLERATED_SINCE = (2, 60, 3)
 # `snap debug api` (canonical/snapd#14116), the transport for hosts without Python
 DEBUG_API_SINCE = (2, 64, 0)
 

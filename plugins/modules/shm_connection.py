@@ -65,9 +65,19 @@ options:
       - Only valid with O(state=disconnected).
     type: bool
     default: false
+  allow_identifier_mismatch:
+    description:
+      - Connect the plug to the slot although their C(shared-memory) identifiers differ, which the module refuses
+        otherwise.
+      - Only for the rare pair whose snap declaration in the store allows it (snapd applies the identifier rule of
+        its base declaration, which a store rule on either snap replaces, and skips it for snaps installed with
+        C(--dangerous)). The action's reason and a warning in the result say the mismatch was let through.
+    type: bool
+    default: false
   connections:
     description:
-      - A list of connections to reconcile in one run, instead of O(plug), O(slot), O(state) and O(forget).
+      - A list of connections to reconcile in one run, instead of O(plug), O(slot), O(state), O(forget) and
+        O(allow_identifier_mismatch).
       - Changes are applied disconnects first, then connects. If one fails, the module fails and reports what
         was done (RV(actions)) and what was not (RV(pending)).
     type: list
@@ -89,12 +99,27 @@ options:
         description: As for the top-level O(forget).
         type: bool
         default: false
+      allow_identifier_mismatch:
+        description: As for the top-level O(allow_identifier_mismatch).
+        type: bool
+        default: false
   exclusive:
     description:
       - With O(connections), also disconnect every established shared-memory connection on the host that the
         list does not name.
       - A private plug's connection to the system slot is kept unless the list names it with
         O(connections[].state=disconnected).
+      - A connection the device's gadget snap made is kept too, unless O(manage_gadget_connections=true): snapd
+        makes those once, at first boot, and keeps one that is disconnected as undesired, so nothing would ever
+        make it again. RV(kept) lists what was kept and why.
+    type: bool
+    default: false
+  manage_gadget_connections:
+    description:
+      - With O(exclusive=true), also disconnect the connections the gadget snap made that the list does not name.
+      - Only for fleets that take over the connections the device maker declared; a gadget connection disconnected
+        this way stays undesired and is never made again by snapd.
+      - A gadget connection the list names with O(connections[].state=disconnected) is disconnected either way.
     type: bool
     default: false
   force:
@@ -200,6 +225,25 @@ actions:
       type: str
   sample:
     - {action: connect, plug: consumer:shmem, slot: provider:shmem, reason: listed as connected}
+kept:
+  description:
+    - With O(exclusive=true), the established connections the list does not name that were left alone, and why
+      (a private plug's own C(/dev/shm); a connection made by the gadget snap).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    plug:
+      description: The plug, as V(snap:plug).
+      type: str
+    slot:
+      description: The slot, as V(snap:slot).
+      type: str
+    reason:
+      description: Why it was kept.
+      type: str
+  sample:
+    - {plug: sensor:shmem, slot: provider:shmem, reason: "made by the gadget snap, which snapd makes at first boot only: ..."}
 pending:
   description: When a change failed part-way through, the changes that were not made, the failed one first.
   returned: failure

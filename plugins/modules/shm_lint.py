@@ -16,8 +16,16 @@ description:
     leaving the reason only in C(snap warnings); this module catches it before the snap ships.
   - Also reports, as warnings, what the interface documentation asks for but snapd does not enforce,
     such as a path listed in both C(read) and C(write), or a lone C(*) or C(.) path.
-  - "Understands the shorthand forms C(plugs: [shared-memory]) in an app or hook, C(plug-name: shared-memory),
-    a plug or slot named after its interface, and explicit C(interface: shared-memory) entries."
+  - "Understands the shorthand forms C(plugs: [shared-memory]) or C(slots: [shared-memory]) in an app or hook,
+    C(plug-name: shared-memory), a plug or slot named after its interface, and explicit C(interface: shared-memory)
+    entries."
+  - Reads the YAML the way snapd does (go-yaml v2, YAML 1.1), not the way Python's YAML libraries do, so that
+    C(private: y) is a bool, C(write: [y]) is the list C([true]), C(write: [12:30]) a list of one string and
+    C(shared-memory: 0o17) the number 15, as snapd sees them. A C(snapcraft.yaml) is read the same way, as if it
+    were the C(snap.yaml) snapcraft writes from it.
+  - Also reports what makes snapd refuse the whole snap, for plugs and slots of any interface, in snapd's words:
+    a plug or slot it cannot read, an invalid plug, slot or interface name, and a plug and a slot with the same
+    name.
   - "Runs on a target or on the controller (C(delegate_to: localhost)); it only reads."
   - The finding codes are listed in the RV(findings) return value and in C(docs/findings.md).
 author:
@@ -36,6 +44,12 @@ options:
   content:
     description:
       - The YAML text itself. Mutually exclusive with O(path).
+    type: str
+  snapd_version:
+    description:
+      - Apply the rules of this snapd release, such as V(2.54.3), instead of the newest snapd's.
+      - "Before 2.54.4 snapd refuses any C(*) in a path and an empty C(read) or C(write) list; before 2.55.3 it
+        ignores C(private)."
     type: str
   fail_on:
     description:
@@ -74,8 +88,7 @@ notes:
     or C(snap)/C(meta) folder is a link, is refused.
   - A finding repeats at most 64 characters of any one value, name or path from the file, marked as cut, so that
     not even a file that parses as one long string comes back whole in the result or the job log.
-  - Path rule messages are those of snapd 2.64; later snapd releases word the reserved-character message
-    slightly differently.
+  - Messages are snapd's own, as snapd 2.54 to 2.77 word them.
 seealso:
   - module: snapfleet.snapd.shm_verify
 """
@@ -126,7 +139,8 @@ summary:
 findings:
   description:
     - One entry per broken rule, in snapd's order of checks.
-    - "Codes: V(declaration-malformed), V(identifier-not-string), V(private-not-bool), V(private-with-identifier),
+    - "Codes: V(declaration-malformed), V(name-invalid), V(interface-name-invalid), V(plug-slot-same-name),
+      V(identifier-not-string), V(private-not-bool), V(private-with-identifier),
       V(private-with-other-plugs), V(private-with-slots), V(paths-not-string-list), V(paths-missing), V(path-empty),
       V(path-spaces), V(path-reserved-char), V(path-double-star), V(path-slash), V(path-not-clean) (errors);
       V(path-duplicate), V(path-too-broad), V(plug-paths-ignored), V(slot-private-ignored) (warnings).
@@ -144,7 +158,7 @@ findings:
       type: str
       sample: error
     subject:
-      description: The plug or slot, as C(plug SNAP:NAME) or C(slot SNAP:NAME).
+      description: The plug or slot, as C(plug SNAP:NAME) or C(slot SNAP:NAME), or the snap, as C(snap SNAP).
       type: str
       sample: slot provider:shmem
     message:
@@ -173,6 +187,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import 
     SnapYamlError,
     load_snap_yaml,
 )
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import SHARED_MEMORY_SINCE, before, parse_version
 
 # snapcraft's own lookup order for a project, after the built snap's meta/snap.yaml
 CANDIDATES = ("meta/snap.yaml", "snap/snapcraft.yaml", "snapcraft.yaml", ".snapcraft.yaml")
@@ -275,6 +290,7 @@ def main():
             path=dict(type="path"),
             content=dict(type="str"),
             fail_on=dict(type="str", choices=["error", "warning", "never"], default="error"),
+            snapd_version=dict(type="str"),
         ),
         mutually_exclusive=[("path", "content")],
         required_one_of=[("path", "content")],
@@ -288,6 +304,10 @@ def main():
         module.fail_json(msg="path %r is not a file name: give a snap.yaml or snapcraft.yaml, or a directory "
                              "holding one" % path, source=path)
     source = path if path is not None else "content"
+    snapd_version = module.params["snapd_version"]
+    if snapd_version is not None and (parse_version(snapd_version) is None or before(snapd_version, SHARED_MEMORY_SINCE)):
+        module.fail_json(msg="snapd_version %r is not a snapd release with the shared-memory interface: give one such "
+                             "as 2.54.3 or 2.68 (2.54 or later)" % snapd_version, source=source)
     try:
         if path is not None:
             source, fd = open_source(path)
@@ -296,7 +316,7 @@ def main():
             document = load_snap_yaml(module.params["content"])
     except SnapYamlError as error:
         module.fail_json(msg="cannot lint %s: %s" % (source, error), source=source)
-    findings = lint_snap(document)
+    findings = lint_snap(document, snapd_version=snapd_version)
     summary = summarize(findings)
     result = dict(changed=False, source=source, findings=findings, summary=summary, valid=summary[ERROR] == 0)
     failing = [item for item in findings if item["severity"] in FAILING[module.params["fail_on"]]]

@@ -18,9 +18,11 @@ description:
   - "C(connections): each connection of O(connections) is established (or not, for V(disconnected)), no other
     shared-memory connection exists, plug and slot identifiers match, no private plug is connected to an app
     slot, and the read/write stored with each connection equal the slot's current ones (snapd before 2.64 keeps
-    stale ones after a refresh)."
+    stale ones after a refresh). A connection the gadget snap made is the device maker's: expected while it is
+    established, and an error (V(gadget-connection-undesired)) once someone disconnected it, since snapd never makes
+    it again; O(manage_gadget_connections) treats them like any other, as M(snapfleet.snapd.shm_connection) does."
   - "C(apparmor): the generated profile of every app bound to a shared-memory plug or slot holds exactly the
-    rules its connections grant (per snapd version: C(rwk) before 2.57, C(mrwlk) after; private C(/dev/shm/*)
+    rules its connections grant (per snapd version: C(rwk) before 2.56.1, C(mrwlk) after; private C(/dev/shm/*)
     before 2.60.2, C(/dev/shm/**) after), and is loaded in enforce mode. Whether AppArmor is in force is read
     from the kernel, not from snapd's C(confinement), which Debian's snapd reports as C(partial) while it
     enforces. Where the kernel does not enforce AppArmor, one V(apparmor-disabled) info finding replaces them."
@@ -37,9 +39,16 @@ description:
     private plug, any object in the snap's own C(/dev/shm); processes that could not be read
     (V(connection-users-unknown), warning)."
   - "C(warnings): snapd's warnings about shared-memory plugs or slots it dropped, quoted."
-  - "C(declarations): the rules of M(snapfleet.snapd.shm_lint) applied to every installed snap's shared-memory
-    plugs and slots as snapd loaded them (their attributes from snapd's API; the system slot is left out). The
-    declarations snapd dropped are what C(warnings) reports, so the two together cover all a snap declares."
+  - "C(declarations): the rules of M(snapfleet.snapd.shm_lint), as the host's snapd version applies them, over
+    every installed snap's C(meta/snap.yaml) that can declare a shared-memory plug or slot (read on the host through
+    snapd's C(/snap/NAME/current) link, no other link followed, at most 1 MiB; parsed and linted on the controller
+    when the host has no YAML parser), and over the plugs and slots snapd holds (from its API). snapd warns about a
+    declaration it dropped only when it installs or refreshes the snap, and forgets the warning after 28 days, so the
+    installed C(snap.yaml) is what still shows it then."
+  - "A dropped declaration (V(declaration-dropped)) is an error for a snap the desired state names (the snaps of
+    O(connections) and O(private_snaps)), and a warning (V(unrelated-declaration-dropped)) for any other snap, so
+    an unrelated broken snap does not fail a compliance gate. When neither option is given, every snap counts as
+    named."
   - /dev/shm is treated as hostile ground. Entries there are only lstat'ed relative to an O_NOFOLLOW handle on
     /dev/shm, never opened or followed, and no shell or program is run.
 author:
@@ -77,6 +86,21 @@ options:
         description: Accepted so that a list written for M(snapfleet.snapd.shm_connection) works as is; ignored here.
         type: bool
         default: false
+      allow_identifier_mismatch:
+        description:
+          - As in M(snapfleet.snapd.shm_connection): the connection's plug and slot identifiers may differ. Its
+            mismatch is then the info finding V(identifier-mismatch-allowed) instead of the error
+            V(identifier-mismatch).
+        type: bool
+        default: false
+  manage_gadget_connections:
+    description:
+      - Treat connections the gadget snap made like any other, as M(snapfleet.snapd.shm_connection) does with the
+        same option; use the same value for both.
+      - When false, an established gadget connection is never V(connection-unexpected), and a disconnected one is a
+        V(gadget-connection-undesired) error unless O(connections) lists it as V(disconnected).
+    type: bool
+    default: false
   private_snaps:
     description:
       - Snaps (instance names) whose private C(/dev/shm) setup to check.
@@ -144,17 +168,19 @@ findings:
     - Everything found, one entry per fact. C(docs/findings.md) is the table of all codes.
     - "Errors: V(dev-shm-missing), V(dev-shm-symlink), V(dev-shm-not-directory), V(dev-shm-not-tmpfs),
       V(dev-shm-mode), V(dev-shm-owner), V(connection-missing), V(connection-unexpected), V(endpoint-missing),
-      V(identifier-mismatch), V(private-to-app-slot), V(slot-attrs-stale), V(apparmor-profile-missing),
+      V(identifier-mismatch), V(private-to-app-slot), V(gadget-connection-undesired), V(slot-attrs-stale),
+      V(apparmor-profile-missing),
       V(apparmor-rule-missing), V(apparmor-rule-unexpected), V(apparmor-profile-not-enforced),
       V(private-not-connected), V(private-undesired), V(private-unsupported), V(private-fstab-missing),
       V(private-applied-fstab-missing), V(private-mount-missing), V(private-dir-symlink),
       V(private-dir-not-directory), V(private-dir-squatted), V(private-dir-mode), V(private-dir-unreadable),
-      V(declaration-dropped), and the error codes of M(snapfleet.snapd.shm_lint)."
+      V(connection-private-unset), V(declaration-dropped), and the error codes of M(snapfleet.snapd.shm_lint)."
     - "Warnings: V(dev-shm-mount-options), V(connection-grants-nothing), V(private-namespace-unreadable),
-      V(path-too-broad), V(shm-object-unreadable), V(connection-users-unknown), and the warning codes of
+      V(private-dir-umask), V(path-too-broad), V(shm-object-unreadable), V(connection-users-unknown),
+      V(unrelated-declaration-dropped), V(snap-yaml-unreadable), and the warning codes of
       M(snapfleet.snapd.shm_lint)."
     - "Info: V(apparmor-disabled), V(private-namespace-pending), V(shm-object), V(shm-objects-more),
-      V(connection-in-use)."
+      V(connection-in-use), V(identifier-mismatch-allowed)."
     - "A V(connection-in-use) finding's evidence holds the connection's C(plug) and C(slot) and its C(users), each with
       C(pid), C(snap), C(app) (as in C(snap.SNAP.APP); C(hook.NAME) for a hook) and the C(paths) under C(/dev/shm)
       it holds, as the process sees them."

@@ -15,7 +15,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import SNAP_YAML_LINT, RunFailure, finish_verify
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_specs import AUTO, PYTHON, SNAP_DEBUG_API, SPECS
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import DEFAULT_SOCKET, SnapdError, client_params_error
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import DEBUG_API_SINCE, version_text
@@ -75,8 +75,10 @@ class ShmAction(ActionBase):
                 "install python3, or upgrade snapd to %s or later" % (version_text(DEBUG_API_SINCE), version_text(DEBUG_API_SINCE)))
 
     def _run_module(self, result, task_vars):
-        result.update(self._execute_module(module_name="snapfleet.snapd." + self.MODULE,
-                                           module_args=self._task.args, task_vars=task_vars))
+        module_result = self._execute_module(module_name="snapfleet.snapd." + self.MODULE, module_args=self._task.args,
+                                             task_vars=task_vars)
+        # shm_verify on a device without PyYAML hands back the installed snap.yaml texts: lint them here
+        result.update(finish_verify(module_result) if SNAP_YAML_LINT in module_result else module_result)
         return result
 
     def _module_interpreter(self, task_vars):

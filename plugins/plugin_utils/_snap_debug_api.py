@@ -31,14 +31,19 @@ import stat
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
     MAX_TEXT_BYTES,
-    DevShmListing,
+    SNAP_MOUNT_DIR,
+    SNAP_YAML_PROBLEMS,
     FileFacts,
     HostReadError,
+    SnapYamlText,
     build_listing,
+    empty_facts,
     file_facts,
     parse_kernel_profiles,
     parse_mountinfo,
+    snap_instance_name,
 )
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import MAX_YAML_BYTES
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, HostReads
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import CONNECTIONS_REQUEST, STATE_REQUESTS
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
@@ -185,6 +190,27 @@ text() {
     elif [ ! -f "$2" ]; then frame text "$1" not-regular
     else frame begin "text $1"; head -c "$TEXT" -- "$2" 2>/dev/null; frame end "text $1"; fi
 }
+snapyaml() {
+    # _shm_host.read_snap_yamls: snapd's current -> REVISION link is read, no link below it is followed, and only
+    # a file that may declare shared-memory (the name, or a backslash that could spell it) is sent back
+    d=$SNAPS/$1
+    if [ ! -L "$d/current" ]; then [ ! -e "$d/current" ] || frame text "yaml:$1" not-a-revision; return 0; fi
+    rev=$(readlink "$d/current")
+    r=${rev#x}
+    case "$r" in ''|*[!0-9]*) frame text "yaml:$1" not-a-revision; return 0 ;; esac
+    for p in "$d/$rev" "$d/$rev/meta"; do
+        if [ -L "$p" ]; then frame text "yaml:$1" symlink; return 0; fi
+        [ -e "$p" ] || return 0
+        if [ ! -d "$p" ]; then frame text "yaml:$1" unreadable; return 0; fi
+    done
+    f=$d/$rev/meta/snap.yaml
+    if [ -L "$f" ]; then frame text "yaml:$1" symlink; return 0; fi
+    [ -e "$f" ] || return 0
+    if [ ! -f "$f" ]; then frame text "yaml:$1" not-regular; return 0; fi
+    if [ ! -r "$f" ]; then frame text "yaml:$1" unreadable; return 0; fi
+    head -c "$YAML" -- "$f" 2>/dev/null | grep -q -F -e shared-memory -e '\' || return 0
+    frame begin "text yaml:$1"; head -c "$YAML" -- "$f" 2>/dev/null; frame end "text yaml:$1"
+}
 nsmounts() {
     ns=/run/snapd/ns/$1.mnt
     [ -e "$ns" ] || return 0
@@ -285,10 +311,15 @@ def facts_script(nonce, timeout, families, apps, private_snaps, user_snaps=()):
         steps += ["[ -L /dev/shm ] || [ ! -d /dev/shm ] || { frame begin listing; "
                   "ls -lan --quoting-style=c --time-style=+%s /dev/shm/ 2>&1 | head -c \"$MAX\"; frame end listing; }"]
     if "warnings" in chosen:
-        steps += ["[ ! -d /snap ] || { frame begin snaps; ls -1a --quoting-style=c /snap/ 2>/dev/null | head -c \"$MAX\"; "
-                  "frame end snaps; }"]
+        steps += ["[ ! -d \"$SNAPS\" ] || { frame begin snaps; ls -1a --quoting-style=c \"$SNAPS\"/ 2>/dev/null | "
+                  "head -c \"$MAX\"; frame end snaps; }"]
+    if "declarations" in chosen:
+        # names the controller would refuse are left out here already: they cannot carry a quote or a frame
+        steps += ['for d in "$SNAPS"/*/; do n=${d%/}; n=${n##*/}; '
+                  "case \"$n\" in ''|*[!a-z0-9_-]*) continue ;; esac; snapyaml \"$n\"; done"]
     return _script(nonce, timeout, _PRELUDE, _FACTS, "\n".join(steps) + "\n",
-                   _PROCESSES if "objects" in chosen and user_snaps else "", TEXT=str(MAX_TEXT_BYTES + 1))
+                   _PROCESSES if "objects" in chosen and user_snaps else "", TEXT=str(MAX_TEXT_BYTES + 1),
+                   YAML=str(MAX_YAML_BYTES + 1), SNAPS=SNAP_MOUNT_DIR)
 
 
 def get_script(nonce, timeout, path):
@@ -511,8 +542,12 @@ class DebugApiHost:
     def facts(self, families, apps, private_snaps, user_snaps, slot_paths):
         for name in [snap for snap, app in apps] + [app for snap, app in apps] + list(private_snaps):
             _checked_name(name)
-        output = self._execute(lambda nonce: facts_script(nonce, self.timeout, families, apps, private_snaps,
-                                                          user_snaps))
+        if set(families) <= {"connections"}:
+            # the connections are all in snapd's answers: nothing of the host to read, no remote command
+            output = Output("", "")
+        else:
+            output = self._execute(lambda nonce: facts_script(nonce, self.timeout, families, apps, private_snaps,
+                                                              user_snaps))
         return facts_from_output(output, families, apps, private_snaps, user_snaps, slot_paths)
 
 
@@ -722,8 +757,7 @@ def parse_ls_listing(lines):
 def facts_from_output(output, families, apps, private_snaps, user_snaps, slot_paths):
     """The facts dict _shm_host.gather_facts returns, from the facts script's output."""
     chosen = set(families)
-    facts = {"dev_shm": None, "mounts": [], "apparmor_enabled": False, "kernel_profiles": None, "profiles": {},
-             "private": {}, "dev_shm_listing": DevShmListing(), "processes": ProcessScan(), "installed_snaps": None}
+    facts = empty_facts()
     if chosen & {"dev-shm", "private"}:
         facts["dev_shm"] = _stat_value(output, "dev_shm", "/dev/shm")
         facts["mounts"] = parse_mountinfo(_text_value(output, "mountinfo", "/proc/self/mountinfo"))
@@ -780,4 +814,25 @@ def facts_from_output(output, families, apps, private_snaps, user_snaps, slot_pa
                 except ValueError:
                     continue
         facts["installed_snaps"] = sorted(name for name in names if name not in (".", ".."))
+    if "declarations" in chosen:
+        facts["snap_yamls"] = snap_yamls_of(output)
     return facts
+
+
+def snap_yamls_of(output):
+    """{snap: SnapYamlText} from the snapyaml frames, as _shm_host.read_snap_yamls reads them."""
+    found = {}
+    for key in sorted(output.texts):
+        snap = key[5:]
+        if not key.startswith("yaml:") or not snap_instance_name(snap):
+            continue
+        state = output.texts[key]
+        if isinstance(state, str):
+            found[snap] = SnapYamlText(problem=state if state in SNAP_YAML_PROBLEMS else "unreadable")
+            continue
+        text = "\n".join(state)
+        if len(text.encode("utf-8", "surrogateescape")) > MAX_YAML_BYTES:
+            found[snap] = SnapYamlText(problem="too-large")
+        else:
+            found[snap] = SnapYamlText(text=text)
+    return found

@@ -92,6 +92,7 @@ class FakeSnapd:
         """Record a connection between ``"snap:plug"`` and ``"snap:slot"`` strings."""
         entry = self._connection(plug.split(":"), slot.split(":"), manual, gadget)
         if undesired:
+            # as collectConnections reports one: manual, no attrs, gadget as it was
             entry.pop("plug-attrs", None)
             entry.pop("slot-attrs", None)
             entry["manual"] = True
@@ -259,7 +260,9 @@ class FakeSnapd:
             return _error(400, "cannot disconnect %s, it is not connected" % name)
         self.established.remove(established)
         if not established.get("manual"):
-            entry = {k: v for k, v in established.items() if k not in ("plug-attrs", "slot-attrs", "gadget")}
+            # doDisconnect keeps an auto-connection as undesired, without attrs; by-gadget stays (collectConnections
+            # then reports it manual, and gadget as it was)
+            entry = {k: v for k, v in established.items() if k not in ("plug-attrs", "slot-attrs")}
             entry["manual"] = True
             self.undesired.append(entry)
         return 202, self._new_change(kind)

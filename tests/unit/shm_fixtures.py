@@ -50,3 +50,33 @@ def host(version="2.63", system_snap="snapd", established=(), undesired=(), warn
         ] + list(extra_slots),
     }
     return state_from_api({"version": version, "confinement": "strict"}, connections, list(warnings))
+
+
+# the lab's shm-broken (tests/lab/snaps/shm-broken): snapd drops both of its declarations
+BROKEN_SNAP_YAML = """name: shm-broken
+version: '1.0'
+plugs:
+  bad-private:
+    interface: shared-memory
+    private: true
+    shared-memory: not-allowed-with-private
+slots:
+  bad-path:
+    interface: shared-memory
+    write: [/dev/shm/x]
+"""
+
+
+def install_snap_yaml(root, snap, text, revision="x1"):
+    """/snap/SNAP/REVISION/meta/snap.yaml under root, with snapd's current -> REVISION link; returns the file."""
+    import os
+
+    meta = os.path.join(str(root), "snap", snap, revision, "meta")
+    os.makedirs(meta, exist_ok=True)
+    current = os.path.join(str(root), "snap", snap, "current")
+    if not os.path.lexists(current):
+        os.symlink(revision, current)
+    path = os.path.join(meta, "snap.yaml")
+    with open(path, "w") as handle:
+        handle.write(text)
+    return path

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from fake_proc import add_process
-from shm_fixtures import BROKEN_WARNING, connection, host, slot
+from shm_fixtures import BROKEN_SNAP_YAML, BROKEN_WARNING, connection, host, slot
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_host
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import (
@@ -24,8 +24,11 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import
     check_dropped,
     check_objects,
     check_private,
+    check_snap_yamls,
     check_users,
     expected_rules,
+    held_declarations,
+    merge_findings,
     object_paths,
     profile_apps,
     verify,
@@ -36,6 +39,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
     DevShmListing,
     FileFacts,
     HostReadError,
+    SnapYamlText,
     gather_facts,
     parse_mountinfo,
     read_namespace_mountinfo,
@@ -131,6 +135,47 @@ def test_private_system_connection_is_expected_by_default():
     assert check_connections(compliant_state(), EXPECTED[:1]) == []
 
 
+def gadget_connection(undesired=False):
+    entry = connection("logger:shmem", "provider:shmem", manual=undesired, gadget=True)
+    if not undesired:
+        entry["plug-attrs"], entry["slot-attrs"] = {"shared-memory": "foo", "private": False}, dict(PROVIDER_ATTRS)
+    return entry
+
+
+def test_an_established_gadget_connection_is_the_device_makers_not_unexpected():
+    state = host(established=[provider_connection(), private_connection(), gadget_connection()])
+    assert check_connections(state, EXPECTED) == []
+    assert codes(check_connections(state, EXPECTED, manage_gadget_connections=True)) == ["connection-unexpected"]
+
+
+def test_a_gadget_connection_disconnected_by_hand_is_an_error_saying_what_to_do():
+    state = host(established=[provider_connection(), private_connection()], undesired=[gadget_connection(True)])
+    for expected in (None, EXPECTED):
+        found = check_connections(state, expected)
+        assert codes(found) == ["gadget-connection-undesired"]
+        assert found[0]["severity"] == "error"
+        assert "snapd keeps it undesired and will never connect it again" in found[0]["message"]
+        assert "snap connect logger:shmem provider:shmem" in found[0]["message"]
+    assert check_connections(state, EXPECTED, manage_gadget_connections=True) == []
+
+
+def test_a_gadget_connection_listed_as_disconnected_is_no_finding_and_listed_as_connected_says_gadget():
+    state = host(established=[provider_connection(), private_connection()], undesired=[gadget_connection(True)])
+    off = EXPECTED + [desired_connection("logger:shmem", "provider:shmem", "disconnected")]
+    assert check_connections(state, off) == []
+    on = EXPECTED + [desired_connection("logger:shmem", "provider:shmem")]
+    found = check_connections(state, on)
+    assert codes(found) == ["connection-missing"]
+    assert found[0]["message"].endswith("(manually disconnected: undesired; the gadget made it, and snapd will not "
+                                        "make it again)")
+
+
+def test_a_manual_undesired_connection_not_made_by_the_gadget_is_no_connections_finding():
+    state = host(established=[provider_connection(), private_connection()],
+                 undesired=[connection("logger:shmem", "provider:shmem")])
+    assert check_connections(state, None) == []
+
+
 def test_expected_disconnected_but_connected():
     wanted = [desired_connection("consumer:shmem", "provider:shmem", "disconnected")]
     assert codes(check_connections(compliant_state(), wanted)) == ["connection-unexpected"]
@@ -149,6 +194,16 @@ def test_identifier_mismatch():
     found = check_connections(host(established=[entry]))
     assert codes(found) == ["identifier-mismatch"]
     assert found[0]["message"] == "stranger:shmem has identifier 'other' but provider:shmem has 'foo'"
+
+
+def test_identifier_mismatch_the_expected_item_allows_is_info():
+    entry = connection("stranger:shmem", "provider:shmem")
+    entry["plug-attrs"], entry["slot-attrs"] = {"shared-memory": "other"}, dict(PROVIDER_ATTRS)
+    allowed = [desired_connection("stranger:shmem", "provider:shmem", allow_identifier_mismatch=True)]
+    found = check_connections(host(established=[entry]), allowed)
+    assert [(f["code"], f["severity"]) for f in found] == [("identifier-mismatch-allowed", "info")]
+    plain = [desired_connection("stranger:shmem", "provider:shmem")]
+    assert codes(check_connections(host(established=[entry]), plain)) == ["identifier-mismatch"]
 
 
 def test_private_plug_on_app_slot_and_plain_plug_on_system_slot():
@@ -471,6 +526,77 @@ def test_dropped_declarations_of_a_removed_snap_are_not_findings():
     state = host(warnings=[{"message": BROKEN_WARNING}])
     assert check_dropped(state, installed_snaps=["snapd", "shm-private"]) == []
     assert len(check_dropped(state, installed_snaps=["shm-broken"])) == 1
+
+
+def test_a_dropped_declaration_of_a_snap_the_desired_state_does_not_name_is_a_warning():
+    state = host(warnings=[{"message": BROKEN_WARNING}])
+    assert [(f["code"], f["severity"]) for f in check_dropped(state, named_snaps=["consumer", "provider"])] == [
+        ("unrelated-declaration-dropped", "warning")]
+    assert [f["code"] for f in check_dropped(state, named_snaps=["shm-broken"])] == ["declaration-dropped"]
+
+
+# --- installed snaps' meta/snap.yaml: what snapd dropped, after its warning expired -----------------------------------
+
+def snap_yaml_findings(version="2.68.3", named=None, held=(), **texts):
+    yamls = dict((snap.replace("_", "-"), SnapYamlText(text=text)) for snap, text in texts.items())
+    return [(f["code"], f["subject"], f["message"]) for f in check_snap_yamls(version, yamls, set(held), named)]
+
+
+def test_an_installed_snap_yaml_shows_what_snapd_dropped_in_snapds_words():
+    assert snap_yaml_findings(shm_broken=BROKEN_SNAP_YAML) == [
+        ("declaration-dropped", "shm-broken:bad-private", 'snapd dropped shm-broken:bad-private: shared-memory '
+         '"shared-memory" attribute must not be set together with "private: true"'),
+        ("declaration-dropped", "shm-broken:bad-path", "snapd dropped shm-broken:bad-path: shared-memory interface "
+         "path should not contain '/': \"/dev/shm/x\""),
+    ]
+
+
+def test_of_a_snap_the_desired_state_does_not_name_it_is_a_warning():
+    assert [code for code, dummy, dummy2 in snap_yaml_findings(named={"consumer"}, shm_broken=BROKEN_SNAP_YAML)] == [
+        "unrelated-declaration-dropped", "unrelated-declaration-dropped"]
+
+
+def test_only_the_first_rule_a_declaration_breaks_is_why_snapd_dropped_it():
+    text = "name: p\nslots:\n  s:\n    interface: shared-memory\n    write: [/a, b**]\n    shared-memory: 3\n"
+    assert snap_yaml_findings(p=text) == [
+        ("declaration-dropped", "p:s", 'snapd dropped p:s: shared-memory "shared-memory" attribute must be a string, '
+                                       'not 3')]
+
+
+def test_a_declaration_snapd_holds_is_never_reported_dropped():
+    assert snap_yaml_findings(held=("shm-broken:bad-path",), shm_broken=BROKEN_SNAP_YAML)[0][1] == "shm-broken:bad-private"
+    assert len(snap_yaml_findings(held=("shm-broken:bad-path",), shm_broken=BROKEN_SNAP_YAML)) == 1
+
+
+def test_the_rules_are_those_of_the_hosts_snapd():
+    glob = "name: p\nslots:\n  s:\n    interface: shared-memory\n    write: [bar*]\n"
+    assert snap_yaml_findings(p=glob) == []
+    assert snap_yaml_findings("2.54.2", p=glob) == [
+        ("declaration-dropped", "p:s", 'snapd dropped p:s: shared-memory interface path is invalid: "bar*" contains a '
+                                       'reserved apparmor char from ?*[]{}^"\x00')]
+
+
+def test_warnings_of_the_lint_come_as_they_are():
+    text = "name: p\nslots:\n  s:\n    interface: shared-memory\n    write: ['*']\n"
+    assert [code for code, dummy, dummy2 in snap_yaml_findings(p=text)] == ["path-too-broad"]
+
+
+def test_a_snap_yaml_that_was_not_read_or_does_not_parse_is_a_warning():
+    found = check_snap_yamls("2.68", {"a": SnapYamlText(problem="symlink"), "b": SnapYamlText(text="a: [")}, set())
+    assert [(f["code"], f["severity"], f["subject"]) for f in found] == [
+        ("snap-yaml-unreadable", "warning", "snap a"), ("snap-yaml-unreadable", "warning", "snap b")]
+    assert "a symbolic link stands where snapd mounts the snap" in found[0]["message"]
+    assert "cannot parse YAML" in found[1]["message"]
+
+
+def test_a_dropped_declaration_seen_in_the_warning_and_the_snap_yaml_is_one_finding_quoting_the_warning():
+    state = host(warnings=[{"message": BROKEN_WARNING}])
+    warned = check_dropped(state)
+    linted = check_snap_yamls("2.68", {"shm-broken": SnapYamlText(
+        text="name: shm-broken\nslots:\n  shmem:\n    interface: shared-memory\n")}, set(held_declarations(state)))
+    assert [f["subject"] for f in linted] == ["shm-broken:shmem"]
+    merged = merge_findings(warned, linted)
+    assert merged == warned
 
 
 def declared(*slots):

@@ -117,6 +117,64 @@ def test_exclusive_disconnects_a_private_system_connection_listed_as_disconnecte
     assert actions(plan) == [("disconnect", "shm-private:shmem-private", "snapd:shared-memory")]
 
 
+def gadget_host(**extra):
+    return host(established=[connection("logger:shmem", "provider:shmem", manual=False, gadget=True),
+                             connection("shm-private:shmem-private", "snapd:shared-memory", manual=False)], **extra)
+
+
+def test_exclusive_keeps_a_connection_the_gadget_made_and_says_why():
+    plan = build_plan([want("consumer:shmem", "provider:shmem")], gadget_host(), exclusive=True)
+    assert actions(plan) == [("connect", "consumer:shmem", "provider:shmem")]
+    assert [(str(item.plug), str(item.slot)) for item in plan.kept] == [
+        ("logger:shmem", "provider:shmem"), ("shm-private:shmem-private", "snapd:shared-memory")]
+    assert plan.kept[0].reason.startswith("made by the gadget snap, which snapd makes at first boot only")
+    assert "manage_gadget_connections" in plan.kept[0].reason
+    assert plan.kept[1].reason == "a private plug's connection to the system slot: the snap's own /dev/shm"
+
+
+def test_exclusive_managing_gadget_connections_disconnects_one_into_undesired():
+    plan = build_plan([want("consumer:shmem", "provider:shmem")], gadget_host(), exclusive=True,
+                      manage_gadget_connections=True)
+    assert actions(plan) == [("disconnect", "logger:shmem", "provider:shmem"), ("connect", "consumer:shmem", "provider:shmem")]
+    assert "made by the gadget, which snapd will not make again" in plan.actions[0].reason
+    assert [(str(item.plug), item.reason.startswith("a private plug")) for item in plan.kept] == [
+        ("shm-private:shmem-private", True)]
+    # snapd keeps it undesired, by-gadget still, and reports it manual
+    assert plan.after_view()["undesired"] == [{"plug": "logger:shmem", "slot": "provider:shmem", "manual": True,
+                                               "gadget": True}]
+
+
+def test_a_gadget_connection_listed_as_disconnected_is_disconnected_and_the_reason_says_so():
+    plan = build_plan([want("logger:shmem", "provider:shmem", "disconnected")], gadget_host())
+    assert actions(plan) == [("disconnect", "logger:shmem", "provider:shmem")]
+    assert plan.actions[0].reason == "listed as disconnected; made by the gadget, which snapd will not make again"
+
+
+def test_without_exclusive_nothing_is_kept():
+    assert build_plan([want("consumer:shmem", "provider:shmem")], gadget_host()).kept == ()
+
+
+def test_allow_identifier_mismatch_connects_and_says_so():
+    plan = build_plan([desired_connection("stranger:shmem", "provider:shmem", allow_identifier_mismatch=True)], host())
+    assert actions(plan) == [("connect", "stranger:shmem", "provider:shmem")]
+    assert plan.refusals == ()
+    assert plan.actions[0].reason == "listed as connected; identifiers differ, let through by allow_identifier_mismatch"
+    assert plan.warnings == ('connecting stranger:shmem to provider:shmem although the plug\'s shared-memory identifier '
+                             '"other" differs from the slot\'s "foo" (allow_identifier_mismatch): snapd refuses this for '
+                             'store snaps unless a snap declaration allows it',)
+
+
+def test_allow_identifier_mismatch_does_not_let_a_private_plug_to_an_app_slot_through():
+    plan = build_plan([desired_connection("shm-private:shmem-private", "provider:shmem",
+                                          allow_identifier_mismatch=True)], host())
+    assert refusal(plan)[0] == "private-plug-app-slot"
+
+
+def test_allow_identifier_mismatch_on_matching_identifiers_changes_nothing_of_the_reason():
+    plan = build_plan([desired_connection("consumer:shmem", "provider:shmem", allow_identifier_mismatch=True)], host())
+    assert plan.actions[0].reason == "listed as connected" and plan.warnings == ()
+
+
 def test_exclusive_with_everything_listed_needs_nothing():
     state = host(established=[connection("consumer:shmem", "provider:shmem")])
     assert not build_plan([want("consumer:shmem", "provider:shmem")], state, exclusive=True).changed
@@ -153,7 +211,8 @@ REFUSALS = [
         {},
         'cannot connect stranger:shmem to provider:shmem: the plug\'s shared-memory identifier "other" does not match '
         'the slot\'s "foo"; snapd refuses this for store snaps and lets it through only for --dangerous ones, so make '
-        "the shared-memory attributes in the two snap.yaml files agree",
+        "the shared-memory attributes in the two snap.yaml files agree (or, if a snap declaration of the store allows "
+        "this pair, set allow_identifier_mismatch: true on it)",
     ),
     (
         "private-plug-app-slot",
@@ -212,7 +271,8 @@ REFUSALS = [
         "conflicting-items",
         [want("consumer:shmem", "provider:shmem"), want("consumer:shmem", "provider:shmem", "disconnected")],
         {},
-        "consumer:shmem to provider:shmem is listed more than once with different state or forget; list it once",
+        "consumer:shmem to provider:shmem is listed more than once with different state, forget or "
+        "allow_identifier_mismatch; list it once",
     ),
 ]
 

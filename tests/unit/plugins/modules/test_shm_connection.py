@@ -146,6 +146,38 @@ def test_exclusive_list_disconnects_unlisted_connections(capsys, host):
     assert [(a["action"], a["plug"]) for a in result["actions"]] == [("disconnect", "logger:shmem"), ("connect", "consumer:shmem")]
 
 
+def test_exclusive_keeps_a_gadget_connection_check_mode_and_apply_alike(capsys, host):
+    host.add_connection("logger:shmem", "provider:shmem", manual=False, gadget=True)
+    for check_mode in (True, False):
+        result = run(capsys, host, check_mode=check_mode, connections=[dict(PAIR)], exclusive=True)
+        assert [(a["action"], a["plug"]) for a in result["actions"]] == [("connect", "consumer:shmem")]
+        assert [k["plug"] for k in result["kept"]] == ["logger:shmem"]
+        assert result["diff"]["after"]["connections"][-1] == {"plug": "logger:shmem", "slot": "provider:shmem",
+                                                               "manual": False, "gadget": True}
+    assert [p[3]["plugs"][0]["snap"] for p in posts(host)] == ["consumer"]
+    assert run(capsys, host, connections=[dict(PAIR)], exclusive=True)["changed"] is False
+
+
+def test_manage_gadget_connections_lets_exclusive_disconnect_one_into_undesired(capsys, host):
+    host.add_connection("logger:shmem", "provider:shmem", manual=False, gadget=True)
+    result = run(capsys, host, connections=[dict(PAIR)], exclusive=True, manage_gadget_connections=True)
+    assert [(a["action"], a["plug"]) for a in result["actions"]] == [("disconnect", "logger:shmem"),
+                                                                      ("connect", "consumer:shmem")]
+    assert {"plug": "logger:shmem", "slot": "provider:shmem", "manual": True, "gadget": True} in result["undesired"]
+    assert result["kept"] == []
+
+
+def test_identifier_mismatch_is_refused_unless_allowed_and_then_said(capsys, host):
+    host.add_plug("stranger", "shmem", {"shared-memory": "other", "private": False})
+    refused = run(capsys, host, plug="stranger:shmem", slot="provider:shmem")
+    assert [r["code"] for r in refused["refusals"]] == ["identifier-mismatch"] and posts(host) == []
+    allowed = run(capsys, host, connections=[{"plug": "stranger:shmem", "slot": "provider:shmem",
+                                              "allow_identifier_mismatch": True}])
+    assert allowed["changed"] is True
+    assert allowed["actions"][0]["reason"].endswith("identifiers differ, let through by allow_identifier_mismatch")
+    assert any("allow_identifier_mismatch" in warning for warning in allowed["warnings"])
+
+
 def test_api_requests_counts_the_reads_and_the_changes(capsys, host):
     result = run(capsys, host, **PAIR)
     # 3 reads, 1 POST, 1 change poll, 1 re-read of the connections

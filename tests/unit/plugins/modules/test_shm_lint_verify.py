@@ -43,6 +43,19 @@ def test_lint_warnings_fail_only_when_asked(capsys, fail_on, failed):
     assert result.get("failed", False) is failed and result["valid"] is True
 
 
+def test_lint_applies_the_rules_of_the_snapd_version_asked_for(capsys):
+    glob = "name: provider\nslots:\n  shmem:\n    interface: shared-memory\n    write: [bar*]\n"
+    assert run(capsys, shm_lint, content=glob)["valid"] is True
+    old = run(capsys, shm_lint, content=glob, snapd_version="2.54.3", fail_on="never")
+    assert [f["code"] for f in old["findings"]] == ["path-reserved-char"]
+
+
+@pytest.mark.parametrize("version", ["2.53.4", "next", ""])
+def test_lint_refuses_a_snapd_version_without_the_interface(capsys, version):
+    result = run(capsys, shm_lint, content=BAD_SLOT, snapd_version=version)
+    assert result["failed"] is True and "is not a snapd release with the shared-memory interface" in result["msg"]
+
+
 def test_lint_finds_the_yaml_in_a_project_directory(capsys, tmp_path):
     (tmp_path / "snap").mkdir()
     (tmp_path / "snap" / "snapcraft.yaml").write_text(BAD_SLOT)

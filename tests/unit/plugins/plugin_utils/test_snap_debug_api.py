@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from fake_snapd import FakeSnapd
+from shm_fixtures import BROKEN_SNAP_YAML, install_snap_yaml
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import FileFacts
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_connection, run_info, run_verify
@@ -39,6 +40,9 @@ def lab_like(fake):
     fake.add_plug("shm-private", "shmem-private", {"private": True})
     fake.add_connection("shm-private:shmem-private", "snapd:shared-memory", undesired=True)
     fake.add_connection("logger:shmem", "provider:shmem")
+    # made by the gadget at first boot: an auto-connection with by-gadget set
+    fake.add_plug("sensor", "shmem", {"shared-memory": "foo", "private": False})
+    fake.add_connection("sensor:shmem", "provider:shmem", manual=False, gadget=True)
     fake.warnings.append({"message": 'snap "shm-broken" has bad plugs or slots: shmem (shared memory interface '
                                      'requires at least a valid "read" or "write" attribute)'})
     return fake
@@ -83,8 +87,14 @@ def outcome(run, *args, **kwargs):
     return {key: value for key, value in result.items() if key not in TRANSPORT_FIELDS}
 
 
+def item(plug, slot=None, state="connected", **args):
+    """One connections item with the defaults the argument spec fills in."""
+    return dict(dict(plug=plug, slot=slot, state=state, forget=False, allow_identifier_mismatch=False), **args)
+
+
 def params(**args):
-    base = dict(plug=None, slot=None, state="connected", forget=False, connections=None, exclusive=False, force=False)
+    base = dict(plug=None, slot=None, state="connected", forget=False, connections=None, exclusive=False, force=False,
+                manage_gadget_connections=False, allow_identifier_mismatch=False)
     base.update(args)
     return base
 
@@ -92,11 +102,17 @@ def params(**args):
 CASES = {
     "connect": params(plug="consumer:shmem", slot="provider:shmem"),
     "no-op": params(plug="logger:shmem", slot="provider:shmem"),
-    "exclusive list": params(connections=[dict(plug="consumer:shmem", slot="provider:shmem", state="connected", forget=False),
-                                          dict(plug="shm-private:shmem-private", slot=None, state="connected", forget=False)],
+    "exclusive list": params(connections=[item("consumer:shmem", "provider:shmem"),
+                                          item("shm-private:shmem-private")],
                              exclusive=True),
+    "exclusive managing gadget connections": params(
+        connections=[item("consumer:shmem", "provider:shmem")],
+        exclusive=True, manage_gadget_connections=True),
+    "gadget connection listed as disconnected": params(plug="sensor:shmem", slot="provider:shmem",
+                                                       state="disconnected"),
     "forget": params(plug="shm-private:shmem-private", slot=":shared-memory", state="disconnected", forget=True),
     "refused mismatch": params(plug="stranger:shmem", slot="provider:shmem"),
+    "mismatch let through": params(plug="stranger:shmem", slot="provider:shmem", allow_identifier_mismatch=True),
     "refused unknown snap": params(plug="ghost:shmem", slot="provider:shmem"),
 }
 
@@ -113,7 +129,7 @@ def test_both_transports_give_the_same_result_and_leave_the_same_state(pair, cas
 
 
 def test_a_no_op_run_is_one_remote_command_and_three_requests_whatever_the_list(pair):
-    items = [dict(plug="logger:shmem", slot="provider:shmem", state="connected", forget=False)] * 10
+    items = [item("logger:shmem", "provider:shmem")] * 10
     remote = hosts(pair)[1]
     result = run_connection(params(connections=items), remote)
     assert result["changed"] is False
@@ -125,6 +141,20 @@ def test_a_change_is_one_more_remote_command_whatever_the_number_of_actions(pair
     result = run_connection(CASES["exclusive list"], remote)
     assert [a["action"] for a in result["actions"]] == ["disconnect", "connect", "connect"]
     assert result["remote_commands"] == 2
+
+
+def test_exclusive_keeps_the_gadget_connection_on_both_transports(pair):
+    for host in hosts(pair):
+        result = run_connection(CASES["exclusive list"], host, check_mode=True)
+        assert [k["plug"] for k in result["kept"]] == ["sensor:shmem"]
+        assert "sensor:shmem" not in [a["plug"] for a in result["actions"]]
+    local, remote = hosts(pair)
+    managed = CASES["exclusive managing gadget connections"]
+    expected = outcome(run_connection, managed, local)
+    assert outcome(run_connection, managed, remote) == expected
+    assert [u for u in expected["undesired"] if u["plug"] == "sensor:shmem"] == [
+        {"plug": "sensor:shmem", "slot": "provider:shmem", "manual": True, "gadget": True}]
+    assert pair[0].undesired == pair[1].undesired
 
 
 def test_info_is_the_same_on_both_transports(pair):
@@ -207,8 +237,8 @@ def test_ls_c_quoted_names_come_back_byte_for_byte():
 
 
 def verify_params(**args):
-    base = dict(connections=None, private_snaps=None, checks=["dev-shm", "connections", "apparmor", "private",
-                                                              "objects", "warnings", "declarations"])
+    base = dict(connections=None, private_snaps=None, manage_gadget_connections=False,
+                checks=["dev-shm", "connections", "apparmor", "private", "objects", "warnings", "declarations"])
     base.update(args)
     return base
 
@@ -229,6 +259,41 @@ def test_verify_finds_the_same_on_both_transports_on_this_machine(pair, tty):
         os.unlink(name)
     assert name in [f["evidence"].get("object") for f in expected["findings"]]
     assert found == expected
+
+
+def test_verify_flags_a_gadget_connection_disconnected_by_hand_on_both_transports(pair):
+    for fake in pair:
+        fake.add_plug("gauge", "shmem", {"shared-memory": "foo", "private": False})
+        fake.add_connection("gauge:shmem", "provider:shmem", manual=False, gadget=True, undesired=True)
+    local, remote = hosts(pair)
+    expected = outcome(run_verify, verify_params(checks=["connections"]), local)
+    assert [f["code"] for f in expected["findings"] if f["subject"] == "plug gauge:shmem"] == ["gadget-connection-undesired"]
+    assert expected["compliant"] is False
+    assert outcome(run_verify, verify_params(checks=["connections"]), remote) == expected
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="shm_verify reads as root")
+@pytest.mark.parametrize("tty", [False, True], ids=["pipe", "pty"])
+def test_installed_snap_yamls_are_read_and_linted_the_same_on_both_transports(pair, tmp_path, monkeypatch, tty):
+    install_snap_yaml(tmp_path, "shm-broken", BROKEN_SNAP_YAML, revision="7")
+    install_snap_yaml(tmp_path, "sly", 'name: sly\nslots:\n  s:\n    interface: "shared\\x2dmemory"\n    write: [y]\n')
+    install_snap_yaml(tmp_path, "plain", "name: plain\n")
+    install_snap_yaml(tmp_path, "linked", "")
+    os.rename(str(tmp_path / "snap" / "linked" / "x1" / "meta"), str(tmp_path / "elsewhere"))
+    os.symlink(str(tmp_path / "elsewhere"), str(tmp_path / "snap" / "linked" / "x1" / "meta"))
+    monkeypatch.setattr(_snap_debug_api, "SNAP_MOUNT_DIR", str(tmp_path / "snap"))
+    local = LocalHost(SnapdClient(pair[0].socket_path, 20), root=str(tmp_path))
+    remote = DebugApiHost(sh_runner(pair[1], tty), 20)
+    checks = ["warnings", "declarations"]
+    for wanted in (None, [item("consumer:shmem", "provider:shmem")], [item("sly:s", "provider:shmem")]):
+        expected = outcome(run_verify, verify_params(checks=checks, connections=wanted), local)
+        assert outcome(run_verify, verify_params(checks=checks, connections=wanted), remote) == expected
+    found = dict((f["subject"], f["code"]) for f in expected["findings"])
+    assert found == {"shm-broken:shmem": "unrelated-declaration-dropped",
+                     "shm-broken:bad-private": "unrelated-declaration-dropped",
+                     "shm-broken:bad-path": "unrelated-declaration-dropped",
+                     "sly:s": "declaration-dropped", "snap linked": "snap-yaml-unreadable"}
+    assert expected["compliant"] is False
 
 
 def test_ls_listing_gives_lstat_facts_for_hostile_names():

@@ -1,0 +1,142 @@
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The corners of snapd's history, each through shm_verify against a FAKE snapd of the versions on either side.
+
+The lab's snapd releases (2.57, 2.68) fall on none of these edges: module_utils/_snapd_versions.py cites the
+snapd commits each one rests on.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from fake_snapd import FakeSnapd
+from module_run import run_module
+from shm_fixtures import install_snap_yaml
+from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_local
+from ansible_collections.snapfleet.snapd.plugins.modules import shm_verify
+
+MOUNTINFO = "25 24 0:23 / /dev/shm rw,nosuid,nodev - tmpfs tmpfs rw\n"
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    """A fake host tree: /dev/shm, the host's mounts, AppArmor on; the module reads it as root."""
+    monkeypatch.setattr(_shm_local.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(shm_verify, "HOST_ROOT", str(tmp_path))
+    write(tmp_path, "proc/self/mountinfo", MOUNTINFO)
+    write(tmp_path, "sys/module/apparmor/parameters/enabled", "Y\n")
+    os.makedirs(str(tmp_path / "dev" / "shm"))
+    os.chmod(str(tmp_path / "dev" / "shm"), 0o1777)
+    return tmp_path
+
+
+def write(root, path, text):
+    full = os.path.join(str(root), path)
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    with open(full, "w") as handle:
+        handle.write(text)
+
+
+def verify_on(capsys, version, build, **args):
+    fake = FakeSnapd(version=version)
+    build(fake)
+    with fake:
+        result = run_module(capsys, shm_verify, socket=fake.socket_path, timeout=5, **args)
+    assert result["rc"] == 0, result
+    return [(f["code"], f["severity"], f["message"]) for f in result["findings"]]
+
+
+def nothing(fake):
+    pass
+
+
+# --- 2.54.4: a '*' in a path, and empty read/write lists -----------------------------------------------------------
+
+@pytest.mark.parametrize("body, message", [
+    ("write: [bar*]", 'shared-memory interface path is invalid: "bar*" contains a reserved apparmor char from '
+                      '?*[]{}^"\x00'),
+    ("write: [bar]\n    read: []", 'shared-memory "read" attribute must be a list of strings, not "[]"'),
+])
+def test_2_54_3_drops_what_2_54_4_keeps(capsys, root, body, message):
+    install_snap_yaml(root, "provider", "name: provider\nslots:\n  shmem:\n    interface: shared-memory\n    %s\n" % body)
+    old = verify_on(capsys, "2.54.3", nothing, checks=["declarations"])
+    assert old == [("declaration-dropped", "error", "snapd dropped provider:shmem: " + message)]
+
+    def kept(fake):
+        fake.add_slot("provider", "shmem", {"shared-memory": "shmem", "write": ["bar*"]})
+    assert verify_on(capsys, "2.54.4", kept, checks=["declarations"]) == []
+
+
+# --- 2.56.1: rwk became mrwlk ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("version, form", [("2.56", "rwk"), ("2.56.1", "mrwlk"), ("2.57.6", "mrwlk")])
+def test_the_write_rule_form_follows_the_version(capsys, root, version, form):
+    def connected(fake):
+        fake.add_slot("provider", "shmem", {"shared-memory": "foo", "write": ["bar"]}, apps=())
+        fake.add_plug("consumer", "shmem", {"shared-memory": "foo", "private": False})
+        fake.add_connection("consumer:shmem", "provider:shmem")
+    write(root, "sys/kernel/security/apparmor/profiles", "snap.consumer.app (enforce)\n")
+    write(root, "var/lib/snapd/apparmor/profiles/snap.consumer.app", '  "/{dev,run}/shm/bar" %s,\n' % form)
+    assert verify_on(capsys, version, connected, checks=["apparmor"]) == []
+    other = "mrwlk" if form == "rwk" else "rwk"
+    write(root, "var/lib/snapd/apparmor/profiles/snap.consumer.app", '  "/{dev,run}/shm/bar" %s,\n' % other)
+    assert [code for code, dummy, dummy2 in verify_on(capsys, version, connected, checks=["apparmor"])] == [
+        "apparmor-rule-missing", "apparmor-rule-unexpected"]
+
+
+# --- 2.55.5: the private directory's mode -------------------------------------------------------------------------
+
+def private_plug(fake):
+    fake.add_system_slot()
+    fake.add_plug("shm-private", "shared-memory", {"private": True})
+    fake.add_connection("shm-private:shared-memory", "snapd:shared-memory", manual=False)
+
+
+@pytest.mark.parametrize("version, mode, expected", [
+    ("2.55.4", 0o755, [("private-dir-umask", "warning")]),
+    ("2.55.3", 0o775, [("private-dir-umask", "warning")]),
+    ("2.55.4", 0o1777, []),
+    ("2.55.4", 0o2755, [("private-dir-mode", "error")]),
+    ("2.55.5", 0o755, [("private-dir-mode", "error")]),
+])
+def test_a_private_dir_without_the_sticky_bit_is_snapds_own_doing_on_2_55_3_and_2_55_4(capsys, root, version, mode,
+                                                                                        expected):
+    write(root, "var/lib/snapd/mount/snap.shm-private.fstab", "/dev/shm/snap.shm-private /dev/shm none bind,rw 0 0\n")
+    os.mkdir(str(root / "dev" / "shm" / "snap.shm-private"))
+    os.chmod(str(root / "dev" / "shm" / "snap.shm-private"), mode)
+    found = verify_on(capsys, version, private_plug, checks=["private"])
+    assert [(code, severity) for code, severity, dummy in found if code != "private-namespace-pending"] == expected
+
+
+# --- 2.60.3: a connection stored by 2.54 without "private" -----------------------------------------------------------
+
+def stored_by_2_54(fake):
+    private_plug(fake)
+    fake.add_slot("provider", "shmem", {"shared-memory": "foo", "write": ["bar"]})
+    fake.add_plug("consumer", "shmem", {"shared-memory": "foo", "private": False})
+    fake.add_connection("consumer:shmem", "provider:shmem")
+    for entry in fake.established:
+        entry["plug-attrs"].pop("private")
+
+
+def test_2_55_3_to_2_60_2_fail_on_any_connection_stored_without_private(capsys, root):
+    found = verify_on(capsys, "2.60.2", stored_by_2_54, checks=["connections"])
+    assert [code for code, dummy, dummy2 in found] == ["connection-private-unset", "connection-private-unset"]
+    assert all("plug is not sanitized" in message and "2.60.3" in message for dummy, dummy2, message in found)
+
+
+def test_from_2_60_3_it_is_not_private_which_only_matters_to_a_private_plug(capsys, root):
+    found = verify_on(capsys, "2.60.3", stored_by_2_54, checks=["connections"])
+    assert [(code, message.split(":")[0]) for code, dummy, message in found] == [
+        ("connection-private-unset", "shm-private")]
+    assert "treats it as not private" in found[0][2] and "no private /dev/shm" in found[0][2]
+
+
+def test_before_2_55_3_nothing_was_private(capsys, root):
+    assert verify_on(capsys, "2.54.4", stored_by_2_54, checks=["connections"]) == [
+        ("connection-grants-nothing", "warning", "shm-private:shared-memory is not private but connected to the system "
+                                                 "slot snapd:shared-memory, which grants no paths")]
