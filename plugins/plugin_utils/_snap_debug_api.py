@@ -33,7 +33,6 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
     MAX_TEXT_BYTES,
     SNAP_MOUNT_DIR,
     SNAP_YAML_PROBLEMS,
-    FileFacts,
     HostReadError,
     SnapYamlText,
     build_listing,
