@@ -34,10 +34,9 @@ options:
     default: Shared-memory compliance
   results:
     description:
-      - Also return every host's entry, by name, as JSON text (what the role publishes inside an AWX workflow).
-      - One text rather than a structure, since a later job loads it as one value, where it would load and track
-        every value of every host (ten thousand hosts took a minute that way), and nothing in it is read as a
-        template.
+      - Also return every host's entry, by name, as JSON text (what the role publishes inside an AWX workflow). One
+        text rather than a structure, because a later job loads it as one value, where it would load and track every value
+        of every host (ten thousand hosts took a minute that way), and nothing in it can be read as a template.
     type: bool
     default: false
 """
