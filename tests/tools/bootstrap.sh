@@ -14,8 +14,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${SNAPFLEET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/snapfleet}
 VENVS=$CACHE/venvs
+# chromium: headless, renders the HTML report in its tests; gcc and libc6-dev: test_hostile.py builds a static
+# threaded holder (a confined app whose main thread exited) for the lab
 APT_PACKAGES=(qemu-system-x86 qemu-utils debootstrap e2fsprogs squashfs-tools openssh-client debian-archive-keyring
-    chromium)  # chromium: headless, renders the HTML report in its tests
+    chromium gcc libc6-dev)
 T0=$EPOCHREALTIME
 
 log() {
