@@ -12,7 +12,8 @@ on a snapd without it, runs the module when the device has Python.
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import SNAP_YAML_LINT, RunFailure, finish_verify
@@ -20,6 +21,18 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_specs import 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import DEFAULT_SOCKET, SnapdError, client_params_error
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import DEBUG_API_SINCE, version_text
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils._snap_debug_api import DebugApiHost, NoDebugApi
+
+
+def validated_arguments(module, task_args, name):
+    """``(arguments, None)``, or ``(None, message)`` worded exactly as AnsibleModule words it, so both transports
+    refuse bad arguments with the same words."""
+    validation = ArgumentSpecValidator(**SPECS[module]()).validate(dict(task_args))
+    if not validation.errors:
+        return validation.validated_parameters, None
+    message = validation.errors.msg
+    if isinstance(validation.errors[0], UnsupportedError):
+        message = "Unsupported parameters for (%s) module: %s" % (name, message)
+    return None, message
 
 
 class ShmAction(ActionBase):
@@ -36,10 +49,9 @@ class ShmAction(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        try:
-            args = self.validate_argument_spec(**SPECS[self.MODULE]())[1]
-        except AnsibleActionFail as error:
-            return dict(result, failed=True, msg=str(error.message))
+        args, problem = validated_arguments(self.MODULE, self._task.args, self._task.action)
+        if problem:
+            return dict(result, failed=True, msg=problem)
         problem = client_params_error(args)
         if problem:
             return dict(result, failed=True, msg=problem)
