@@ -27,7 +27,7 @@ def validated_arguments(module, task_args, name):
     """``(arguments, None)``, or ``(None, message)`` worded exactly as AnsibleModule words it, so both transports
     refuse bad arguments with the same words."""
     validation = ArgumentSpecValidator(**SPECS[module]()).validate(dict(task_args))
-    if not validation.errors:
+    if not validation.error_messages:
         return validation.validated_parameters, None
     message = validation.errors.msg
     if isinstance(validation.errors[0], UnsupportedError):

@@ -34,3 +34,10 @@ def test_the_action_plugin_refuses_a_bad_argument_with_the_modules_words(case):
     arguments, message = validated_arguments(case["module"], case["args"], "snapfleet.snapd." + case["module"])
     assert arguments is None
     assert re.search(case["expect"], message), message
+
+
+def test_good_arguments_come_back_validated_with_the_defaults():
+    arguments, message = validated_arguments("shm_connection", {"plug": "a:b", "slot": "c:d"}, "shm_connection")
+    assert message is None
+    assert (arguments["plug"], arguments["state"], arguments["transport"], arguments["timeout"]) == (
+        "a:b", "connected", "auto", 300.0)

@@ -34,4 +34,3 @@ def test_the_module_path_lints_the_texts_a_device_without_pyyaml_returned():
 def test_any_other_module_result_passes_through_unchanged():
     done = {"changed": False, "findings": [], "summary": {"error": 0, "warning": 0, "info": 0}, "compliant": True}
     assert action_returning(done)._run_module({}, {}) == done
-
