@@ -23,7 +23,9 @@ IN_COLLECTION := tests/tools/run-in-collection.sh
 # ansible-lint: no update check against GitHub, no schema download (offline but for PyPI).
 LINT_ENV := PRE_COMMIT=1 ANSIBLE_LINT_SKIP_SCHEMA_UPDATE=1
 # What `make test` runs, in order; add parts with `TEST_PARTS += name` next to their targets.
-TEST_PARTS := bootstrap lint sanity-2.19 sanity-2.20 sanity-2.21 units-2.19 units-2.21 build
+# `lab-build&` bakes the lab images in the background (tests/tools/run-parts.sh) while the controller-only
+# parts run; the lab parts wait for it where `lab-build` is listed again.
+TEST_PARTS := bootstrap lab-build& lint sanity-2.19 sanity-2.20 sanity-2.21 units-2.19 units-2.21 build
 
 .PHONY: bootstrap lint sanity sanity-2.19 sanity-2.20 sanity-2.21 units units-2.19 units-2.21 build test
 
@@ -66,7 +68,7 @@ build: $(VENVS_READY) ## build build/snapfleet-snapd-*.tar.gz and fail if it hol
 	tests/tools/check-tarball.sh build/snapfleet-snapd-*.tar.gz
 
 test: ## the whole suite (the parts in TEST_PARTS), with per-part timings and a summary
-	tests/tools/run-parts.sh $(TEST_PARTS)
+	tests/tools/run-parts.sh $(foreach part,$(TEST_PARTS),'$(part)')
 
 # --- lab: real snapd hosts in qemu (tests/lab/README.md) ---
 LAB := $(VENV_PYTHON) -m tests.lab

@@ -56,8 +56,7 @@ def main(argv=None) -> int:
     try:
         if args.verb == "build":
             from tests.lab import images
-            for flavour in dict.fromkeys(parse_flavours(args.flavour)):
-                images.build(flavour)
+            images.build_all(parse_flavours(args.flavour))
             return 0
         from tests.lab import fleet
         if args.verb == "up":

@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,25 @@ def cached_image(flavour: Flavour):
     if (base / "meta.json").is_file() and (ready / "state").is_file():
         return Image(flavour, base, ready)
     return None
+
+
+def build_all(flavours) -> list:
+    """Build what is missing for several flavours, the debootstraps of their bases side by side.
+
+    A debootstrap is mostly downloading and unpacking on the host, so the bases of a cold cache are
+    made at once, in threads; the bakes, each a VM under software emulation, then run one at a time.
+    A warm cache returns at once.
+    """
+    flavours = list(dict.fromkeys(flavours))
+    missing = [flavour.with_python for flavour in flavours if cached_image(flavour) is None]
+    bases = [flavour for flavour in dict.fromkeys(missing)
+             if not (_flavour_dir(flavour) / f"base-{tree_key(flavour)}" / "meta.json").is_file()]
+    if len(bases) > 1:
+        qemu.require_tools("debootstrap", "mkfs.ext4")
+        with ThreadPoolExecutor(max_workers=len(bases)) as pool:
+            for done in [pool.submit(_build_base, flavour) for flavour in bases]:
+                done.result()
+    return [build(flavour) for flavour in flavours]
 
 
 def build(flavour: Flavour) -> Image:

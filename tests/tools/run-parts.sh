@@ -4,6 +4,11 @@
 # one run reports every failure; only a failed `bootstrap` stops the run, since every later part
 # needs its venvs. Ends with one summary line per part and a count, and exits non-zero when any
 # part failed.
+#
+# A part written `PART&` starts in the background (its output goes to build/parts/PART.log) while
+# the next parts run; where PART appears again, plain, the run waits for it there, prints its log
+# and counts it with the time from its start. `lab-build&` right after bootstrap bakes a cold lab
+# cache while lint, sanity and the unit tests run; with a warm cache it ends at once.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -16,32 +21,66 @@ elapsed_since() {
     awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
 }
 
+declare -A bg_pid=() bg_start=()
+LOGS="$ROOT/build/parts"
+
+record() {  # record PART RC TOOK
+    if [[ $2 -eq 0 ]]; then
+        passed=$((passed + 1))
+        lines+=("$(printf 'PASS  %-18s %8ss' "$1" "$3")")
+        echo "=== [$1] passed in ${3}s"
+    else
+        failed=$((failed + 1))
+        lines+=("$(printf 'FAIL  %-18s %8ss  (exit %d)' "$1" "$3" "$2")")
+        echo "=== [$1] FAILED in ${3}s (exit $2)"
+    fi
+}
+
+join() {  # join PART: wait for a background part, print its log, count it
+    local rc=0
+    echo "=== [$1] waiting for the background part"
+    wait "${bg_pid[$1]}" || rc=$?
+    cat "$LOGS/$1.log"
+    record "$1" "$rc" "$(elapsed_since "${bg_start[$1]}")"
+    unset "bg_pid[$1]"
+}
+
+# A background part still running when the run is cut short is stopped with it.
+trap 'for pid in "${bg_pid[@]}"; do kill -TERM -- "-$pid" 2>/dev/null; done' EXIT
+
 run_start=$EPOCHREALTIME
 for part in "$@"; do
+    if [[ $part == *'&' ]]; then
+        part=${part%'&'}
+        mkdir -p "$LOGS"
+        echo "=== [$part] started in the background (build/parts/$part.log)"
+        bg_start[$part]=$EPOCHREALTIME
+        setsid "$MAKE" --no-print-directory -C "$ROOT" "$part" >"$LOGS/$part.log" 2>&1 </dev/null &
+        bg_pid[$part]=$!
+        continue
+    fi
+    if [[ -n ${bg_pid[$part]:-} ]]; then
+        join "$part"
+        continue
+    fi
     echo "=== [$part] start"
     start=$EPOCHREALTIME
     "$MAKE" --no-print-directory -C "$ROOT" "$part"
     rc=$?
-    took=$(elapsed_since "$start")
-    if [[ $rc -eq 0 ]]; then
-        passed=$((passed + 1))
-        lines+=("$(printf 'PASS  %-18s %8ss' "$part" "$took")")
-        echo "=== [$part] passed in ${took}s"
-    else
-        failed=$((failed + 1))
-        lines+=("$(printf 'FAIL  %-18s %8ss  (exit %d)' "$part" "$took" "$rc")")
-        echo "=== [$part] FAILED in ${took}s (exit $rc)"
-        if [[ $part == bootstrap ]]; then
-            echo "=== bootstrap failed: the other parts need its venvs, stopping"
-            break
-        fi
+    record "$part" "$rc" "$(elapsed_since "$start")"
+    if [[ $rc -ne 0 && $part == bootstrap ]]; then
+        echo "=== bootstrap failed: the other parts need its venvs, stopping"
+        break
     fi
+done
+for part in "${!bg_pid[@]}"; do
+    join "$part"
 done
 
 echo
 echo "=== summary ($(elapsed_since "$run_start")s in all)"
 printf '%s\n' "${lines[@]}"
-skipped=$(($# - passed - failed))
+skipped=$(($(printf '%s\n' "$@" | sed 's/&$//' | sort -u | wc -l) - passed - failed))
 [[ $skipped -gt 0 ]] && echo "($skipped part(s) not run)"
 echo "parts: $passed passed, $((failed + skipped)) failed"
 [[ $failed -eq 0 && $skipped -eq 0 ]]
