@@ -32,7 +32,6 @@ _GO_SPACES = frozenset(
 )
 
 
-
 def go_quote(text):
     """Go's %q (strconv.Quote) for a string."""
     out = ['"']
@@ -122,5 +121,3 @@ def _go_type(value):
     if isinstance(value, dict):
         return "map[interface {}]interface {}"
     return type(value).__name__
-
-

@@ -235,8 +235,8 @@ class _Planner:
             plug = self.state.plugs.get(connection.plug)
             if plug is not None and plug.private and self.state.is_system(connection.slot):
                 # a private plug's system connection is the snap's own /dev/shm, not a sharing decision
-                self.kept.append(Kept(connection.plug, connection.slot, "a private plug's connection to the system "
-                                                                         "slot: the snap's own /dev/shm"))
+                self.kept.append(Kept(connection.plug, connection.slot,
+                                      "a private plug's connection to the system slot: the snap's own /dev/shm"))
                 continue
             if connection.gadget and not manage_gadget_connections:
                 # snapd makes the gadget's connections at first boot only: one disconnected stays undesired for good

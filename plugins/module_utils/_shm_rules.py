@@ -32,7 +32,6 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._go_text import (
     _GO_SPACES,
     _go_type,
     excerpt,
-    go_quote,
     go_value,
     quoted,
 )

@@ -93,7 +93,7 @@ options:
         default: false
       allow_identifier_mismatch:
         description:
-          - As in M(snapfleet.snapd.shm_connection): the connection's plug and slot identifiers may differ. Its
+          - As in M(snapfleet.snapd.shm_connection), the connection's plug and slot identifiers may differ. Its
             mismatch is then the info finding V(identifier-mismatch-allowed) instead of the error
             V(identifier-mismatch).
         type: bool

@@ -34,7 +34,6 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
     SNAP_MOUNT_DIR,
     SNAP_YAML_PROBLEMS,
     HOOK_NAME,
-    FileFacts,
     HostReadError,
     SnapYamlText,
     build_listing,

@@ -276,9 +276,9 @@ def test_missing_profile():
     assert codes(check_apparmor(compliant_state(), True, ENFORCED, profiles)) == ["apparmor-profile-missing"]
 
 
-GOOD_UPDATE_NS = {"shm-private": "profile snap-update-ns.shm-private {\n  # Private /dev/shm\n  /dev/ r,\n"
+GOOD_UPDATE_NS = {"shm-private": ("profile snap-update-ns.shm-private {\n  # Private /dev/shm\n  /dev/ r,\n"
                                   "  /dev/shm/{,**} rw,\n  mount options=(bind, rw) /dev/shm/snap.shm-private/ -> /dev/shm/,\n"
-                                  "  umount /dev/shm/,\n}\n",
+                                  "  umount /dev/shm/,\n}\n"),
                   "consumer": "profile snap-update-ns.consumer {\n}\n"}
 ENFORCED_UPDATE_NS = dict(ENFORCED, **{"snap-update-ns.shm-private": "enforce", "snap-update-ns.consumer": "enforce"})
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime
+import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -295,8 +296,8 @@ SCALARS = [
 
 
 def same_value(found, expected):
-    if isinstance(expected, float) and expected != expected:
-        return isinstance(found, float) and found != found
+    if isinstance(expected, float) and math.isnan(expected):
+        return isinstance(found, float) and math.isnan(found)
     return type(found) is type(expected) and found == expected
 
 
@@ -355,8 +356,9 @@ def test_aliases_cannot_nest_past_the_depth_limit():
 # --- the rules of older snapd releases --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("version, text, expected", [
-    ("2.54.3", slot_yaml("write: [bar*]"), [("path-reserved-char", 'shared-memory interface path is invalid: "bar*" '
-                                           'contains a reserved apparmor char from ?*[]{}^"' + NUL)]),
+    ("2.54.3", slot_yaml("write: [bar*]"), [
+        ("path-reserved-char", 'shared-memory interface path is invalid: "bar*" contains a reserved apparmor char from '
+                               '?*[]{}^"' + NUL)]),
     ("2.54.4", slot_yaml("write: [bar*]"), []),
     ("2.54.3", slot_yaml("write: [bar]\nread: []"), [
         ("paths-not-string-list", 'shared-memory "read" attribute must be a list of strings, not "[]"')]),

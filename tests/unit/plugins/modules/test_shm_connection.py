@@ -152,8 +152,8 @@ def test_exclusive_keeps_a_gadget_connection_check_mode_and_apply_alike(capsys, 
         result = run(capsys, host, check_mode=check_mode, connections=[dict(PAIR)], exclusive=True)
         assert [(a["action"], a["plug"]) for a in result["actions"]] == [("connect", "consumer:shmem")]
         assert [k["plug"] for k in result["kept"]] == ["logger:shmem"]
-        assert result["diff"]["after"]["connections"][-1] == {"plug": "logger:shmem", "slot": "provider:shmem",
-                                                               "manual": False, "gadget": True}
+        gadget = {"plug": "logger:shmem", "slot": "provider:shmem", "manual": False, "gadget": True}
+        assert result["diff"]["after"]["connections"][-1] == gadget
     assert [p[3]["plugs"][0]["snap"] for p in posts(host)] == ["consumer"]
     assert run(capsys, host, connections=[dict(PAIR)], exclusive=True)["changed"] is False
 
@@ -161,8 +161,8 @@ def test_exclusive_keeps_a_gadget_connection_check_mode_and_apply_alike(capsys, 
 def test_manage_gadget_connections_lets_exclusive_disconnect_one_into_undesired(capsys, host):
     host.add_connection("logger:shmem", "provider:shmem", manual=False, gadget=True)
     result = run(capsys, host, connections=[dict(PAIR)], exclusive=True, manage_gadget_connections=True)
-    assert [(a["action"], a["plug"]) for a in result["actions"]] == [("disconnect", "logger:shmem"),
-                                                                      ("connect", "consumer:shmem")]
+    assert [(a["action"], a["plug"]) for a in result["actions"]] == [
+        ("disconnect", "logger:shmem"), ("connect", "consumer:shmem")]
     assert {"plug": "logger:shmem", "slot": "provider:shmem", "manual": True, "gadget": True} in result["undesired"]
     assert result["kept"] == []
 

@@ -103,8 +103,8 @@ def private_plug(fake):
     ("2.55.4", 0o2755, [("private-dir-mode", "error")]),
     ("2.55.5", 0o755, [("private-dir-mode", "error")]),
 ])
-def test_a_private_dir_without_the_sticky_bit_is_snapds_own_doing_on_2_55_3_and_2_55_4(capsys, root, version, mode,
-                                                                                        expected):
+def test_a_private_dir_without_the_sticky_bit_is_snapds_own_doing_on_2_55_3_and_2_55_4(
+        capsys, root, version, mode, expected):
     write(root, "var/lib/snapd/mount/snap.shm-private.fstab", "/dev/shm/snap.shm-private /dev/shm none bind,rw 0 0\n")
     os.mkdir(str(root / "dev" / "shm" / "snap.shm-private"))
     os.chmod(str(root / "dev" / "shm" / "snap.shm-private"), mode)
