@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -175,7 +176,8 @@ def test_identifier_mismatch_is_refused_unless_allowed_and_then_said(capsys, hos
                                               "allow_identifier_mismatch": True}])
     assert allowed["changed"] is True
     assert allowed["actions"][0]["reason"].endswith("identifiers differ, let through by allow_identifier_mismatch")
-    assert any("allow_identifier_mismatch" in warning for warning in allowed["warnings"])
+    # a string, or (ansible-core 2.19 under ansible-test) a warning record: the text is in it either way
+    assert "allow_identifier_mismatch" in json.dumps(allowed["warnings"])
 
 
 def test_api_requests_counts_the_reads_and_the_changes(capsys, host):
