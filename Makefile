@@ -1,6 +1,6 @@
 # snapfleet.snapd: the map of what a developer can run. `make help` lists the targets.
 SHELL := /bin/bash
-HOSTS ?= 2
+HOSTS ?=
 FLAVOUR ?= mixed
 SNAPS ?=
 
@@ -14,21 +14,24 @@ help: ## list the targets
 # tests/tools/bootstrap.sh links these to venvs cached under
 # ${SNAPFLEET_CACHE:-${XDG_CACHE_HOME:-~/.cache}/snapfleet}/venvs/, keyed by their requirements.
 VENV := .venv
+VENV_CORE220 := .venv-core2.20
 VENV_CORE221 := .venv-core2.21
 VENV_PYTHON := $(VENV)/bin/python
-VENVS_READY := $(VENV)/.snapfleet-requirements.txt $(VENV_CORE221)/.snapfleet-requirements.txt
+VENVS_READY := $(VENV)/.snapfleet-requirements.txt $(VENV_CORE220)/.snapfleet-requirements.txt \
+               $(VENV_CORE221)/.snapfleet-requirements.txt
 IN_COLLECTION := tests/tools/run-in-collection.sh
 # ansible-lint: no update check against GitHub, no schema download (offline but for PyPI).
 LINT_ENV := PRE_COMMIT=1 ANSIBLE_LINT_SKIP_SCHEMA_UPDATE=1
 # What `make test` runs, in order; add parts with `TEST_PARTS += name` next to their targets.
-TEST_PARTS := bootstrap lint sanity-2.19 sanity-2.21 units-2.19 units-2.21 build
+TEST_PARTS := bootstrap lint sanity-2.19 sanity-2.20 sanity-2.21 units-2.19 units-2.21 build
 
-.PHONY: bootstrap lint sanity sanity-2.19 sanity-2.21 units units-2.19 units-2.21 build test
+.PHONY: bootstrap lint sanity sanity-2.19 sanity-2.20 sanity-2.21 units units-2.19 units-2.21 build test
 
-bootstrap: ## create or reuse the venvs (.venv, .venv-core2.21) and install the apt packages
+bootstrap: ## create or reuse the venvs (.venv, .venv-core2.20, .venv-core2.21) and install the apt packages
 	tests/tools/bootstrap.sh
 
-$(VENVS_READY) &: tests/requirements/controller.txt tests/requirements/core-2.21.txt tests/tools/bootstrap.sh
+$(VENVS_READY) &: tests/requirements/controller.txt tests/requirements/core-2.20.txt tests/requirements/core-2.21.txt \
+                  tests/tools/bootstrap.sh
 	tests/tools/bootstrap.sh
 
 lint: $(VENVS_READY) ## ansible-lint (production profile), antsibull-docs and changelog lint
@@ -36,10 +39,13 @@ lint: $(VENVS_READY) ## ansible-lint (production profile), antsibull-docs and ch
 	$(IN_COLLECTION) $(VENV) antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs=all .
 	$(VENV)/bin/antsibull-changelog lint
 
-sanity: sanity-2.19 sanity-2.21 ## ansible-test sanity on ansible-core 2.19 and 2.21, no ignore entries
+sanity: sanity-2.19 sanity-2.20 sanity-2.21 ## ansible-test sanity on ansible-core 2.19, 2.20 and 2.21, no ignore entries
 
 sanity-2.19: $(VENVS_READY) ## ansible-test sanity, ansible-core 2.19 on Python 3.11
 	$(IN_COLLECTION) --shipped $(VENV) ansible-test sanity --venv --python 3.11 --color no
+
+sanity-2.20: $(VENVS_READY) ## ansible-test sanity, ansible-core 2.20 on Python 3.13
+	$(IN_COLLECTION) --shipped $(VENV_CORE220) ansible-test sanity --venv --python 3.13 --color no
 
 sanity-2.21: $(VENVS_READY) ## ansible-test sanity, ansible-core 2.21 on Python 3.12
 	$(IN_COLLECTION) --shipped $(VENV_CORE221) ansible-test sanity --venv --python 3.12 --color no
@@ -64,12 +70,17 @@ test: ## the whole suite (the parts in TEST_PARTS), with per-part timings and a 
 
 # --- lab: real snapd hosts in qemu (tests/lab/README.md) ---
 LAB := $(VENV_PYTHON) -m tests.lab
-.PHONY: lab-build lab-up lab-down lab-status test-lab test-integration test-report
-lab-build: $(VENVS_READY) ## build (or reuse from cache) the lab images of both snapd flavours
-	$(LAB) build
+# The images the test suite uses: the three snapd generations, and forky without Python.
+LAB_IMAGES ?= bookworm,trixie,forky,forky:nopython
+.PHONY: test-lab-tool lab-build lab-up lab-down lab-status test-lab test-integration test-report
+test-lab-tool: $(VENVS_READY) ## unit tests of the lab tool (flavour specs, cache keys, inventory); no VM
+	$(VENV_PYTHON) -m pytest -p no:cacheprovider -q tests/lab
 
-lab-up: $(VENVS_READY) ## resume a lab fleet: make lab-up HOSTS=2 FLAVOUR=mixed SNAPS="dir ..."
-	$(LAB) up --hosts $(HOSTS) --flavour $(FLAVOUR) $(if $(SNAPS),--snaps $(SNAPS))
+lab-build: $(VENVS_READY) ## build (or reuse from cache) the images the tests use (LAB_IMAGES): bookworm, trixie, forky, forky:nopython
+	$(LAB) build --flavour $(LAB_IMAGES)
+
+lab-up: $(VENVS_READY) ## resume a lab fleet: FLAVOUR=mixed (bookworm,trixie,forky) or e.g. trixie,forky:nopython; HOSTS=N SNAPS="dir ..."
+	$(LAB) up $(if $(HOSTS),--hosts $(HOSTS)) --flavour $(FLAVOUR) $(if $(SNAPS),--snaps $(SNAPS))
 
 lab-down: $(VENVS_READY) ## stop every lab VM and remove its overlay
 	$(LAB) down
@@ -80,7 +91,7 @@ lab-status: $(VENVS_READY) ## list the running lab VMs
 test-lab: build lab-build ## pytest -m lab: the lab itself, the fleet playbooks, AWX jobs, faults, bad input, in-use guard
 	$(VENV_PYTHON) -m pytest -m lab -p no:cacheprovider -v --durations=0 tests/integration
 
-test-integration: build lab-build ## integration targets through molecule on a mixed bookworm+trixie fleet
+test-integration: build lab-build ## integration targets through molecule on a mixed fleet (bookworm, trixie)
 	rm -rf build/collections
 	$(VENV)/bin/ansible-galaxy collection install -p build/collections build/snapfleet-snapd-*.tar.gz
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/build/collections" \
@@ -89,10 +100,10 @@ test-integration: build lab-build ## integration targets through molecule on a m
 test-report: $(VENVS_READY) ## the shm_report role on a fake controller-local fleet (no lab needed)
 	$(VENV_PYTHON) -m pytest -m report -p no:cacheprovider -v tests/report
 
-TEST_PARTS += test-report lab-build test-lab test-integration
+TEST_PARTS += test-report test-lab-tool lab-build test-lab test-integration
 
 .PHONY: demo
-demo: build lab-build ## the demo: 3 real snapd hosts (bookworm + trixie) apply, use and verify one spec
+demo: build lab-build ## the demo: 3 real snapd hosts (DEMO_FLAVOUR, default bookworm,trixie) apply, use and verify one spec
 	tests/tools/demo.sh
 
 # --- benchmarks ---
@@ -110,3 +121,9 @@ bench-smoke: build lab-build ## the benchmark once at K=1: every variant runs an
 	$(VENV_PYTHON) -m tests.benchmarks.bench --smoke --results tests/benchmarks/results/smoke
 
 TEST_PARTS += bench-smoke
+
+# The report step at fleet scale, on the controller alone (no lab): snapfleet.snapd.report on fake fleets,
+# from a fact cache and from workflow artifacts. Fails when 10,000 hosts take over 60 s or growth is not linear.
+.PHONY: bench-report
+bench-report: $(VENVS_READY) ## the fleet report on 100 to 10,000 fake hosts: time and peak memory table
+	$(VENV_PYTHON) -m tests.benchmarks.fleet_report

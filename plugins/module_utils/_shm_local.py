@@ -37,6 +37,9 @@ def run_as_module(module_class, spec, run, root="/", modes=False):
         result = run(module.params, LocalHost.from_params(module.params, root), **kwargs)
     except RunFailure as failure:
         module.fail_json(msg=failure.msg, **failure.result)
+    # through AnsibleModule.warn, the one way every ansible-core shows a module's warnings
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
     module.exit_json(**result)
 
 

@@ -9,9 +9,11 @@
 
 shm_connection asks before it disconnects (a disconnect pulls the AppArmor grant from under running
 apps), shm_info and shm_verify list them. read_snap_processes() is the edge: it reads /proc under
-`root` with plain open/os.readlink/os.listdir, tolerates processes that vanish or cannot be read, and
-never opens, stats or follows anything under /dev/shm (a fd link's target is only compared as text).
-Everything else here is a pure function over a ShmState and the processes read.
+`root` with plain open/os.readlink/os.listdir, skips processes that vanish, counts those it cannot read
+(a caller must not take "none found" for "nobody uses it" then), and never opens, stats or follows
+anything under /dev/shm (a fd link's target is only compared as text). Everything else here is a pure
+function over a ShmState and the processes read; object names are any local user's, so matching them
+against slot paths takes time linear in the name.
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ options:
         list does not name.
       - A private plug's connection to the system slot is kept unless the list names it with
         O(connections[].state=disconnected).
-      - A connection the device's gadget snap made is kept too, unless O(manage_gadget_connections=true). snapd
+      - A connection the device's gadget snap made is kept too, unless O(manage_gadget_connections=true), because snapd
         makes those once, at first boot, and keeps one that is disconnected as undesired, so nothing would ever
         make it again. RV(kept) lists what was kept and why.
     type: bool

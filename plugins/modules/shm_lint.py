@@ -19,13 +19,14 @@ description:
   - "Understands the shorthand forms C(plugs: [shared-memory]) or C(slots: [shared-memory]) in an app or hook,
     C(plug-name: shared-memory), a plug or slot named after its interface, and explicit C(interface: shared-memory)
     entries."
-  - "Reads the YAML the way snapd does (go-yaml v2, YAML 1.1), not the way Python's YAML libraries do, so that
+  - >-
+    Reads the YAML the way snapd does (go-yaml v2, YAML 1.1), not the way Python's YAML libraries do, so that
     C(private: y) is a bool, C(write: [y]) is the list C([true]), C(write: [12:30]) a list of one string and
     C(shared-memory: 0o17) the number 15, as snapd sees them. A C(snapcraft.yaml) is read the same way, as if it
-    were the C(snap.yaml) snapcraft writes from it."
-  - Also reports what makes snapd refuse the whole snap, for plugs and slots of any interface, in snapd's words.
-    That is a plug or slot it cannot read, an invalid plug, slot or interface name, and a plug and a slot with
-    the same name.
+    were the C(snap.yaml) snapcraft writes from it.
+  - Also reports what makes snapd refuse the whole snap, for plugs and slots of any interface, in snapd's words,
+    a plug or slot it cannot read, an invalid plug, slot or interface name, and a plug and a slot with the same
+    name.
   - "Runs on a target or on the controller (C(delegate_to: localhost)); it only reads."
   - The finding codes are listed in the RV(findings) return value and in C(docs/findings.md).
 author:

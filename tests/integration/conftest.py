@@ -25,6 +25,8 @@ EXTRA_SNAP = Path(__file__).resolve().parent / "snaps" / "shm-extra"
 def pytest_configure(config):
     config.addinivalue_line("markers", "lab: needs the qemu lab (real snapd hosts); select with -m lab")
     config.addinivalue_line("markers", "fault: a fault a fleet run must survive (counted in the reliability summary)")
+    config.addinivalue_line("markers", "hostile: a hostile local-user case the modules must hold against (counted in the "
+                                       "reliability summary)")
 
 
 # What the reliability suite prints at the end (README, "Reliability"): the fault tests by outcome, and
@@ -34,20 +36,27 @@ from tests.integration.reliability import RELIABILITY  # noqa: E402
 
 
 def pytest_runtest_logreport(report):
-    if "fault" in report.keywords and (report.when == "call" or report.outcome != "passed"):
-        RELIABILITY["faults"][report.nodeid.split("::")[-1]] = report.outcome
+    for marker, outcomes in (("fault", RELIABILITY["faults"]), ("hostile", RELIABILITY["hostile"])):
+        if marker in report.keywords and (report.when == "call" or report.outcome != "passed"):
+            outcomes[report.nodeid.split("::")[-1]] = report.outcome
 
 
 def pytest_terminal_summary(terminalreporter):
-    faults, bad_input = RELIABILITY["faults"], RELIABILITY["bad_input"]
-    if not faults and not bad_input:
+    faults, bad_input, hostile = RELIABILITY["faults"], RELIABILITY["bad_input"], RELIABILITY["hostile"]
+    if not faults and not bad_input and not hostile:
         return
-    survived = sum(1 for outcome in faults.values() if outcome == "passed")
-    lines = [f"faults survived (desired state after at most one re-run): {survived} of {len(faults)}"]
-    lines += [f"  {outcome:7} {name}" for name, outcome in faults.items()]
+    lines = []
+    if faults or bad_input:
+        survived = sum(1 for outcome in faults.values() if outcome == "passed")
+        lines.append(f"faults survived (desired state after at most one re-run): {survived} of {len(faults)}")
+        lines += [f"  {outcome:7} {name}" for name, outcome in faults.items()]
     if bad_input:
         lines.append("bad inputs tried: {tried}, failed cleanly: {clean}, hosts changed by bad input: {changed}"
                      .format(**bad_input))
+    if hostile:
+        held = sum(1 for outcome in hostile.values() if outcome == "passed")
+        lines.append(f"hostile local-user cases tried: {len(hostile)}, held: {held}")
+        lines += [f"  {outcome:7} {name}" for name, outcome in hostile.items() if outcome != "passed"]
     terminalreporter.write_sep("=", "reliability summary")
     for line in lines:
         terminalreporter.write_line(line)

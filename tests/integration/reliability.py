@@ -1,3 +1,3 @@
 """The counts the reliability summary prints (see pytest_terminal_summary in conftest.py)."""
 
-RELIABILITY = {"faults": {}, "bad_input": None}
+RELIABILITY = {"faults": {}, "bad_input": None, "hostile": {}}

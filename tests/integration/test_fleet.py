@@ -2,39 +2,45 @@
 gateway), with the example inventory (examples/inventory) and the built collection:
 
 - snapfleet.snapd.apply in check mode with --diff, for real, and again (no change);
-- an AWX-style job through ansible-runner (project, collections/requirements.yml, string extravars), in
-  check mode and for real;
-- snapfleet.snapd.audit after a fault on one host, and with a host killed during the run: the report
-  (JSON against its schema, Markdown, and the HTML page as headless Chromium renders it) lists every host.
+- the example AWX project (examples/awx-project) run as AWX runs it, through ansible-runner (tests/integration/
+  awx.py): the playbooks AWX lists, its collections installed from its requirements, an inventory imported from
+  it, a private data dir per job, survey answers as strings, the artifacts read back; a Check job, then a Run job;
+- snapfleet.snapd.audit after a fault on one host: the report (JSON against its schema, Markdown, and the HTML
+  page as headless Chromium renders it, with a screenshot) lists every host, the gate and each host's
+  connections;
+- the project's audit sliced into 3 jobs over AWX-style sliced inventories, one host failing, then the project's
+  report as the next workflow node: one report of every host from the slices' artifacts, and the same from a
+  shared jsonfile fact cache;
+- snapfleet.snapd.audit with a host killed during the run.
 
 The tests run in file order and share the fleet, each one leaving it in the state the next expects.
 """
 
 import json
-import os
 import re
-import shutil
-import subprocess
 import threading
 from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 
-from tests.integration.conftest import REPO, ansible_bin, ansible_env, lab_fleet, run_playbook
-from tests.report.html_page import Page
+from tests.integration.awx import Awx, Inventory, Project, shared_fact_cache
+from tests.integration.conftest import REPO, lab_fleet, run_playbook
+from tests.report.html_page import Page, rendered_dom, screenshot
 
 pytestmark = pytest.mark.lab
 
 EXAMPLES = REPO / "examples" / "inventory"
+AWX_PROJECT = REPO / "examples" / "awx-project"
+SCREENSHOTS = REPO / "tests" / "output" / "report"
 SCHEMA = json.loads((REPO / "docs" / "shm-report.schema.json").read_text())
 GATEWAY_LINK = "shm-consumer:shmem shm-provider:shmem"
 
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    with lab_fleet(3, tmp_path_factory.mktemp("fleet-run")) as booted:
+    # bookworm, trixie, bookworm: examples/inventory/lab.yml gives classes to those two flavours only
+    with lab_fleet(3, tmp_path_factory.mktemp("fleet-run"), flavour="bookworm,trixie") as booted:
         # shm-broken is a lab fixture whose declarations snapd drops: every host would be non-compliant.
         booted.run_everywhere("snap remove --purge shm-broken")
         yield booted
@@ -75,17 +81,6 @@ def statuses(data):
     return {host["name"]: host["status"] for host in data["hosts"]}
 
 
-def rendered_dom(html_file: Path) -> str:
-    """The page's DOM after headless Chromium loaded and rendered it (Debian's chromium package)."""
-    chromium = shutil.which("chromium")
-    assert chromium, "chromium is missing: `make bootstrap` installs Debian's chromium package"
-    done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                           "--user-data-dir=" + str(html_file.parent / ".chromium"), "--dump-dom",
-                           html_file.as_uri()], capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0 and "<html" in done.stdout, done.stderr[-2000:]
-    return done.stdout
-
-
 def test_apply_in_check_mode_shows_the_diff_and_changes_nothing(fleet, play):
     before = consumer_connections(fleet, "lab2")
     run = play("snapfleet.snapd.apply", "--check", "--diff", "-e", "shm_report_fail_on=never")
@@ -121,78 +116,54 @@ def test_apply_again_changes_nothing(fleet, play):
 
 
 @pytest.fixture(scope="module")
-def awx_job(fleet, installed_collection, tmp_path_factory):
-    """AWX-style jobs: a project whose collections/requirements.yml names the built tarball, installed
-    once as AWX's project update does, the fleet's inventory with the example vars, and a fresh private
-    data dir per job (runner keeps a job's command line in it)."""
-    import ansible_runner
-
+def awx(fleet, tmp_path_factory):
+    """AWX with the example project synced, the built collection installed from the project's requirements, and
+    an inventory imported from the project's inventory/hosts, where the lab's hosts are the devices: bookworm
+    hosts are robots, trixie hosts gateways (the ssh settings of the lab as the machine credential)."""
     tarball = sorted(REPO.glob("build/snapfleet-snapd-*.tar.gz"))[-1]
-    synced = tmp_path_factory.mktemp("awx-project")
-    project = synced / "project"
-    (project / "collections").mkdir(parents=True)
-    (project / "collections" / "requirements.yml").write_text(
-        yaml.safe_dump({"collections": [{"name": str(tarball), "type": "file"}]}))
-    (project / "shared_memory.yml").write_text(
-        "- name: Apply the fleet's shared-memory spec\n  ansible.builtin.import_playbook: snapfleet.snapd.apply\n")
-    inventory = synced / "inventory"
-    shutil.copytree(EXAMPLES / "group_vars", inventory / "group_vars")
-    shutil.copy(fleet.inventory, inventory / "hosts.yml")
-    shutil.copy(EXAMPLES / "lab.yml", inventory / "zz-classes.yml")
-    installed = synced / "requirements_collections"
-    subprocess.run([ansible_bin("ansible-galaxy"), "collection", "install", "-r",
-                    str(project / "collections" / "requirements.yml"), "-p", str(installed)],
-                   check=True, capture_output=True, text=True, timeout=300)
-    # the execution environment's ansible-playbook: here the venv's
-    env = ansible_env(installed, PATH=str(Path(ansible_bin("ansible-playbook")).parent) + ":" + os.environ["PATH"])
-
-    def run(check):
-        job = tmp_path_factory.mktemp("awx-job")
-        shutil.copytree(project, job / "project")
-        shutil.copytree(inventory, job / "inventory")
-        return ansible_runner.run(
-            private_data_dir=str(job), project_dir=str(job / "project"), playbook="shared_memory.yml",
-            inventory=str(job / "inventory"), cmdline="--check" if check else None, quiet=True,
-            envvars={key: env[key] for key in ("ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_HOST_KEY_CHECKING",
-                                               "ANSIBLE_PIPELINING", "ANSIBLE_NOCOLOR", "PATH")},
-            # survey answers arrive as strings
-            extravars={"shared_memory_exclusive": "true", "shared_memory_verify": "yes",
-                       "shm_report_fail_on": "never" if check else "error", "shared_memory_timeout": "300"})
-
-    return run
+    workdir = tmp_path_factory.mktemp("awx")
+    classes = {"bookworm": "robots", "trixie": "gateways"}
+    devices = {"all": {"vars": fleet.vars, "children": {group: {"hosts": {}} for group in classes.values()}}}
+    for name, variables in fleet.hosts.items():
+        devices["all"]["children"][classes[variables["snapd_flavour"]]]["hosts"][name] = variables
+    project = Project(AWX_PROJECT, workdir, tarball, devices)
+    return Awx(project, Inventory(project.path / "inventory" / "hosts"), workdir)
 
 
-def job_results(runner):
-    """Per host: the shm_connection result, and the set_stats artifact of the job."""
-    connection, artifact = {}, None
-    for event in runner.events:
-        data = event.get("event_data", {})
-        if event["event"] == "runner_on_ok" and data.get("resolved_action") == "snapfleet.snapd.shm_connection":
-            connection[data["host"]] = data["res"]
-        if event["event"] == "playbook_on_stats":
-            artifact = data.get("artifact_data")
-    return connection, artifact
+def test_awx_lists_the_projects_playbooks_and_inventory(awx):
+    assert awx.project.playbooks() == ["apply.yml", "audit.yml", "report.yml"]
+    assert awx.project.inventory_files() == ["inventory/hosts"]
+    assert awx.inventory.hosts() == ["lab1", "lab2", "lab3"]
+    # what a survey asks is what the roles take, as the strings AWX passes
+    for survey in ("apply", "audit", "report"):
+        assert all(isinstance(answer, str) for answer in awx.project.survey_answers(survey).values())
 
 
-def test_ansible_runner_job_in_check_mode_then_for_real(fleet, awx_job):
+def test_awx_check_job_then_run_job_of_the_project(fleet, awx):
     fleet.run("lab2", f"snap disconnect {GATEWAY_LINK}")  # drift on the gateway
-    check = awx_job(check=True)
-    assert (check.status, check.rc) == ("successful", 0), check.stdout.read()[-3000:]
-    connection, artifact = job_results(check)
+    answers = awx.project.survey_answers("apply")
+    assert answers["shared_memory_exclusive"] == "true"
+    check = awx.job("apply.yml", dict(answers, shm_report_fail_on="never"), check=True)
+    assert (check.status, check.rc) == ("successful", 0), check.output()
+    connection = check.results("snapfleet.snapd.shm_connection")
     assert sorted(connection) == ["lab1", "lab2", "lab3"]
     assert connection["lab2"]["changed"] is True and not connection["lab1"]["changed"]
-    assert artifact["shm_report"]["check_mode"] is True
-    assert artifact["shm_report"]["hosts"] == {"lab1": "compliant", "lab2": "non-compliant", "lab3": "compliant"}
+    assert check.artifacts["shm_report"]["check_mode"] is True
+    assert check.artifacts["shm_report"]["hosts"] == {"lab1": "compliant", "lab2": "non-compliant", "lab3": "compliant"}
     assert not gateway_connected(fleet)
 
-    real = awx_job(check=False)
-    assert (real.status, real.rc) == ("successful", 0), real.stdout.read()[-3000:]
-    connection, artifact = job_results(real)
+    real = awx.job("apply.yml", answers)
+    assert (real.status, real.rc) == ("successful", 0), real.output()
+    connection = real.results("snapfleet.snapd.shm_connection")
     assert connection["lab2"]["changed"] is True and not connection["lab3"]["changed"]
-    assert artifact["shm_report"]["check_mode"] is False
-    assert artifact["shm_report"]["hosts"] == {"lab1": "compliant", "lab2": "compliant", "lab3": "compliant"}
-    assert artifact["shm_report"]["summary"]["compliant"] == 3
-    assert real.stats["changed"] == {"lab2": 1}, real.stats
+    report = real.artifacts["shm_report"]
+    assert report["check_mode"] is False
+    assert report["hosts"] == {"lab1": "compliant", "lab2": "compliant", "lab3": "compliant"}
+    assert report["gate"] == {"fail_on": "error", "passed": True, "failed_by": []}
+    assert report["summary"]["connections"]["missing"] == 0 and report["summary"]["connections"]["connected"] == 3
+    # outside a workflow nobody reads the results back from the artifacts
+    assert "results" not in report
+    assert real.runner.stats["changed"] == {"lab2": 1}, real.runner.stats
     assert gateway_connected(fleet)
 
 
@@ -205,13 +176,69 @@ def test_audit_after_a_fault_reports_that_host_in_every_format(fleet, play):
     assert statuses(data) == {"lab1": "compliant", "lab2": "non-compliant", "lab3": "compliant"}
     lab2 = next(host for host in data["hosts"] if host["name"] == "lab2")
     assert [finding["code"] for finding in lab2["findings"] if finding["severity"] == "error"] == ["connection-missing"]
+    assert lab2["connections"] == [{"plug": "shm-consumer:shmem", "slot": "shm-provider:shmem", "desired": "connected",
+                                    "actual": "disconnected", "gadget": None, "status": "missing"}]
+    assert data["gate"] == {"fail_on": "error", "passed": False, "failed_by": ["lab2"]}
+    assert "shared-memory compliance gate (fail on error) FAILED by lab2;" in run.output
     markdown = (run.report_dir / "shm-report.md").read_text()
     assert "## lab2: non-compliant" in markdown and "`connection-missing`" in markdown
-    page = Page(rendered_dom(run.report_dir / "shm-report.html"))
+    assert "- **compliance gate (fail on error): FAILED** by lab2" in markdown
+    assert "| `shm-consumer:shmem` | `shm-provider:shmem` | connected | disconnected | - | **missing** |" in markdown
+    html = run.report_dir / "shm-report.html"
+    page = Page(rendered_dom(html))
     assert page.rows == {"lab1": "compliant", "lab2": "non-compliant", "lab3": "compliant"}
     assert "connection-missing" in page.codes
+    assert page.gate == ("false", "fail on error: FAILED by lab2")
+    assert [(status, cells[:4]) for status, cells in page.connections["lab2"]] == [
+        ("missing", ["shm-consumer:shmem", "shm-provider:shmem", "connected", "disconnected"])]
+    # the robots: their private /dev/shm, connected as desired
+    for robot in ("lab1", "lab3"):
+        assert [(status, cells[0]) for status, cells in page.connections[robot]] == [
+            ("connected", "shm-private:shared-memory")]
+    screenshot(html, SCREENSHOTS / "shm-report-lab-audit.png")
     # the audit changed nothing: the fault is still there
     assert not gateway_connected(fleet)
+
+
+def test_a_sliced_audit_then_the_report_job_cover_the_whole_fleet(fleet, awx, tmp_path_factory):
+    """AWX's workflow: the project's audit sliced in 3 (a host each, lab3 without snapd), then the report job."""
+    fleet.run("lab3", "systemctl stop snapd.socket snapd.service")
+    try:
+        slices, artifacts = awx.sliced("audit.yml", awx.project.survey_answers("audit"), 3)
+    finally:
+        fleet.run("lab3", "systemctl start snapd.socket snapd.service")
+    assert [job.hosts for job in slices] == [["lab1"], ["lab2"], ["lab3"]]
+    # each slice reports on its own host and fails on it; each publishes under its own key, so AWX's merge of
+    # the slices' artifacts keeps every host's result
+    assert [job.status for job in slices] == ["successful", "failed", "failed"], [job.output() for job in slices]
+    assert sorted(artifacts) == sorted("shm_report_job_%d" % job.id for job in slices)
+    results = [json.loads(published["results"]) for published in artifacts.values()]
+    assert {name: entry["status"] for hosts in results for name, entry in hosts.items()} \
+        == {"lab1": "compliant", "lab2": "non-compliant", "lab3": "failed"}
+
+    expected = {"lab1": "compliant", "lab2": "non-compliant", "lab3": "failed"}
+    report_answers = awx.project.survey_answers("report")
+    # the next node of the workflow: the slices' artifacts arrive as extra variables
+    from_artifacts = awx.job("report.yml", dict(report_answers, **artifacts), workflow=awx.new_id())
+    # with one jsonfile fact cache the slices all wrote to (outside AWX: see docs/awx.md)
+    from_cache = awx.job("report.yml", report_answers,
+                         shared_cache=shared_fact_cache(slices, tmp_path_factory.mktemp("shared-fact-cache")))
+    for job in (from_artifacts, from_cache):
+        assert (job.status, job.rc) == ("failed", 2), job.output()
+        assert "compliance gate (fail on error) FAILED by lab2, lab3" in job.output()
+        published = job.artifacts["shm_report"]
+        assert published["hosts"] == expected
+        assert published["gate"] == {"fail_on": "error", "passed": False, "failed_by": ["lab2", "lab3"]}
+        data = json.loads((Path(job.runner.config.private_data_dir) / "project" / "shm-report" / "shm-report.json")
+                          .read_text())
+        jsonschema.validate(data, SCHEMA)
+        assert statuses(data) == expected
+        hosts = {host["name"]: host for host in data["hosts"]}
+        assert "cannot reach snapd at /run/snapd.socket" in hosts["lab3"]["message"]
+        assert [row["status"] for row in hosts["lab2"]["connections"]] == ["missing"]
+        assert (hosts["lab1"]["flavour"], hosts["lab2"]["flavour"]) == ("bookworm", "trixie")
+    # lab3's snapd is back for the tests after this one
+    fleet.run("lab3", "snap wait system seed.loaded && snap version >/dev/null")
 
 
 @pytest.mark.fault

@@ -149,24 +149,29 @@ def comparable(result):
     return {key: value for key, value in result.items() if key not in TRANSPORT_FIELDS}
 
 
-def test_every_step_gives_the_same_result_on_both_transports(fleet, play):
+@pytest.fixture(scope="module")
+def sequences(fleet, play):
+    """The step results of SEQUENCE on lab2, once per transport, from the same state."""
     runs = {}
     for transport in ("python", "snap-debug-api"):
         done = play(SEQUENCE, "steps.json", "-e", f"transport={transport}")
         assert done.rc == 0, done.tail()
         runs[transport] = json.loads(done.out.read_text())
-        assert {step.get("transport") for step in runs[transport]} == {transport}
-    python, api = runs["python"], runs["snap-debug-api"]
+    return runs
+
+
+def test_every_step_gives_the_same_result_on_both_transports(fleet, sequences):
+    python, api = sequences["python"], sequences["snap-debug-api"]
+    for transport, steps in sequences.items():
+        assert {step.get("transport") for step in steps} == {transport}
     assert [s["changed"] for s in python] == [True, True, False, False, False, True, False, False]
     assert [comparable(s) for s in api] == [comparable(s) for s in python]
     assert "shm-consumer:shmem" not in fleet.run(CURRENT, "snap connections shm-consumer | grep -v '^Interface'"
                                                  " | awk '$3 != \"-\"'")
 
 
-def test_a_no_op_over_snap_debug_api_is_one_remote_command(fleet, play):
-    done = play(SEQUENCE, "steps.json", "-e", "transport=snap-debug-api")
-    assert done.rc == 0, done.tail()
-    steps = json.loads(done.out.read_text())
+def test_a_no_op_over_snap_debug_api_is_one_remote_command(sequences):
+    steps = sequences["snap-debug-api"]
     assert (steps[2]["remote_commands"], steps[2]["api_requests"]) == (1, 3)
     assert steps[1]["remote_commands"] == 2
 

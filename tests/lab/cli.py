@@ -5,7 +5,13 @@ import signal
 import sys
 
 from tests.lab import LabError
-from tests.lab.recipe import FLAVOURS
+from tests.lab.recipe import FLAVOURS, MIXED, NO_PYTHON, parse_flavours
+
+FLAVOUR_HELP = (
+    f"{', '.join(FLAVOURS)} or {MIXED} (= {','.join(FLAVOURS)}), each optionally followed by :{NO_PYTHON} "
+    f"(that flavour built without any Python), or a comma-separated list of them, e.g. "
+    f"bookworm,trixie,forky:{NO_PYTHON}"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -16,12 +22,15 @@ def _parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     build = verbs.add_parser("build", help="build the host images (a warm cache rebuilds nothing)")
-    build.add_argument("--flavour", choices=[*FLAVOURS, "all"], default="all")
+    build.add_argument("--flavour", default=MIXED, metavar="SPEC",
+                       help=f"which images: {FLAVOUR_HELP} (default {MIXED})")
 
     up = verbs.add_parser("up", help="resume a fleet of lab hosts and write its Ansible inventory")
-    up.add_argument("--hosts", type=int, default=1, help="how many hosts (default 1)")
-    up.add_argument("--flavour", choices=[*FLAVOURS, "mixed"], default="mixed",
-                    help="snapd flavour of the hosts; mixed alternates them (default)")
+    up.add_argument("--hosts", type=int, metavar="N",
+                    help="how many hosts; they take the flavours of --flavour in turn "
+                         "(default: one host per flavour it names)")
+    up.add_argument("--flavour", default=MIXED, metavar="SPEC",
+                    help=f"the hosts' flavours: {FLAVOUR_HELP} (default {MIXED})")
     up.add_argument("--snaps", nargs="*", default=[], metavar="DIR",
                     help="extra snap source folders (meta/snap.yaml and files) to pack and install on every host")
 
@@ -47,8 +56,8 @@ def main(argv=None) -> int:
     try:
         if args.verb == "build":
             from tests.lab import images
-            for name in (FLAVOURS if args.flavour == "all" else [args.flavour]):
-                images.build(name)
+            for flavour in dict.fromkeys(parse_flavours(args.flavour)):
+                images.build(flavour)
             return 0
         from tests.lab import fleet
         if args.verb == "up":

@@ -22,7 +22,7 @@ from tests.lab import images
 from tests.lab import qemu
 from tests.lab.paths import run_dir
 from tests.lab.progress import say
-from tests.lab.recipe import FLAVOURS
+from tests.lab.recipe import NO_PYTHON, fleet_plan
 from tests.lab.ssh import Guest, wait_for_ssh
 
 
@@ -48,31 +48,23 @@ def _save_fleet(hosts: list):
     tmp.replace(_fleet_file())
 
 
-def _flavour_plan(count: int, flavour: str) -> list:
-    if count < 1:
-        raise LabError("--hosts must be at least 1")
-    if flavour == "mixed":
-        order = list(FLAVOURS)
-        return [order[i % len(order)] for i in range(count)]
-    return [flavour] * count
-
-
-def up(count: int, flavour: str, extra_snaps=()):
-    """Resume `count` hosts; on any failure or Ctrl-C, every host started is stopped again."""
+def up(count, flavour_spec: str, extra_snaps=()):
+    """Resume a fleet (`count` hosts, or one per flavour the spec names; see recipe.fleet_plan); on
+    any failure or Ctrl-C, every host started is stopped again."""
+    plan = fleet_plan(flavour_spec, count)
     if any(qemu.is_lab_qemu(host.get("pid", 0), host["disk"]) for host in _load_fleet()):
         raise LabError("a lab fleet is already running (`python3 -m tests.lab status`); stop it with `down` first")
     down(quiet=True)
-    plan = _flavour_plan(count, flavour)
     extra_dirs = [Path(d).resolve() for d in extra_snaps]
     for folder in extra_dirs:
         if not (folder / "meta/snap.yaml").is_file():
             raise LabError(f"{folder} is not a snap source folder: it has no meta/snap.yaml")
-    built = {name: images.build(name) for name in sorted(set(plan))}
+    built = {flavour: images.build(flavour) for flavour in dict.fromkeys(plan)}
     hosts = []
     started = time.monotonic()
     try:
-        for index, name in enumerate(plan, start=1):
-            image = built[name]
+        for index, flavour in enumerate(plan, start=1):
+            image = built[flavour]
             host_dir = run_dir() / "vms" / f"lab{index}"
             if host_dir.exists():
                 shutil.rmtree(host_dir)
@@ -81,7 +73,8 @@ def up(count: int, flavour: str, extra_snaps=()):
             qemu.create_overlay(disk, image.disk, "qcow2")
             port = qemu.free_port()
             host = {
-                "name": f"lab{index}", "flavour": name, "port": port, "dir": str(host_dir),
+                "name": f"lab{index}", "flavour": flavour.name, "python": flavour.python,
+                "snapd_series": flavour.snapd_series, "port": port, "dir": str(host_dir),
                 "disk": str(disk.resolve()), "key_file": str(image.key_file),
                 "snapd_version": image.meta["snapd_version"],
             }
@@ -98,7 +91,7 @@ def up(count: int, flavour: str, extra_snaps=()):
         raise
     _save_fleet(hosts)
     for host in hosts:
-        say(f"{host['name']}: {host['flavour']} snapd {host['snapd_version']} on 127.0.0.1:{host['port']}, "
+        say(f"{host['name']}: {_label(host)} snapd {host['snapd_version']} on 127.0.0.1:{host['port']}, "
             f"ready in {host['ready_s']:.1f} s (resumed {host['resumed_s']:.1f} s, ssh {host['ssh_s']:.1f} s)")
     say(f"fleet of {len(hosts)} ready in {time.monotonic() - started:.1f} s; inventory: {inventory_path()}")
 
@@ -122,21 +115,7 @@ def _ready_all(hosts, started, extra_dirs):
 
 
 def _make_ready(host, started, extra_dirs):
-    host_dir = Path(host["dir"])
-    monitor = qemu.Qmp(host_dir / "qmp.sock", timeout=60)
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            state = monitor.execute("query-status")["status"]
-            if state == "running":
-                break
-            if state in ("paused", "postmigrate", "prelaunch"):
-                monitor.execute("cont")
-            elif state != "inmigrate" or time.monotonic() > deadline:
-                raise LabError(f"resuming ended in qemu state {state!r}; see {host_dir}/console.log")
-            time.sleep(0.05)
-    finally:
-        monitor.close()
+    qemu.wait_until_running(Path(host["dir"]) / "qmp.sock")
     host["resumed_s"] = time.monotonic() - started
     guest = wait_for_ssh(host["port"], Path(host["key_file"]), timeout=180,
                          alive=lambda: qemu.pid_alive(host["pid"]))
@@ -151,6 +130,10 @@ def _make_ready(host, started, extra_dirs):
         missing = {"snapd", "bare", "shm-provider", "shm-consumer", "shm-private"} - installed
         if missing:
             raise LabError(f"snaps missing after resume: {sorted(missing)}")
+        _, versions, _ = guest.run("snap version")
+        reported = next((line.split()[1] for line in versions.splitlines() if line.startswith("snapd ")), "none")
+        if not reported.startswith(host["snapd_series"]):
+            raise LabError(f"snapd reports version {reported}, a {host['flavour']} host has {host['snapd_series']}x")
         host["ready_s"] = time.monotonic() - started
         for folder in extra_dirs:
             _install_extra_snap(guest, folder)
@@ -166,35 +149,48 @@ def _install_extra_snap(guest: Guest, folder: Path):
         guest.run(f"snap install --dangerous {remote} && rm -f {remote}", timeout=900)
 
 
-def _write_inventory(hosts):
-    groups = {}
-    for host in hosts:
-        groups.setdefault(host["flavour"], {"hosts": {}})["hosts"][host["name"]] = {
-            "ansible_host": "127.0.0.1",
-            "ansible_port": host["port"],
-            "snapd_flavour": host["flavour"],
-            "snapd_version": host["snapd_version"],
-        }
+def _label(host) -> str:
+    return host["flavour"] if host.get("python", True) else f"{host['flavour']}:{NO_PYTHON}"
+
+
+def inventory(hosts) -> dict:
+    """The fleet as an Ansible inventory: group `lab` with one group per flavour, and group `nopython`
+    for the hosts without Python (the only ones without ansible_python_interpreter)."""
+    groups, python_less = {}, {}
     key_files = sorted({host["key_file"] for host in hosts})
-    inventory = {
+    for host in hosts:
+        host_vars = {"ansible_host": "127.0.0.1", "ansible_port": host["port"]}
+        if host["python"]:
+            host_vars["ansible_python_interpreter"] = "/usr/bin/python3"
+        else:
+            python_less[host["name"]] = None
+        if len(key_files) > 1:  # flavours built separately carry separate keys
+            host_vars["ansible_ssh_private_key_file"] = host["key_file"]
+        host_vars.update(snapd_flavour=host["flavour"], snapd_version=host["snapd_version"],
+                         lab_python=host["python"])
+        groups.setdefault(host["flavour"], {"hosts": {}})["hosts"][host["name"]] = host_vars
+    children = {"lab": {"children": groups}}
+    if python_less:
+        children[NO_PYTHON] = {"hosts": python_less}
+    return {
         "all": {
             "vars": {
                 "ansible_user": "root",
                 "ansible_ssh_private_key_file": key_files[0],
-                "ansible_python_interpreter": "/usr/bin/python3",
                 # Every resumed host shares the saved host keys; they are throw-away lab VMs.
                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
                 "ansible_host_key_checking": False,
                 "ansible_paramiko_record_host_keys": False,
             },
-            "children": {"lab": {"children": groups}},
+            "children": children,
         }
     }
-    if len(key_files) > 1:  # flavours built separately carry separate keys
-        for host in hosts:
-            groups[host["flavour"]]["hosts"][host["name"]]["ansible_ssh_private_key_file"] = host["key_file"]
+
+
+def _write_inventory(hosts):
     inventory_path().write_text(
-        "# Written by `python3 -m tests.lab up`; removed by `down`.\n" + yaml.safe_dump(inventory, sort_keys=False)
+        "# Written by `python3 -m tests.lab up`; removed by `down`.\n"
+        + yaml.safe_dump(inventory(hosts), sort_keys=False)
     )
 
 
@@ -237,10 +233,10 @@ def status(inventory_only: bool = False) -> int:
     if not hosts:
         print("no lab hosts")
         return 0
-    print(f"{'HOST':8} {'FLAVOUR':9} {'SNAPD':24} {'PORT':6} {'PID':8} STATE")
+    print(f"{'HOST':8} {'FLAVOUR':15} {'SNAPD':24} {'PORT':6} {'PID':8} STATE")
     for host in hosts:
         alive = qemu.is_lab_qemu(host.get("pid", 0), host["disk"])
-        print(f"{host['name']:8} {host['flavour']:9} {host['snapd_version']:24} {host['port']:<6} "
+        print(f"{host['name']:8} {_label(host):15} {host['snapd_version']:24} {host['port']:<6} "
               f"{host.get('pid', '-')!s:8} {'running' if alive else 'stopped'}")
     return 0
 

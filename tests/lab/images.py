@@ -10,6 +10,10 @@ Two cached stages per flavour, each in its own folder under ``<cache>/<flavour>/
     ``ready.qcow2`` (an overlay on base.img with the stand-in and lab snaps installed) and
     ``state``, a saved machine state of that host, booted and seeded, that ``up`` resumes.
 
+A flavour's Python-less variant has one stage of its own, ``<cache>/<flavour>-nopython/ready-<key>/``:
+the flavour's ready host resumed, its Python packages purged, and saved again (``ready.qcow2`` is an
+overlay on the flavour's, ``parent.json`` says which build of it).
+
 A stage folder is written under a ``.tmp`` name and renamed when complete, so an interrupted
 build leaves nothing that looks finished; a complete folder is never rebuilt.
 """
@@ -28,7 +32,7 @@ from tests.lab import qemu
 from tests.lab.paths import SNAP_SOURCES, cache_dir
 from tests.lab.progress import run_logged, say, step
 from tests.lab.recipe import (
-    FLAVOURS, GUEST_FILES, LAB_SNAPS, MASKED_UNITS, Flavour, bake_key, debian_mirror, tree_key,
+    FIND_PYTHON, LAB_SNAPS, MASKED_UNITS, REMOVE_PYTHON, Flavour, bake_key, debian_mirror, guest_files, tree_key,
 )
 from tests.lab.ssh import wait_for_ssh
 
@@ -44,7 +48,7 @@ SNAP_CONFINE_PROFILE = "etc/apparmor.d/usr.lib.snapd.snap-confine.real"
 @dataclass(frozen=True)
 class Image:
     """A built flavour: what ``up`` needs to start hosts of it."""
-    flavour: str
+    flavour: Flavour
     base_dir: Path
     ready_dir: Path
 
@@ -66,40 +70,59 @@ class Image:
 
 
 def _flavour_dir(flavour: Flavour) -> Path:
-    return cache_dir() / flavour.name
+    return cache_dir() / flavour.cache_name
 
 
-def cached_image(flavour_name: str):
-    """The complete cached image of a flavour for the current recipe, or None."""
-    flavour = FLAVOURS[flavour_name]
-    base = _flavour_dir(flavour) / f"base-{tree_key(flavour)}"
+def cached_image(flavour: Flavour):
+    """The complete cached image of a flavour (or of its Python-less variant) for the current recipe, or None."""
     ready = _flavour_dir(flavour) / f"ready-{bake_key(flavour)}"
+    if not flavour.python:
+        parent = cached_image(flavour.with_python)
+        if parent and (ready / "state").is_file() and _parent_record(ready) == _parent_id(parent):
+            return Image(flavour, parent.base_dir, ready)
+        return None
+    base = _flavour_dir(flavour) / f"base-{tree_key(flavour)}"
     if (base / "meta.json").is_file() and (ready / "state").is_file():
-        return Image(flavour.name, base, ready)
+        return Image(flavour, base, ready)
     return None
 
 
-def build(flavour_name: str) -> Image:
+def build(flavour: Flavour) -> Image:
     """Build what is missing for a flavour; a warm cache returns at once."""
-    image = cached_image(flavour_name)
+    image = cached_image(flavour)
     if image:
-        say(f"{flavour_name}: cached image {image.ready_dir.name} reused")
+        say(f"{flavour.label}: cached image {image.ready_dir.name} reused")
         return image
-    flavour = FLAVOURS[flavour_name]
+    if not flavour.python:
+        return _build_without_python(flavour)
     qemu.require_tools("qemu-system-x86_64", "qemu-img", "debootstrap", "mkfs.ext4", "mksquashfs")
-    if os.geteuid() != 0:
-        raise LabError("building lab images needs root (debootstrap); run it as root")
     started = time.monotonic()
     base = _build_base(flavour)
     base_done = time.monotonic()
     ready = _bake(flavour, base)
     finished = time.monotonic()
-    # Kept for tests/lab/measure.py: what a cold build of this recipe cost on this machine.
-    (ready / "build-times.json").write_text(json.dumps(
-        {"base_s": round(base_done - started, 1), "bake_s": round(finished - base_done, 1)}) + "\n")
+    _record_build_times(ready, base_s=base_done - started, bake_s=finished - base_done)
     _prune(flavour, keep=(base.name, ready.name))
-    say(f"{flavour_name}: image built in {finished - started:.0f} s")
-    return Image(flavour.name, base, ready)
+    say(f"{flavour.label}: image built in {finished - started:.0f} s")
+    return Image(flavour, base, ready)
+
+
+def _build_without_python(flavour: Flavour) -> Image:
+    parent = build(flavour.with_python)
+    qemu.require_tools("qemu-system-x86_64", "qemu-img")
+    started = time.monotonic()
+    ready = _remove_python(flavour, parent)
+    finished = time.monotonic()
+    _record_build_times(ready, remove_python_s=finished - started)
+    _prune(flavour, keep=(ready.name,))
+    say(f"{flavour.label}: image built in {finished - started:.0f} s")
+    return Image(flavour, parent.base_dir, ready)
+
+
+def _record_build_times(ready: Path, **seconds):
+    # Kept for tests/lab/measure.py: what a cold build of this recipe cost on this machine.
+    rounded = {name: round(value, 1) for name, value in seconds.items()}
+    (ready / "build-times.json").write_text(json.dumps(rounded) + "\n")
 
 
 def _check_space(where: Path, need_gb: float):
@@ -122,18 +145,21 @@ def _build_base(flavour: Flavour) -> Path:
     if (final / "meta.json").is_file():
         say(f"{flavour.name}: cached base {final.name} reused")
         return final
+    if os.geteuid() != 0:
+        raise LabError("building lab images needs root (debootstrap); run it as root")
     _check_space(final.parent, 6)
     work = _fresh_work_dir(final)
     tree = work / "tree"
     mirror = debian_mirror()
+    script = [f"/usr/share/debootstrap/scripts/{flavour.debootstrap_script}"] if flavour.debootstrap_script else []
     with step(f"{flavour.name}: debootstrap {flavour.suite} ({len(flavour.packages)} packages)"):
         run_logged([
             "debootstrap", "--variant=minbase", "--include=" + ",".join(flavour.packages),
             "--keyring=/usr/share/keyrings/debian-archive-keyring.gpg",
-            flavour.suite, str(tree), mirror,
+            flavour.suite, str(tree), mirror, *script,
         ], work / "debootstrap.log", f"debootstrap of {flavour.suite}")
     with step(f"{flavour.name}: configure the guest"):
-        meta = _configure_tree(tree, work)
+        meta = _configure_tree(flavour, tree, work)
     with step(f"{flavour.name}: make base.img"):
         subprocess.run(["truncate", "-s", "4G", str(work / "base.img")], check=True)
         run_logged(["mkfs.ext4", "-q", "-F", "-L", "snapfleet-lab", "-d", str(tree), str(work / "base.img")],
@@ -153,8 +179,8 @@ def _dpkg_version(tree: Path, package: str) -> str:
     raise LabError(f"{package} is not installed in the guest tree; see debootstrap.log")
 
 
-def _configure_tree(tree: Path, work: Path) -> dict:
-    for relative, content in GUEST_FILES.items():
+def _configure_tree(flavour: Flavour, tree: Path, work: Path) -> dict:
+    for relative, content in guest_files(flavour).items():
         target = tree / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content)
@@ -294,6 +320,60 @@ def _bake(flavour: Flavour, base: Path) -> Path:
     return final
 
 
+def _parent_id(parent: Image) -> dict:
+    """Which build of a flavour a variant was made from: its state file never changes once saved, so
+    a rebuilt flavour (even under the same key, after a cache folder was deleted) tells itself apart."""
+    saved = parent.state.stat()
+    return {"ready": parent.ready_dir.name, "state": f"{saved.st_ino}-{saved.st_mtime_ns}"}
+
+
+def _parent_record(ready: Path):
+    try:
+        return json.loads((ready / "parent.json").read_text())["parent"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _remove_python(flavour: Flavour, parent: Image) -> Path:
+    """The flavour's ready host, resumed, with every Python package purged, saved again."""
+    final = _flavour_dir(flavour) / f"ready-{bake_key(flavour)}"
+    _check_space(final.parent, 1)
+    work = _fresh_work_dir(final)
+    # Relative backing path, as for the flavour's own ready.qcow2: the cache may move as a whole.
+    qemu.create_overlay(work / "ready.qcow2", parent.disk, "qcow2", relative=True)
+    vm_dir = work / "vm"
+    port = qemu.free_port()
+    pid = qemu.launch(f"bake-{flavour.cache_name}", work / "ready.qcow2", parent.base_dir, vm_dir, port,
+                      incoming_state=parent.state)
+    marker = str((work / "ready.qcow2").resolve())
+    try:
+        with step(f"{flavour.label}: resume {flavour.name}'s ready host"):
+            qemu.wait_until_running(vm_dir / "qmp.sock")
+            guest = wait_for_ssh(port, parent.key_file, timeout=300, alive=lambda: qemu.pid_alive(pid))
+        with guest:
+            with step(f"{flavour.label}: purge every Python package"):
+                guest.run(f"date -u -s @{time.time():.3f} >/dev/null")
+                _, purged, _ = guest.run(REMOVE_PYTHON, timeout=900)
+            with step(f"{flavour.label}: check that no Python interpreter is left"):
+                _, left, _ = guest.run(FIND_PYTHON, timeout=600)
+            if left.strip():
+                raise LabError(f"{flavour.label}: Python is still in the image after the purge: "
+                               + ", ".join(left.split("\n")[:20]).strip(", "))
+            guest.run("sync")
+        with step(f"{flavour.label}: save the machine state"):
+            _save_state(vm_dir / "qmp.sock", work / "state")
+    finally:
+        qemu.stop(pid, marker)
+    (work / "parent.json").write_text(json.dumps({"parent": _parent_id(parent), "purged": purged.split()},
+                                                 indent=2) + "\n")
+    for frozen in (work / "ready.qcow2", work / "state"):
+        frozen.chmod(0o444)
+    if final.exists():  # made from an earlier build of the flavour, whose files are gone
+        shutil.rmtree(final)
+    work.rename(final)
+    return final
+
+
 def _save_state(qmp_socket: Path, state: Path, timeout: float = 600):
     monitor = qemu.Qmp(qmp_socket)
     try:
@@ -320,4 +400,4 @@ def _prune(flavour: Flavour, keep):
                 if not path.is_symlink():
                     path.chmod(0o755 if path.is_dir() else 0o644)
             shutil.rmtree(entry)
-            say(f"{flavour.name}: removed stale cache entry {entry.name}")
+            say(f"{flavour.label}: removed stale cache entry {entry.name}")

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from tests.lab import images
 from tests.lab.paths import REPO
-from tests.lab.recipe import FLAVOURS
+from tests.lab.recipe import FLAVOURS, MIXED, NO_PYTHON, parse_flavours
+
+PYTHON_LESS = f"forky:{NO_PYTHON}"
 
 
 def _lab(*args, env):
@@ -41,13 +43,15 @@ def _rss_mb(pid):
 
 def _connect_seconds(host):
     from tests.lab.ssh import Guest
-    timed = ("python3 -c 'import subprocess, time; s = time.monotonic(); "
-             "subprocess.run([\"snap\", \"{verb}\", \"shm-consumer:shmem\", \"shm-provider:shmem\"], check=True, "
-             "stdout=subprocess.DEVNULL); print(time.monotonic() - s)'")
+    # Timed inside the guest with the shell alone (a host may have no Python).
+    timed = ("start=$(date +%s.%N); snap {verb} shm-consumer:shmem shm-provider:shmem >/dev/null; "
+             "echo $start $(date +%s.%N)")
+    seconds = []
     with Guest(host["port"], Path(host["key_file"])) as guest:
-        _, connect, _ = guest.run(timed.format(verb="connect"))
-        _, disconnect, _ = guest.run(timed.format(verb="disconnect"))
-    return float(connect.strip()), float(disconnect.strip())
+        for verb in ("connect", "disconnect"):
+            start, end = guest.run(timed.format(verb=verb))[1].split()
+            seconds.append(float(end) - float(start))
+    return tuple(seconds)
 
 
 def _stats(values):
@@ -59,19 +63,23 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))  # still stop the fleet
-    for name in FLAVOURS:
-        images.build(name)
+    measured = parse_flavours(f"{MIXED},{PYTHON_LESS}")
+    for flavour in measured:
+        images.build(flavour)
     with tempfile.TemporaryDirectory(prefix="snapfleet-measure-") as run:
         env = dict(os.environ, SNAPFLEET_LAB_RUN=run)
-        up1, up3, rss, connects = [], [], [], {name: ([], []) for name in FLAVOURS}
+        up1, up1_python_less, up3, rss, connects = [], [], [], [], {name: ([], []) for name in FLAVOURS}
         try:
             for _ in range(args.rounds):
                 up1.append(_lab("up", "--hosts", "1", "--flavour", "bookworm", env=env))
                 _lab("down", env=env)
-                up3.append(_lab("up", "--hosts", "3", "--flavour", "mixed", env=env))
+                up1_python_less.append(_lab("up", "--flavour", PYTHON_LESS, env=env))
+                rss += [_rss_mb(host["pid"]) for host in _fleet(env)]
+                _lab("down", env=env)
+                up3.append(_lab("up", "--hosts", "3", "--flavour", MIXED, env=env))
                 hosts = _fleet(env)
                 rss += [_rss_mb(host["pid"]) for host in hosts]
-                for host in hosts[:2]:  # one host of each flavour, one at a time
+                for host in hosts:  # one host of each flavour, one at a time
                     connect, disconnect = _connect_seconds(host)
                     connects[host["flavour"]][0].append(connect)
                     connects[host["flavour"]][1].append(disconnect)
@@ -79,16 +87,21 @@ def main(argv=None):
         finally:
             _lab("down", env=env)
     print("| what | measured |\n|---|---|")
-    for name in FLAVOURS:
-        record = images.cached_image(name).ready_dir / "build-times.json"
+    for flavour in measured:
+        record = images.cached_image(flavour).ready_dir / "build-times.json"
         if not record.is_file():
-            print(f"| cold build, {name} | not recorded (image built before build-times.json existed) |")
+            print(f"| cold build, {flavour.label} | not recorded (image built before build-times.json existed) |")
             continue
         times = json.loads(record.read_text())
-        print(f"| cold build, {name} | {times['base_s'] + times['bake_s']:.0f} s "
+        if not flavour.python:
+            print(f"| cold build, {flavour.label} (after {flavour.name}) | {times['remove_python_s']:.0f} s "
+                  f"(resume, purge Python, check, saved state) |")
+            continue
+        print(f"| cold build, {flavour.label} | {times['base_s'] + times['bake_s']:.0f} s "
               f"(debootstrap + image {times['base_s']:.0f} s, boot + snaps + saved state {times['bake_s']:.0f} s) |")
     print(f"| warm `up`, 1 host (bookworm) | {_stats(up1)} |")
-    print(f"| warm `up`, 3 hosts (mixed) | {_stats(up3)} |")
+    print(f"| warm `up`, 1 host ({PYTHON_LESS}) | {_stats(up1_python_less)} |")
+    print(f"| warm `up`, 3 hosts ({MIXED}: {', '.join(FLAVOURS)}) | {_stats(up3)} |")
     print(f"| qemu RSS per VM, after `up` | {statistics.median(rss):.0f} MB (min {min(rss):.0f}, max {max(rss):.0f}) |")
     for name, (connect, disconnect) in connects.items():
         print(f"| `snap connect` shm-consumer to shm-provider, {name} | {_stats(connect)} |")

@@ -118,6 +118,25 @@ class Qmp:
         self._sock.close()
 
 
+def wait_until_running(qmp_socket: Path, timeout: float = 300):
+    """Wait until a qemu started with -incoming has loaded its saved state and runs; a state saved
+    from a stopped machine loads paused, and is continued."""
+    monitor = Qmp(qmp_socket, timeout=60)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            state = monitor.execute("query-status")["status"]
+            if state == "running":
+                return
+            if state in ("paused", "postmigrate", "prelaunch"):
+                monitor.execute("cont")
+            elif state != "inmigrate" or time.monotonic() > deadline:
+                raise LabError(f"resuming ended in qemu state {state!r}; see {qmp_socket.parent}/console.log")
+            time.sleep(0.05)
+    finally:
+        monitor.close()
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tests.lab import LabError
@@ -17,6 +17,7 @@ from tests.lab.paths import SNAP_SOURCES
 # Bump when the code of a stage changes what it produces (not for refactors).
 TREE_STAGE_VERSION = 1
 BAKE_STAGE_VERSION = 1
+NO_PYTHON_STAGE_VERSION = 1
 
 # The lab snaps every host carries, installed in this order after the snapd and bare stand-ins.
 LAB_SNAPS = (
@@ -40,16 +41,79 @@ _COMMON_PACKAGES = (
 
 @dataclass(frozen=True)
 class Flavour:
+    """A kind of lab host: a Debian suite with its snapd generation, with or without Python."""
     name: str
     suite: str
     snapd_series: str  # the snapd version prefix a host of this flavour must report
     packages: tuple
+    # debootstrap's script for the suite, for suites older debootstraps have none for (their
+    # "sid" script bootstraps every testing suite); empty: the one named after the suite.
+    debootstrap_script: str = ""
+    # Guest files of this flavour only, on top of GUEST_FILES.
+    guest_files: dict = field(default_factory=dict, hash=False)
+    # False: the variant without any Python interpreter (see REMOVE_PYTHON), as on Ubuntu Core 26.
+    python: bool = True
 
+    @property
+    def label(self) -> str:
+        """The name users give on the command line: `forky`, or `forky:nopython` for the variant."""
+        return self.name if self.python else f"{self.name}:{NO_PYTHON}"
+
+    @property
+    def cache_name(self) -> str:
+        """Its folder in the image cache."""
+        return self.name if self.python else f"{self.name}-{NO_PYTHON}"
+
+    @property
+    def with_python(self) -> "Flavour":
+        return replace(self, python=True)
+
+
+NO_PYTHON = "nopython"
 
 FLAVOURS = {
     "bookworm": Flavour("bookworm", "bookworm", "2.57.", _COMMON_PACKAGES),
     "trixie": Flavour("trixie", "trixie", "2.68.", _COMMON_PACKAGES),
+    "forky": Flavour(
+        "forky", "forky", "2.77.", _COMMON_PACKAGES, debootstrap_script="sid",
+        guest_files={
+            # A frozen mirror's testing Release goes past its Valid-Until within a week, and apt then
+            # refuses it ("is no longer valid"); its signatures are still checked. (debootstrap does
+            # not read Valid-Until.)
+            "etc/apt/apt.conf.d/50snapfleet-lab": 'Acquire::Check-Valid-Until "false";\n',
+        },
+    ),
 }
+
+# `mixed`: one host of each snapd generation in turn, oldest first, so that a 2-host fleet is
+# bookworm and trixie, and a 3-host fleet adds forky.
+MIXED = "mixed"
+
+
+def parse_flavours(spec: str) -> list:
+    """The flavours a --flavour SPEC names, in order: a comma-separated list of flavour names, each
+    optionally followed by `:nopython`; `mixed` stands for bookworm,trixie,forky."""
+    flavours = []
+    for item in spec.split(","):
+        name, colon, option = item.strip().partition(":")
+        names = list(FLAVOURS) if name == MIXED else [name]
+        if (colon and option != NO_PYTHON) or any(one not in FLAVOURS for one in names):
+            raise LabError(
+                f"unknown flavour {item.strip()!r} in {spec!r}: give {', '.join(FLAVOURS)} or {MIXED}, "
+                f"each optionally followed by :{NO_PYTHON}, separated by commas"
+            )
+        flavours += [replace(FLAVOURS[one], python=not colon) for one in names]
+    return flavours
+
+
+def fleet_plan(spec: str, count=None) -> list:
+    """The flavour of each host of a fleet: the spec's flavours in turn, starting over when they run
+    out; without a count, one host per flavour the spec names."""
+    flavours = parse_flavours(spec)
+    count = len(flavours) if count is None else count
+    if count < 1:
+        raise LabError("--hosts must be at least 1")
+    return [flavours[index % len(flavours)] for index in range(count)]
 
 # The VM shape. A saved machine state can only be resumed by a qemu started with the same
 # machine, CPU, memory, devices and kernel command line, so all of it is part of the bake key.
@@ -125,19 +189,26 @@ def debian_mirror() -> str:
     )
 
 
+def guest_files(flavour: Flavour) -> dict:
+    return {**GUEST_FILES, **flavour.guest_files}
+
+
 def _digest(parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def tree_key(flavour: Flavour) -> str:
-    """Key of the base image: suite, packages and guest configuration."""
-    return _digest({
+    """Key of the base image: suite, packages and guest configuration (the same with or without Python)."""
+    parts = {
         "stage": TREE_STAGE_VERSION,
         "suite": flavour.suite,
         "packages": flavour.packages,
-        "files": GUEST_FILES,
+        "files": guest_files(flavour),
         "masked": MASKED_UNITS,
-    })
+    }
+    if flavour.debootstrap_script:  # only then: the keys of the flavours without one stay as they were
+        parts["debootstrap_script"] = flavour.debootstrap_script
+    return _digest(parts)
 
 
 def snaps_digest() -> str:
@@ -152,6 +223,13 @@ def snaps_digest() -> str:
 
 def bake_key(flavour: Flavour) -> str:
     """Key of the ready image and its saved machine state."""
+    if not flavour.python:
+        return _digest({
+            "stage": NO_PYTHON_STAGE_VERSION,
+            "from": bake_key(flavour.with_python),
+            "remove": REMOVE_PYTHON,
+            "check": FIND_PYTHON,
+        })
     return _digest({
         "stage": BAKE_STAGE_VERSION,
         "tree": tree_key(flavour),
@@ -159,3 +237,28 @@ def bake_key(flavour: Flavour) -> str:
         "lab_snaps": LAB_SNAPS,
         "vm": [VM_MEMORY_MB, VM_CPUS, KERNEL_APPEND, QEMU_MACHINE],
     })
+
+
+# The Python-less variant of a flavour is made from the flavour's ready host: resumed, every Python
+# package purged with dpkg, and saved again. dpkg refuses to purge a package that something left
+# still depends on, so the build fails rather than break the host; nothing in the lab's package
+# list depends on Python (iproute2 only suggests it), and debootstrap installs no Recommends.
+# (dpkg-query's abbreviated status: a second letter "n" is a package that is not installed.)
+REMOVE_PYTHON = """\
+set -eu
+packages=$(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\\n' \\
+    | awk 'substr($1, 2, 1) != "n" && $2 ~ /^(lib)?python/ {print $2}')
+if [ -z "$packages" ]; then echo "no Python package installed" >&2; exit 1; fi
+dpkg --purge $packages >&2
+problems=$(dpkg --audit 2>&1 || true)
+if [ -n "$problems" ]; then echo "dpkg --audit after the purge: $problems" >&2; exit 1; fi
+echo $packages
+"""
+
+# Prints every Python interpreter left in the guest (executables and links named python* or pypy*
+# on the root file system, and the Python packages dpkg still knows), one per line; nothing when clean.
+FIND_PYTHON = """\
+find / -xdev \\( -name 'python*' -o -name 'pypy*' \\) \\( -type l -o -type f -perm /111 \\) -print
+dpkg-query -W -f '${db:Status-Abbrev} ${Package}\\n' \\
+    | awk 'substr($1, 2, 1) != "n" && $2 ~ /^(lib)?python|^pypy/ {print "package " $2}'
+"""

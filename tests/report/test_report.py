@@ -5,8 +5,8 @@
 
 report.yml gives two hosts faked shm_verify results (one compliant, one non-compliant) and runs the
 shared_memory role for real on a host with no snapd socket (failed) and one whose ssh port is closed
-(unreachable); a fifth host fails before the role. Run with the venv's pytest: the ansible-playbook
-next to its Python is used.
+(unreachable); a fifth host fails before the role. The HTML page is rendered in headless Chromium. Run with
+the venv's pytest: the ansible-playbook next to its Python is used.
 """
 
 from __future__ import annotations
@@ -20,15 +20,20 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from markdown_it import MarkdownIt
 
-from tests.report.html_page import Page
+from tests.integration.awx import extravars_file
+from tests.report.html_page import Page, rendered_dom, screenshot
 
 pytestmark = pytest.mark.report
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 SCHEMA = json.loads((REPO / "docs" / "shm-report.schema.json").read_text())
-STATUSES = {"good": "compliant", "drifted": "non-compliant", "broken": "failed", "gone": "unreachable", "lost": "failed"}
+# in report order: by name
+STATUSES = {"broken": "failed", "drifted": "non-compliant", "gone": "unreachable", "good": "compliant",
+            "lost_one": "failed"}
+HOSTILE = "a lone * grants it's [all](javascript:alert(1)) & [docs](https://evil.example/x) | _x_"
 
 
 class Run:
@@ -42,6 +47,9 @@ class Run:
 
     def json(self):
         return json.loads(self.file(".json"))
+
+    def host(self, name):
+        return next(host for host in self.json()["hosts"] if host["name"] == name)
 
     def stats(self):
         found = re.search(r"RUN: (\{.*\})", self.output)
@@ -58,12 +66,12 @@ def playbook(tmp_path_factory):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_SHOW_CUSTOM_STATS="true",
                ANSIBLE_NOCOLOR="true", ANSIBLE_HOST_KEY_CHECKING="false", ANSIBLE_RETRY_FILES_ENABLED="false")
 
-    def run(*args):
+    def run(*args, playbook=str(HERE / "report.yml"), fact_cache=None):
         workdir = tmp_path_factory.mktemp("run")
+        cache = {"ANSIBLE_CACHE_PLUGIN": "jsonfile", "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(fact_cache)} if fact_cache else {}
         done = subprocess.run(
-            [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(HERE / "inventory.yml"),
-             str(HERE / "report.yml"), *args],
-            cwd=workdir, env=env, text=True, capture_output=True, timeout=300, check=False)
+            [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(HERE / "inventory.yml"), playbook, *args],
+            cwd=workdir, env=dict(env, **cache), text=True, capture_output=True, timeout=300, check=False)
         # shm_report_dir's default, shm-report, is relative to where ansible-playbook runs
         return Run(done, workdir / "shm-report")
 
@@ -71,37 +79,61 @@ def playbook(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def fleet_run(playbook):
-    return playbook()
+def fact_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("fact-cache")
+
+
+@pytest.fixture(scope="module")
+def fleet_run(playbook, fact_cache):
+    """The fake fleet's run, with a persistent fact cache that keeps each host's result."""
+    return playbook(fact_cache=fact_cache)
 
 
 def test_the_json_report_matches_the_schema(fleet_run):
     jsonschema.validate(fleet_run.json(), SCHEMA)
 
 
-def test_every_host_of_the_play_is_reported_with_its_status(fleet_run):
-    hosts = {host["name"]: host for host in fleet_run.json()["hosts"]}
-    assert {name: host["status"] for name, host in hosts.items()} == STATUSES
-    assert [host["name"] for host in fleet_run.json()["hosts"]] == list(STATUSES)
+def test_every_host_of_the_play_is_reported_with_its_status_in_order_of_names(fleet_run):
+    hosts = fleet_run.json()["hosts"]
+    assert {host["name"]: host["status"] for host in hosts} == STATUSES
+    assert [host["name"] for host in hosts] == list(STATUSES)
 
 
 def test_snapd_version_flavour_and_changes_come_from_the_host(fleet_run):
-    good = fleet_run.json()["hosts"][0]
+    good = fleet_run.host("good")
     assert (good["snapd_version"], good["flavour"], good["changed"]) == ("2.57.6", "bookworm", True)
     assert good["actions"][0]["plug"] == "shm-consumer:shmem"
+    assert good["recorded"] == "2026-12-01T10:00:00Z"
 
 
 def test_a_non_compliant_host_carries_its_findings_errors_first(fleet_run):
-    drifted = fleet_run.json()["hosts"][1]
-    assert [finding["code"] for finding in drifted["findings"]] == ["private-dir-squatted", "path-too-broad"]
-    assert drifted["summary"] == {"error": 1, "warning": 1, "info": 0}
+    drifted = fleet_run.host("drifted")
+    assert [finding["code"] for finding in drifted["findings"]] == [
+        "private-dir-squatted", "connection-missing", "connection-unexpected", "path-too-broad"]
+    assert drifted["summary"] == {"error": 3, "warning": 1, "info": 0}
+
+
+def test_each_host_shows_its_connections_desired_against_actual(fleet_run):
+    def table(name):
+        return [(row["plug"], row["slot"], row["desired"], row["actual"], row["gadget"], row["status"])
+                for row in fleet_run.host(name)["connections"]]
+
+    assert table("good") == [
+        ("shm-cam:frames", "shm-hub:frames", "connected", "connected", True, "connected"),
+        ("shm-consumer:shmem", "shm-provider:shmem", "connected", "connected", False, "connected")]
+    assert table("drifted") == [
+        ("shm-consumer:shmem", "shm-provider:shmem", "connected", "undesired", None, "undesired"),
+        ("shm-private:shared-memory", ":shared-memory", "connected", "connected", None, "connected"),
+        ("shm-stranger:shmem", "shm-provider:shmem", None, "connected", None, "unexpected")]
+    # verification did not run: no table rather than a guess
+    assert fleet_run.host("broken")["connections"] is None
 
 
 def test_the_role_records_why_a_host_failed_or_was_unreachable(fleet_run):
-    hosts = {host["name"]: host for host in fleet_run.json()["hosts"]}
-    assert hosts["broken"]["message"].startswith("shm_connection: cannot reach snapd at /nonexistent/snapd.socket")
-    assert hosts["gone"]["message"].startswith("shm_connection: ")
-    assert "earlier in the run" in hosts["lost"]["message"]
+    assert fleet_run.host("broken")["message"].startswith(
+        "shm_connection: cannot reach snapd at /nonexistent/snapd.socket")
+    assert fleet_run.host("gone")["message"].startswith("shm_connection: ")
+    assert "earlier in the run" in fleet_run.host("lost_one")["message"]
 
 
 def test_the_summary_counts_the_fleet(fleet_run):
@@ -109,18 +141,21 @@ def test_the_summary_counts_the_fleet(fleet_run):
     assert (summary["hosts"], summary["compliant"], summary["non-compliant"]) == (5, 1, 1)
     assert (summary["failed"], summary["unreachable"], summary["unverified"]) == (2, 1, 0)
     assert summary["snapd_versions"] == {"2.57.6": 1, "2.68.3": 1}
-    assert summary["findings"] == {"error": 1, "warning": 1, "info": 1}
+    assert summary["findings"] == {"error": 3, "warning": 1, "info": 1}
+    assert summary["connections"] == {"connected": 3, "missing": 0, "undesired": 1, "unexpected": 1,
+                                      "disconnected": 0, "gadget": 1}
 
 
 def test_the_error_gate_fails_the_run_after_the_report_is_written(fleet_run):
     assert fleet_run.rc == 2
-    assert "compliance gate (fail on error) met by drifted, broken, gone, lost" in fleet_run.output
-    assert fleet_run.json()["gate"] == {"fail_on": "error", "met": True, "hosts": ["drifted", "broken", "gone", "lost"]}
+    assert "compliance gate (fail on error) FAILED by broken, drifted, gone, lost_one" in fleet_run.output
+    assert fleet_run.json()["gate"] == {"fail_on": "error", "passed": False,
+                                        "failed_by": ["broken", "drifted", "gone", "lost_one"]}
 
 
 def test_failed_and_unreachable_hosts_fail_in_the_recap(fleet_run):
     recap = fleet_run.output[fleet_run.output.index("PLAY RECAP"):]
-    for name in ("broken", "gone", "lost"):
+    for name in ("broken", "gone", "lost_one"):
         assert re.search(r"^%s\s+:.*failed=1" % name, recap, re.M), recap
 
 
@@ -131,23 +166,53 @@ def test_the_set_stats_artifact_carries_the_summary(fleet_run):
     assert stats["summary"] == report["summary"]
     assert stats["gate"] == report["gate"]
     assert [Path(name).name for name in stats["files"]] == ["shm-report.json", "shm-report.md", "shm-report.html"]
+    # outside an AWX workflow nobody reads the hosts' results back from the artifacts
+    assert "results" not in stats
 
 
-def test_the_markdown_summary_has_one_row_and_one_section_per_host(fleet_run):
+def test_the_markdown_summary_has_the_gate_one_row_and_one_section_per_host(fleet_run):
     markdown = fleet_run.file(".md")
+    assert "- **compliance gate (fail on error): FAILED** by broken, drifted, gone, lost\\_one" in markdown
     assert "**5 hosts**: 1 compliant, 1 non-compliant, 2 failed, 1 unreachable, 0 unverified" in markdown
     assert "| good | **compliant** | 2.57.6 | bookworm | 0 | 0 | 1 | 1 |" in markdown
-    assert "| drifted | **non-compliant** | 2.68.3 | trixie | 1 | 1 | 0 | 0 |" in markdown
+    assert "| drifted | **non-compliant** | 2.68.3 | trixie | 3 | 1 | 0 | 0 |" in markdown
     for name, status in STATUSES.items():
-        assert "## %s: %s" % (name, status) in markdown
+        assert "## %s: %s" % (name.replace("_", "\\_"), status) in markdown
     assert "- **error** `private-dir-squatted` private shm-private: " in markdown
-    assert "&lt;script&gt;" in markdown and "<script>" not in markdown
+
+
+def test_the_markdown_shows_each_hosts_connection_table(fleet_run):
+    markdown = fleet_run.file(".md")
+    assert "| `shm-cam:frames` | `shm-hub:frames` | connected | connected | yes | connected |" in markdown
+    assert "| `shm-consumer:shmem` | `shm-provider:shmem` | connected | undesired | - | **undesired** |" in markdown
+    assert "| `shm-stranger:shmem` | `shm-provider:shmem` | not listed | connected | - | **unexpected** |" in markdown
+
+
+def test_the_markdown_escapes_markdown_not_html(fleet_run):
+    """Free text (snapd quotes what a snap publisher wrote) must not become links, HTML or entities."""
+    markdown = fleet_run.file(".md")
+    assert "&#39;" not in markdown and "&amp;" not in markdown and "&lt;" not in markdown
+    assert ("a lone \\* grants it's \\[all\\](javascript:alert(1)) \\& \\[docs\\](https://evil.example/x) "
+            "\\| \\_x\\_") in markdown
+    assert "\\<script\\>alert(1)\\</script\\>" in markdown
+    renderer = MarkdownIt("commonmark").enable("table")
+    tokens = [token for block in renderer.parse(markdown) for token in [block, *(block.children or [])]]
+    kinds = {token.type for token in tokens}
+    assert not kinds & {"link_open", "image", "html_inline", "html_block", "em_open", "s_open"}
+    text = "".join(token.content for token in tokens if token.type == "text")
+    assert HOSTILE in text
+    assert "<script>alert(1)</script>" in text
+    # the tables: hosts, then the connections of good and of drifted, each row with the cells of its header
+    rendered = renderer.render(markdown)
+    assert rendered.count("<tr>") == (1 + len(STATUSES)) + (1 + 2) + (1 + 3)
+    assert rendered.count("<td") == len(STATUSES) * 8 + (2 + 3) * 6
 
 
 def test_the_html_page_has_one_row_per_host_with_its_status_and_the_findings(fleet_run):
     page = Page(fleet_run.file(".html"))
     assert page.rows == STATUSES
-    assert page.codes == ["shm-object", "private-dir-squatted", "path-too-broad"]
+    assert page.codes == ["private-dir-squatted", "connection-missing", "connection-unexpected", "path-too-broad",
+                          "shm-object"]
     text = " ".join(page.text)
     assert "2.57.6" in text and "2.68.3" in text
     assert "cannot reach snapd at /nonexistent/snapd.socket" in text
@@ -157,7 +222,23 @@ def test_the_html_page_is_self_contained_and_escapes_what_hosts_report(fleet_run
     page = Page(fleet_run.file(".html"))
     assert page.external == []
     assert "script" not in page.tags and "link" not in page.tags
-    assert "<script>alert(1)</script>" in " ".join(page.text)
+    text = " ".join(page.text)
+    assert "<script>alert(1)</script>" in text and HOSTILE in text
+
+
+def test_chromium_renders_the_gate_and_the_connection_tables(fleet_run, tmp_path_factory):
+    html = fleet_run.report_dir / "shm-report.html"
+    page = Page(rendered_dom(html))
+    assert page.rows == STATUSES
+    assert page.gate == ("false", "fail on error: FAILED by broken, drifted, gone, lost_one")
+    assert [(status, cells[0]) for status, cells in page.connections["drifted"]] == [
+        ("undesired", "shm-consumer:shmem"), ("connected", "shm-private:shared-memory"),
+        ("unexpected", "shm-stranger:shmem")]
+    assert page.connections["good"][0][1] == ["shm-cam:frames", "shm-hub:frames", "connected", "connected", "yes",
+                                              "connected"]
+    assert page.external == [] and "script" not in page.tags
+    shot = screenshot(html, REPO / "tests" / "output" / "report" / "shm-report-fake-fleet.png")
+    assert shot.stat().st_size > 10_000
 
 
 def test_check_mode_with_survey_strings_writes_the_report_and_passes_the_never_gate(playbook):
@@ -166,6 +247,55 @@ def test_check_mode_with_survey_strings_writes_the_report_and_passes_the_never_g
     report = run.json()
     jsonschema.validate(report, SCHEMA)
     assert report["check_mode"] is True
-    assert [host["name"] for host in report["hosts"]] == ["good", "drifted"]
-    assert report["gate"] == {"fail_on": "never", "met": False, "hosts": []}
+    assert [host["name"] for host in report["hosts"]] == ["drifted", "good"]
+    assert report["gate"] == {"fail_on": "never", "passed": True, "failed_by": []}
     assert "in check mode" in run.file(".md")
+    assert "compliance gate (fail on never): passed**" in run.file(".md")
+
+
+# --- the report playbook (the fleet entry point), from the results the run above recorded -------------------
+
+FLEET_STATUSES = dict(STATUSES, lost_one="failed")
+
+
+def test_the_report_playbook_reports_every_host_from_the_fact_cache(fleet_run, playbook, fact_cache):
+    run = playbook(playbook="snapfleet.snapd.report", fact_cache=fact_cache)
+    assert run.rc == 2, run.output[-3000:]
+    report = run.json()
+    jsonschema.validate(report, SCHEMA)
+    assert {host["name"]: host["status"] for host in report["hosts"]} == FLEET_STATUSES
+    # the same results as the run recorded them, connections and all
+    assert run.host("drifted")["connections"] == fleet_run.host("drifted")["connections"]
+    assert run.host("good")["recorded"] == "2026-12-01T10:00:00Z"
+    # lost_one failed before it recorded anything
+    assert "no recorded shared-memory result" in run.host("lost_one")["message"]
+    assert run.json()["gate"]["failed_by"] == ["broken", "drifted", "gone", "lost_one"]
+    assert run.stats()["hosts"] == FLEET_STATUSES
+
+
+def test_the_report_playbook_reports_every_host_from_the_artifacts_of_earlier_jobs(fleet_run, playbook,
+                                                                                    tmp_path_factory):
+    """As an AWX workflow passes them: the merged artifacts of two slice jobs, as extra variables (YAML, every
+    string !unsafe)."""
+    entries = {host["name"]: host for host in fleet_run.json()["hosts"]}
+    extra = tmp_path_factory.mktemp("artifacts") / "extravars.yml"
+    extra.write_text(extravars_file({
+        "shm_report_job_11": {"results": json.dumps({name: entries[name] for name in ("broken", "good")})},
+        "shm_report_job_12": {"results": json.dumps({name: entries[name] for name in ("drifted", "gone", "lost_one")})}}))
+    run = playbook("-e", "@%s" % extra, "-e", "shm_report_fail_on=never", playbook="snapfleet.snapd.report")
+    assert run.rc == 0, run.output[-3000:]
+    assert {host["name"]: host["status"] for host in run.json()["hosts"]} == STATUSES
+    assert run.host("good")["flavour"] == "bookworm"
+    assert run.json()["gate"] == {"fail_on": "never", "passed": True, "failed_by": []}
+
+
+def test_inside_an_awx_workflow_a_play_report_publishes_its_results_under_its_own_key(playbook):
+    run = playbook("--limit", "good,drifted", "-e", "shm_report_fail_on=never", "-e", "awx_job_id=42",
+                   "-e", "awx_workflow_job_id=40")
+    assert run.rc == 0, run.output[-3000:]
+    found = re.search(r"RUN: (\{.*\})", run.output)
+    published = json.loads(found.group(1))
+    assert list(published) == ["shm_report_job_42"]
+    results = json.loads(published["shm_report_job_42"]["results"])
+    assert sorted(results) == ["drifted", "good"]
+    assert results["good"]["connections"][0]["gadget"] is True

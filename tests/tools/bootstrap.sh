@@ -5,16 +5,19 @@
 #     ${SNAPFLEET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/snapfleet}/venvs/<name>-<hash>,
 #     where <hash> covers the requirements file and the interpreter, so a changed pin builds a new
 #     venv and an unchanged one is reused as is;
-#   - stable links in the repo: .venv (Python 3.11, ansible-core 2.19, all tools) and
-#     .venv-core2.21 (Python 3.12, ansible-core 2.21, for sanity).
+#   - stable links in the repo: .venv (Python 3.11, ansible-core 2.19, all tools),
+#     .venv-core2.20 (Python 3.13, ansible-core 2.20) and .venv-core2.21 (Python 3.12,
+#     ansible-core 2.21), both for sanity.
 # Prints one line per step with the elapsed time. Safe to run repeatedly and concurrently.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${SNAPFLEET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/snapfleet}
 VENVS=$CACHE/venvs
+# chromium: headless, renders the HTML report in its tests; gcc and libc6-dev: test_hostile.py builds a static
+# threaded holder (a confined app whose main thread exited) for the lab
 APT_PACKAGES=(qemu-system-x86 qemu-utils debootstrap e2fsprogs squashfs-tools openssh-client debian-archive-keyring
-    chromium)  # chromium: headless, renders the HTML report in its tests
+    chromium gcc libc6-dev)
 T0=$EPOCHREALTIME
 
 log() {
@@ -117,6 +120,7 @@ main() {
     exec 9>"$VENVS/.lock"
     flock 9
     ensure_venv controller 3.11 "$ROOT/tests/requirements/controller.txt" .venv
+    ensure_venv core-2.20 3.13 "$ROOT/tests/requirements/core-2.20.txt" .venv-core2.20
     ensure_venv core-2.21 3.12 "$ROOT/tests/requirements/core-2.21.txt" .venv-core2.21
     log "done"
 }

@@ -8,7 +8,7 @@ set -euo pipefail
 tarball=${1:?usage: $0 TARBALL}
 
 # Paths a built snapfleet.snapd may hold (ansible-galaxy adds MANIFEST.json and FILES.json).
-allowed='^(MANIFEST\.json|FILES\.json|README\.md|LICENSE|CHANGELOG\.rst|tests/config\.yml|tests/?)$'
+allowed='^(MANIFEST\.json|FILES\.json|README\.md|LICENSE|LICENSES/GPL-3\.0-or-later\.txt|LICENSES/?|CHANGELOG\.rst|tests/config\.yml|tests/?)$'
 allowed+='|^(plugins|roles|playbooks|meta|docs|examples|changelogs)(/|$)'
 allowed+='|^tests/(unit|integration|sanity)(/|$)'
 # Never: hidden files and folders, bytecode and nested tarballs anywhere; the lab's pytest

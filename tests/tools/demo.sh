@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make demo`: install the built collection, resume a mixed fleet of 3 real snapd hosts (tests/lab),
+# `make demo`: install the built collection, resume a fleet of 3 real snapd hosts (tests/lab),
 # apply the example fleet spec (examples/demo.yml: snapfleet.snapd.apply with examples/inventory),
 # audit it (snapfleet.snapd.audit), print the report's path and summary table, and stop the fleet
 # again, also when something fails or the run is interrupted.
@@ -9,6 +9,10 @@ cd "$ROOT"
 PY="$ROOT/.venv/bin/python"
 export SNAPFLEET_LAB_RUN="${SNAPFLEET_LAB_RUN:-$ROOT/.lab/demo}"
 HOSTS="${HOSTS:-3}"
+# The hosts' flavours (tests/lab/README.md), one per snapd generation: lab1 a bookworm robot (snapd 2.57,
+# reached through the Python module), lab2 a trixie gateway (2.68), lab3 a forky robot with no Python at
+# all (2.77, like an Ubuntu Core 26 device), both reached through `snap debug api`.
+DEMO_FLAVOUR="${DEMO_FLAVOUR:-bookworm,trixie,forky:nopython}"
 REPORT_DIR="$ROOT/shm-report"
 T0=$SECONDS
 
@@ -21,7 +25,7 @@ say "installing $(ls build/snapfleet-snapd-*.tar.gz) into $collections"
 "$ROOT/.venv/bin/ansible-galaxy" collection install -p "$collections" build/snapfleet-snapd-*.tar.gz >/dev/null
 
 trap '"$PY" -m tests.lab down' EXIT
-"$PY" -m tests.lab up --hosts "$HOSTS" --flavour mixed
+"$PY" -m tests.lab up --hosts "$HOSTS" --flavour "$DEMO_FLAVOUR"
 inventory=$("$PY" -m tests.lab status --inventory)
 
 export ANSIBLE_COLLECTIONS_PATH="$collections" ANSIBLE_PIPELINING=1 ANSIBLE_HOST_KEY_CHECKING=False \

@@ -90,3 +90,95 @@ def test_an_unreachable_host_is_unreachable_even_when_a_task_also_failed():
 def test_anything_but_registered_results_is_refused(verify, apply):
     with pytest.raises(AnsibleFilterError):
         shm_host_result(verify, apply)
+
+
+# --- the connection table: desired connections against what shm_verify found --------------------------------
+
+WIRING = [{"plug": "cons:shm", "slot": "prov:shm"}, {"plug": "arm:shared-memory"},
+          {"plug": "old:shm", "slot": "prov:shm", "state": "disconnected"}]
+
+
+def finding(code, **evidence):
+    return {"code": code, "severity": "error", "subject": "plug %s" % evidence.get("plug"), "message": "m",
+            "evidence": evidence}
+
+
+def table(result):
+    return [(row["plug"], row["slot"], row["desired"], row["actual"], row["gadget"], row["status"])
+            for row in result["connections"]]
+
+
+def test_desired_connections_without_a_finding_are_as_desired():
+    assert table(shm_host_result(verified(), desired=WIRING)) == [
+        ("arm:shared-memory", ":shared-memory", "connected", "connected", None, "connected"),
+        ("cons:shm", "prov:shm", "connected", "connected", None, "connected"),
+        ("old:shm", "prov:shm", "disconnected", "disconnected", None, "disconnected")]
+
+
+def test_a_missing_connection_and_a_manually_disconnected_one_are_told_apart():
+    result = shm_host_result(verified(finding("connection-missing", plug="cons:shm", slot="prov:shm", undesired=False),
+                                      finding("connection-missing", plug="arm:shared-memory",
+                                              slot="snapd:shared-memory", undesired=True)), desired=WIRING)
+    assert table(result)[:2] == [
+        ("arm:shared-memory", "snapd:shared-memory", "connected", "undesired", None, "undesired"),
+        ("cons:shm", "prov:shm", "connected", "disconnected", None, "missing")]
+
+
+def test_unexpected_connections_are_listed_whether_desired_disconnected_or_not_listed():
+    result = shm_host_result(verified(finding("connection-unexpected", plug="old:shm", slot="prov:shm"),
+                                      finding("connection-unexpected", plug="odd:shm", slot="prov:shm", manual=True)),
+                             desired=WIRING)
+    assert table(result)[2:] == [
+        ("odd:shm", "prov:shm", None, "connected", None, "unexpected"),
+        ("old:shm", "prov:shm", "disconnected", "connected", None, "unexpected")]
+
+
+def test_a_desired_connection_whose_plug_snapd_does_not_have_is_missing():
+    missing_plug = {"code": "endpoint-missing", "severity": "error", "subject": "plug cons:shm", "message": "m",
+                    "evidence": {}}
+    assert table(shm_host_result(verified(missing_plug), desired=WIRING))[1][3:] == ("disconnected", None, "missing")
+
+
+def test_every_spelling_of_the_system_slot_is_one_connection():
+    wiring = [{"plug": "arm:shared-memory", "slot": "system:shared-memory"}, {"plug": "arm:shared-memory"}]
+    result = shm_host_result(verified(finding("connection-missing", plug="arm:shared-memory", slot="core:shared-memory",
+                                              undesired=False)), desired=wiring)
+    assert table(result) == [("arm:shared-memory", "core:shared-memory", "connected", "disconnected", None, "missing")]
+
+
+def test_gadget_and_snapd_names_come_from_the_connections_shm_connection_reports():
+    apply = dict(APPLIED, connections=[{"plug": "cons:shm", "slot": "prov:shm", "manual": False, "gadget": True},
+                                       {"plug": "arm:shared-memory", "slot": "snapd:shared-memory", "manual": True,
+                                        "gadget": False}],
+                 undesired=[])
+    rows = table(shm_host_result(verified(), apply, desired=WIRING))
+    assert rows[0] == ("arm:shared-memory", "snapd:shared-memory", "connected", "connected", False, "connected")
+    assert rows[1][4] is True
+    # nothing is known about a connection that is not there
+    assert rows[2][4] is None
+
+
+def test_gadget_also_comes_from_the_state_before_a_check_mode_run_with_diff():
+    apply = dict(APPLIED, connections=[], undesired=[],
+                 diff={"before": {"connections": [{"plug": "odd:shm", "slot": "prov:shm", "gadget": True}],
+                                  "undesired": []}})
+    result = shm_host_result(verified(finding("connection-unexpected", plug="odd:shm", slot="prov:shm")), apply,
+                             desired=[])
+    assert table(result) == [("odd:shm", "prov:shm", None, "connected", True, "unexpected")]
+
+
+def test_no_table_without_verification_or_without_the_desired_connections():
+    assert shm_host_result(SKIPPED, APPLIED, desired=WIRING)["connections"] is None
+    assert shm_host_result({"failed": True, "msg": "x"}, desired=WIRING)["connections"] is None
+    assert shm_host_result(verified())["connections"] is None
+    assert shm_host_result(verified(), desired=[])["connections"] == []
+
+
+def test_the_recorded_time_is_kept():
+    assert shm_host_result(verified(), recorded="2026-12-01T10:00:00Z")["recorded"] == "2026-12-01T10:00:00Z"
+
+
+@pytest.mark.parametrize("desired", ["cons:shm", {"plug": "cons:shm"}, [{"slot": "prov:shm"}], ["cons:shm"]])
+def test_desired_must_be_a_list_of_connection_items(desired):
+    with pytest.raises(AnsibleFilterError, match="desired must be a list of connection items"):
+        shm_host_result(verified(), desired=desired)

@@ -522,21 +522,24 @@ def test_verify_of_a_dev_shm_filled_by_a_user_stays_small(tmp_path):
     assert len(json.dumps(found)) < 30000
 
 
-def lstat_denied(name, real_stat=os.stat):
-    """os.stat as root sees a user's FUSE mount called `name` in /dev/shm: EACCES for the lstat relative to it."""
+def deny_lstat_in_dev_shm(monkeypatch, name):
+    """Make root's lstat of /dev/shm/NAME fail as it does on a user's FUSE mount (without allow_root)."""
+    real_stat = os.stat
+
     def stat(path, *args, **kwargs):
         if path == name and kwargs.get("dir_fd") is not None:
             raise PermissionError(13, "Permission denied")
         return real_stat(path, *args, **kwargs)
-    return stat
+
+    monkeypatch.setattr(_shm_host.os, "stat", stat)
 
 
 def test_an_object_lstat_cannot_examine_is_a_finding_and_the_rest_is_verified(tmp_path, monkeypatch):
-    # root's lstat of a user's FUSE mount (without allow_root) fails with EACCES; it once failed all of shm_verify
+    # it once failed all of shm_verify
     root = make_tree(tmp_path)
     for name in ("bar", "bar-ro"):
         open(os.path.join(root, "dev/shm", name), "w").close()
-    monkeypatch.setattr(_shm_host.os, "stat", lstat_denied("bar"))
+    deny_lstat_in_dev_shm(monkeypatch, "bar")
     found = [f for f in hostile_verify(root) if f["code"].startswith("shm-object")]
     assert [(f["code"], f["severity"], f["evidence"]["object"]) for f in found] == [
         ("shm-object", "info", "/dev/shm/bar-ro"), ("shm-object-unreadable", "warning", "/dev/shm/bar")]
@@ -545,7 +548,7 @@ def test_an_object_lstat_cannot_examine_is_a_finding_and_the_rest_is_verified(tm
 
 def test_a_private_dir_lstat_cannot_examine_is_a_finding_not_a_failure(tmp_path, monkeypatch):
     root = make_tree(tmp_path)
-    monkeypatch.setattr(_shm_host.os, "stat", lstat_denied("snap.shm-private"))
+    deny_lstat_in_dev_shm(monkeypatch, "snap.shm-private")
     found = [f for f in hostile_verify(root) if f["code"] == "private-dir-unreadable"]
     assert [(f["severity"], f["subject"], f["message"]) for f in found] == [
         ("error", "private shm-private", "/dev/shm/snap.shm-private cannot be examined (cannot lstat "

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import math
+
 import datetime
 import math
 
@@ -356,9 +358,9 @@ def test_aliases_cannot_nest_past_the_depth_limit():
 # --- the rules of older snapd releases --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("version, text, expected", [
-    ("2.54.3", slot_yaml("write: [bar*]"), [
-        ("path-reserved-char", 'shared-memory interface path is invalid: "bar*" contains a reserved apparmor char from '
-                               '?*[]{}^"' + NUL)]),
+    ("2.54.3", slot_yaml("write: [bar*]"), [(
+        "path-reserved-char", 'shared-memory interface path is invalid: "bar*" contains a reserved apparmor char from '
+                              '?*[]{}^"' + NUL)]),
     ("2.54.4", slot_yaml("write: [bar*]"), []),
     ("2.54.3", slot_yaml("write: [bar]\nread: []"), [
         ("paths-not-string-list", 'shared-memory "read" attribute must be a list of strings, not "[]"')]),

@@ -327,16 +327,16 @@ def test_an_answer_that_is_not_http_fails_at_once_and_is_not_retried_until_the_t
 def test_a_change_that_is_not_an_object_is_one_clear_error(snapd, monkeypatch, change, answer):
     snapd.add_slot("provider", "shmem", {"shared-memory": "foo", "write": ["bar"]})
     snapd.add_plug("consumer", "shmem", {"shared-memory": "foo", "private": False})
-    monkeypatch.setattr(snapd, "_get_change", lambda change_id: (
-        200, {"type": "sync", "status-code": 200, "result": json.loads(change)}))
+    answer_with = {"type": "sync", "status-code": 200, "result": json.loads(change)}
+    monkeypatch.setattr(snapd, "_get_change", lambda change_id: (200, answer_with))
     with pytest.raises(SnapdError) as error:
         connect(client_for(snapd))
     assert str(error.value) == not_snapd(snapd.socket_path, "GET /v2/changes/1", answer)
 
 
 def test_connections_that_are_not_an_object_are_one_clear_error(snapd, monkeypatch):
-    monkeypatch.setattr(snapd, "_get_connections", lambda query: (
-        200, {"type": "sync", "status-code": 200, "result": "all of them"}))
+    answer_with = {"type": "sync", "status-code": 200, "result": "all of them"}
+    monkeypatch.setattr(snapd, "_get_connections", lambda query: (200, answer_with))
     with pytest.raises(SnapdError) as error:
         client_for(snapd).connections()
     assert str(error.value) == not_snapd(snapd.socket_path, "GET /v2/connections",

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -153,8 +152,8 @@ def test_exclusive_keeps_a_gadget_connection_check_mode_and_apply_alike(capsys, 
         result = run(capsys, host, check_mode=check_mode, connections=[dict(PAIR)], exclusive=True)
         assert [(a["action"], a["plug"]) for a in result["actions"]] == [("connect", "consumer:shmem")]
         assert [k["plug"] for k in result["kept"]] == ["logger:shmem"]
-        gadget = {"plug": "logger:shmem", "slot": "provider:shmem", "manual": False, "gadget": True}
-        assert result["diff"]["after"]["connections"][-1] == gadget
+        assert result["diff"]["after"]["connections"][-1] == {
+            "plug": "logger:shmem", "slot": "provider:shmem", "manual": False, "gadget": True}
     assert [p[3]["plugs"][0]["snap"] for p in posts(host)] == ["consumer"]
     assert run(capsys, host, connections=[dict(PAIR)], exclusive=True)["changed"] is False
 
@@ -168,7 +167,9 @@ def test_manage_gadget_connections_lets_exclusive_disconnect_one_into_undesired(
     assert result["kept"] == []
 
 
-def test_identifier_mismatch_is_refused_unless_allowed_and_then_said(capsys, host):
+def test_identifier_mismatch_is_refused_unless_allowed_and_then_said(capsys, host, monkeypatch):
+    warned = []
+    monkeypatch.setattr(shm_connection.AnsibleModule, "warn", lambda self, text, *args, **kwargs: warned.append(text))
     host.add_plug("stranger", "shmem", {"shared-memory": "other", "private": False})
     refused = run(capsys, host, plug="stranger:shmem", slot="provider:shmem")
     assert [r["code"] for r in refused["refusals"]] == ["identifier-mismatch"] and posts(host) == []
@@ -176,8 +177,7 @@ def test_identifier_mismatch_is_refused_unless_allowed_and_then_said(capsys, hos
                                               "allow_identifier_mismatch": True}])
     assert allowed["changed"] is True
     assert allowed["actions"][0]["reason"].endswith("identifiers differ, let through by allow_identifier_mismatch")
-    # a string, or (ansible-core 2.19 under ansible-test) a warning record: the text is in it either way
-    assert "allow_identifier_mismatch" in json.dumps(allowed["warnings"])
+    assert any("allow_identifier_mismatch" in warning for warning in warned)
 
 
 def test_api_requests_counts_the_reads_and_the_changes(capsys, host):

@@ -1,0 +1,330 @@
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: shm_report_views
+short_description: The files and the published summary of a shared-memory fleet report
+version_added: 0.1.0
+description:
+  - Renders the report the P(snapfleet.snapd.shm_fleet_report#filter) filter builds as the contents of the
+    C(snapfleet.snapd.shm_report) role's files, a JSON document, a Markdown summary and a self-contained HTML page,
+    and picks out what the role publishes as job artifacts, all in one pass, so that a report of ten thousand hosts
+    goes through Ansible's templating once.
+  - Text from the hosts and from snapd (snapd quotes what a snap publisher declared) is escaped for each format,
+    for Markdown by backslash-escaping every character that could start a link, an image, raw HTML, an entity,
+    emphasis, code, a table cell or a heading, with line breaks turned into spaces; for HTML with entities.
+author:
+  - snapfleet maintainers (@snapfleet)
+options:
+  _input:
+    description: The report.
+    type: dict
+    required: true
+  formats:
+    description: The files to render.
+    type: list
+    elements: str
+    choices: [json, markdown, html]
+    default: [json, markdown, html]
+  title:
+    description: The title of the Markdown and HTML pages.
+    type: str
+    default: Shared-memory compliance
+  results:
+    description:
+      - Also return every host's entry, by name, as JSON text (what the role publishes inside an AWX workflow). One
+        text rather than a structure, because a later job loads it as one value, where it would load and track every value
+        of every host (ten thousand hosts took a minute that way), and nothing in it can be read as a template.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Render the report of the play's hosts
+  ansible.builtin.set_fact:
+    views: >-
+      {{ ansible_play_hosts_all | snapfleet.snapd.shm_fleet_report(results=results_by_host)
+         | snapfleet.snapd.shm_report_views(formats=['json', 'markdown']) }}
+
+- name: Write the Markdown summary
+  ansible.builtin.copy:
+    content: "{{ views.files.markdown }}"
+    dest: /var/lib/fleet-reports/shm-report.md
+    mode: "0644"
+"""
+
+RETURN = r"""
+_value:
+  description: The views.
+  type: dict
+  contains:
+    files:
+      description: The contents of each file of O(formats), by format.
+      type: dict
+    summary:
+      description:
+        - C(generated), C(check_mode), C(summary) and C(gate) of the report, and C(hosts), each host's status by name.
+      type: dict
+    failures:
+      description: The message of each host whose status is V(failed) or V(unreachable), by name.
+      type: dict
+    verdict:
+      description: The gate's verdict in words, V(passed) or V(FAILED by) and the first hosts that failed it.
+      type: str
+    results:
+      description: With O(results=true), every host's entry of the report, by name, as JSON text; else V(null).
+      type: str
+"""
+
+import html
+import json
+import re
+
+from ansible.errors import AnsibleFilterError
+
+FORMATS = ("json", "markdown", "html")
+HOST_STATUSES = ("compliant", "non-compliant", "failed", "unreachable", "unverified")
+# how many host names the gate line lists before "and N more" (the JSON lists them all)
+NAMES_SHOWN = 20
+AS_DESIRED = ("connected", "disconnected")
+_LINE_BREAKS = re.compile(r"[\r\n]+")
+# CommonMark lets a backslash escape any ASCII punctuation; these are the ones that can start a link or an image
+# ([ ]), raw HTML or an autolink (< >), an entity (&), emphasis (* _ ~), code (`), a table cell (|) or a heading
+# (#), and the backslash itself.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~&])")
+_NOT_IN_CODE_SPAN = re.compile(r"[`|\r\n]")
+
+
+def _as_text(value):
+    """Any value as text; a timestamp as ISO 8601, as Ansible may hand a date-like string of YAML extra variables
+    (even an !unsafe one) over as a timestamp."""
+    return value.isoformat() if hasattr(value, "isoformat") else "%s" % (value,)
+
+
+def html_text(value):
+    return html.escape(_as_text(value))
+
+
+def markdown_text(value):
+    """Text for anywhere in the Markdown: on one line, every character that means something escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", _as_text(value)))
+
+
+def markdown_code(value):
+    """A code span, or escaped text for what a code span cannot hold safely (a backtick, a pipe, a line break)."""
+    text = _as_text(value)
+    return markdown_text(text) if _NOT_IN_CODE_SPAN.search(text) else "`%s`" % text
+
+
+def _names(names, escape):
+    shown = ", ".join(escape(name) for name in names[:NAMES_SHOWN])
+    more = len(names) - NAMES_SHOWN
+    return shown + (" and %d more" % more if more > 0 else "")
+
+
+def _gadget(row):
+    return {True: "yes", False: "no"}.get(row.get("gadget"), "-")
+
+
+def _connection_counts(counts):
+    return ("%(connected)d connected, %(missing)d missing, %(undesired)d undesired, %(unexpected)d unexpected, "
+            "%(disconnected)d disconnected as desired; %(gadget)d made by the gadget" % counts)
+
+
+def _versions(versions, escape):
+    return ", ".join("%s (%d)" % (escape(version), count) for version, count in versions.items()) or "none known"
+
+
+def _verdict(gate, escape):
+    return "passed" if gate["passed"] else "FAILED by " + _names(gate["failed_by"], escape)
+
+
+def render_markdown(report, title):
+    md, code = markdown_text, markdown_code
+    summary, gate = report["summary"], report["gate"]
+    gate_text = "passed**" if gate["passed"] else "FAILED** by " + _names(gate["failed_by"], md)
+    check_mode = " in check mode: the changes listed are the ones that would be made" if report["check_mode"] else ""
+    statuses = ", ".join("%d %s" % (summary[status], status) for status in HOST_STATUSES)
+    lines = [
+        "# " + md(title),
+        "",
+        "Generated %s%s." % (md(report["generated"]), check_mode),
+        "",
+        "- **compliance gate (fail on %s): %s" % (md(gate["fail_on"]), gate_text),
+        "- **%d hosts**: %s; %d changed" % (summary["hosts"], statuses, summary["changed"]),
+        "- findings: error %(error)d, warning %(warning)d, info %(info)d" % summary["findings"],
+        "- connections: " + _connection_counts(summary["connections"]),
+        "- snapd versions: " + _versions(summary["snapd_versions"], md),
+        "",
+        "| host | status | snapd | flavour | errors | warnings | info | changes |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for host in report["hosts"]:
+        lines.append("| %s | **%s** | %s | %s | %d | %d | %d | %d |" % (
+            md(host["name"]), md(host["status"]), md(host["snapd_version"] or "-"), md(host["flavour"] or "-"),
+            host["summary"]["error"], host["summary"]["warning"], host["summary"]["info"], len(host["actions"])))
+    for host in report["hosts"]:
+        lines += ["", "## %s: %s" % (md(host["name"]), md(host["status"]))]
+        if host["message"]:
+            lines += ["", "Why: " + md(host["message"])]
+        if host["connections"]:
+            lines += ["", "Shared-memory connections, desired against actual:", "",
+                      "| plug | slot | desired | actual | gadget | result |",
+                      "| --- | --- | --- | --- | --- | --- |"]
+            for row in host["connections"]:
+                result = md(row["status"]) if row["status"] in AS_DESIRED else "**%s**" % md(row["status"])
+                lines.append("| %s | %s | %s | %s | %s | %s |" % (
+                    code(row["plug"]), code(row["slot"]), md(row["desired"] or "not listed"), md(row["actual"]),
+                    _gadget(row), result))
+        elif host["connections"] is not None:
+            lines += ["", "Shared-memory connections: none desired, none found."]
+        if host["actions"]:
+            lines += ["", "Changes%s:" % (" that would be made" if report["check_mode"] else ""), ""]
+            lines += ["- %s %s / %s (%s)" % (md(action.get("action")), code(action.get("plug")), code(action.get("slot")),
+                                             md(action.get("reason") or "no reason given"))
+                      for action in host["actions"]]
+        if host["summary"]["error"] + host["summary"]["warning"]:
+            lines += ["", "Findings:", ""]
+            lines += ["- **%s** %s %s: %s" % (md(finding.get("severity")), code(finding.get("code")), md(finding.get("subject")),
+                                              md(finding.get("message")))
+                      for finding in host["findings"] if finding.get("severity") != "info"]
+        elif host["status"] in ("compliant", "non-compliant"):
+            lines += ["", "No errors or warnings."]
+        if host["summary"]["info"]:
+            lines += ["", "%d info findings (objects and other facts) are listed in the JSON report and the HTML page."
+                      % host["summary"]["info"]]
+    return "\n".join(lines) + "\n"
+
+
+_STYLE = """body { font-family: system-ui, sans-serif; margin: 2rem; color: #1b1f23; }
+table { border-collapse: collapse; margin: 1rem 0; }
+th, td { border: 1px solid #d0d7de; padding: .35rem .6rem; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; }
+td.num { text-align: right; }
+caption { text-align: left; font-weight: bold; padding: .2rem 0; }
+.status { font-weight: bold; padding: .1rem .45rem; border-radius: .3rem; color: #fff; white-space: nowrap; }
+.status-compliant { background: #1a7f37; }
+.status-non-compliant { background: #cf222e; }
+.status-failed { background: #6e2d91; }
+.status-unreachable { background: #57606a; }
+.status-unverified { background: #9a6700; }
+.severity-error { color: #cf222e; font-weight: bold; }
+.severity-warning { color: #9a6700; font-weight: bold; }
+.severity-info { color: #57606a; }
+.gate-failed { color: #cf222e; font-weight: bold; }
+.gate-passed { color: #1a7f37; font-weight: bold; }
+.connection-missing td.result, .connection-undesired td.result, .connection-unexpected td.result { color: #cf222e; font-weight: bold; }
+code { background: #f6f8fa; padding: 0 .2rem; }
+section.host { margin-top: 1.5rem; }"""
+
+
+def _status(status):
+    return '<span class="status status-%s">%s</span>' % (html_text(status), html_text(status))
+
+
+def render_html(report, title):
+    """A self-contained page (inline CSS, no script, no outside resource); every value is escaped."""
+    e = html_text
+    summary, gate = report["summary"], report["gate"]
+    out = ['<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+           '<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>%s</title>\n<style>\n%s\n'
+           '</style>\n</head>\n<body>\n<h1>%s</h1>\n' % (e(title), _STYLE, e(title)),
+           "<p>Generated %s%s.</p>\n" % (e(report["generated"] or ""), ", in check mode: the changes listed are the ones "
+                                         "that would be made" if report["check_mode"] else ""),
+           '\n<h2>Fleet</h2>\n<table id="fleet-summary">\n<tr><th>hosts</th><td class="num">%d</td></tr>\n'
+           % summary["hosts"]]
+    out += ['<tr><th>%s</th><td class="num" data-count="%s">%d</td></tr>\n' % (_status(status), e(status), summary[status])
+            for status in HOST_STATUSES]
+    if gate["passed"]:
+        gate_text = '<span class="gate-passed">passed</span>'
+    else:
+        gate_text = '<span class="gate-failed">FAILED</span> by ' + _names(gate["failed_by"], e)
+    out.append('<tr><th>changed</th><td class="num">%d</td></tr>\n'
+               "<tr><th>findings</th><td>%d errors, %d warnings, %d info</td></tr>\n"
+               "<tr><th>snapd versions</th><td>%s</td></tr>\n"
+               '<tr><th>compliance gate</th><td id="gate" data-passed="%s">fail on %s: %s</td></tr>\n'
+               "<tr><th>connections</th><td>%s</td></tr>\n</table>\n"
+               % (summary["changed"], summary["findings"]["error"], summary["findings"]["warning"],
+                  summary["findings"]["info"], _versions(summary["snapd_versions"], e), str(gate["passed"]).lower(),
+                  e(gate["fail_on"]), gate_text, _connection_counts(summary["connections"])))
+    out.append('\n<h2>Hosts</h2>\n<table id="hosts">\n<thead><tr><th>host</th><th>status</th><th>snapd</th><th>flavour</th>'
+               "<th>errors</th><th>warnings</th><th>info</th><th>changes</th></tr></thead>\n<tbody>\n")
+    for index, host in enumerate(report["hosts"], 1):
+        out.append('<tr class="host" id="host-%d" data-host="%s" data-status="%s">'
+                   '<td><a href="#findings-%d">%s</a></td><td>%s</td><td>%s</td><td>%s</td>'
+                   '<td class="num">%d</td><td class="num">%d</td><td class="num">%d</td><td class="num">%d</td></tr>\n'
+                   % (index, e(host["name"]), e(host["status"]), index, e(host["name"]), _status(host["status"]),
+                      e(host["snapd_version"] or "-"), e(host["flavour"] or "-"), host["summary"]["error"],
+                      host["summary"]["warning"], host["summary"]["info"], len(host["actions"])))
+    out.append("</tbody>\n</table>\n")
+    for index, host in enumerate(report["hosts"], 1):
+        out.append('\n<section class="host" id="findings-%d" data-host="%s">\n<h3>%s: %s</h3>\n'
+                   % (index, e(host["name"]), e(host["name"]), _status(host["status"])))
+        if host["message"]:
+            out.append('<p class="message">%s</p>\n' % e(host["message"]))
+        if host["recorded"]:
+            out.append('<p class="recorded">Recorded %s.</p>\n' % e(host["recorded"]))
+        if host["connections"]:
+            out.append('<table class="connections">\n<caption>Shared-memory connections, desired against actual</caption>\n'
+                       "<thead><tr><th>plug</th><th>slot</th><th>desired</th><th>actual</th><th>gadget</th><th>result</th>"
+                       "</tr></thead>\n<tbody>\n")
+            out += ['<tr class="connection connection-%s" data-status="%s"><td><code>%s</code></td><td><code>%s</code></td>'
+                    '<td>%s</td><td>%s</td><td>%s</td><td class="result">%s</td></tr>\n'
+                    % (e(row["status"]), e(row["status"]), e(row["plug"]), e(row["slot"]),
+                       e(row["desired"] or "not listed"), e(row["actual"]), _gadget(row), e(row["status"]))
+                    for row in host["connections"]]
+            out.append("</tbody>\n</table>\n")
+        elif host["connections"] is not None:
+            out.append('<p class="connections">Shared-memory connections: none desired, none found.</p>\n')
+        if host["actions"]:
+            out.append('<ul class="actions">\n')
+            out += ["<li>%s <code>%s</code> / <code>%s</code> (%s)</li>\n"
+                    % (e(action.get("action") or ""), e(action.get("plug") or ""), e(action.get("slot") or ""),
+                       e(action.get("reason") or "no reason given")) for action in host["actions"]]
+            out.append("</ul>\n")
+        if host["findings"]:
+            out.append('<table class="findings">\n<thead><tr><th>severity</th><th>code</th><th>subject</th><th>message</th>'
+                       "</tr></thead>\n<tbody>\n")
+            out += ['<tr class="finding" data-code="%s"><td class="severity-%s">%s</td><td><code>%s</code></td>'
+                    "<td>%s</td><td>%s</td></tr>\n"
+                    % (e(finding.get("code") or ""), e(finding.get("severity") or ""), e(finding.get("severity") or ""),
+                       e(finding.get("code") or ""), e(finding.get("subject") or ""), e(finding.get("message") or ""))
+                    for finding in host["findings"]]
+            out.append("</tbody>\n</table>\n")
+        elif host["status"] in ("compliant", "non-compliant"):
+            out.append("<p>No findings.</p>\n")
+        out.append("</section>\n")
+    out.append("</body>\n</html>\n")
+    return "".join(out)
+
+
+def shm_report_views(report, formats=FORMATS, title="Shared-memory compliance", results=False):
+    """The views dict documented above."""
+    if not isinstance(report, dict) or not isinstance(report.get("hosts"), list) or "gate" not in report:
+        raise AnsibleFilterError("shm_report_views expects the report of the shm_fleet_report filter, got %r"
+                                 % (type(report).__name__,))
+    unknown = [name for name in formats if name not in FORMATS]
+    if unknown or isinstance(formats, (str, bytes)):
+        raise AnsibleFilterError("shm_report_views: formats must be a list of json, markdown and html, got %r" % (formats,))
+    renderers = {
+        "json": lambda: json.dumps(report, indent=2, default=_as_text) + "\n",
+        "markdown": lambda: render_markdown(report, title),
+        "html": lambda: render_html(report, title),
+    }
+    hosts = report["hosts"]
+    return {
+        "files": {name: renderers[name]() for name in formats},
+        "summary": {"generated": report.get("generated"), "check_mode": report.get("check_mode"),
+                    "summary": report["summary"], "gate": report["gate"],
+                    "hosts": {host["name"]: host["status"] for host in hosts}},
+        "failures": {host["name"]: host["message"] for host in hosts if host["status"] in ("failed", "unreachable")},
+        "verdict": _verdict(report["gate"], str),
+        "results": json.dumps({host["name"]: host for host in hosts}, separators=(",", ":")) if results else None,
+    }
+
+
+class FilterModule:
+    def filters(self):
+        return {"shm_report_views": shm_report_views}
