@@ -1,8 +1,10 @@
 """Issue 12 on real snapd: gadget-made connections, dropped declarations after snapd's warning is gone, and
-confinement and profiles, judged through snapd's API on both lab flavours at once.
+confinement and profiles, judged through snapd's API on every lab flavour at once.
 
-One fleet of two hosts: lab1 bookworm (snapd 2.57, the module runs with Python) and lab2 trixie (snapd 2.68, the
-action plugin uses `snap debug api`); every step runs on both, with transport auto. Set up on each host:
+One fleet of three hosts: lab1 bookworm (snapd 2.57, the module runs with Python), lab2 trixie (snapd 2.68) and
+lab3 forky (snapd 2.77), where the action plugin uses `snap debug api`; every step runs on all three, with
+transport auto. The guests' own Python edits snapd's state and reads its socket for the checks, so the
+Python-less variant of a flavour is not one of them. Set up on each host:
 
 - three snaps of our own, packed here: shm-hooked (strict, with a `remove` hook, so snapd writes the hook's
   profile), shm-devmode (installed --devmode) and shm-classic (installed --classic), each plugging into
@@ -27,7 +29,7 @@ from tests.lab.images import pack_snap
 
 pytestmark = pytest.mark.lab
 
-HOSTS = {"lab1": "bookworm", "lab2": "trixie"}
+HOSTS = {"lab1": "bookworm", "lab2": "trixie", "lab3": "forky"}
 PROVIDER = "shm-provider:shmem"
 GADGET = "shm-consumer:shmem"
 PRIVATE = "shm-private:shared-memory"
@@ -123,7 +125,7 @@ def fleet(tmp_path_factory):
     packed = {"shm-hooked": (make_snap(work, "shm-hooked", "strict", hook=True), "--dangerous"),
               "shm-devmode": (make_snap(work, "shm-devmode", "devmode"), "--devmode --dangerous"),
               "shm-classic": (make_snap(work, "shm-classic", "classic"), "--classic --dangerous")}
-    with lab_fleet(2, work / "run", flavour="mixed") as booted:
+    with lab_fleet(len(HOSTS), work / "run", flavour=",".join(HOSTS.values())) as booted:
         assert {host: booted.hosts[host]["snapd_flavour"] for host in HOSTS} == HOSTS
 
         def prepare(host):
