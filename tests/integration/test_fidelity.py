@@ -19,6 +19,7 @@ flock /tmp/snapfleet-lab.lock .venv/bin/python -m pytest -m lab tests/integratio
 
 import json
 import shlex
+import signal
 import threading
 
 import pytest
@@ -119,8 +120,21 @@ def on_every_host(function):
     assert not errors, errors
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt("terminated")
+
+
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
+    # a SIGTERM (a job's timeout) unwinds like ^C, so lab_fleet still stops the VMs
+    previous = signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        yield from _fleet(tmp_path_factory)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _fleet(tmp_path_factory):
     work = tmp_path_factory.mktemp("fidelity")
     packed = {"shm-hooked": (make_snap(work, "shm-hooked", "strict", hook=True), "--dangerous"),
               "shm-devmode": (make_snap(work, "shm-devmode", "devmode"), "--devmode --dangerous"),
