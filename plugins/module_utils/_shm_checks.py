@@ -53,6 +53,8 @@ STICKY_WORLD = 0o1777
 
 # the rule forms shared_memory.go emits; the default template's unquoted snap.NAME rules never match
 _INTERFACE_RULE = re.compile(r'^"/(?:\{dev,run\}|dev)/shm/[^"]*" [a-z]+,$')
+# the header of a generated profile: profile "snap.NAME.APP" flags=(attach_disconnected,mediate_deleted,complain) {
+_PROFILE_FLAGS = re.compile(r'^\s*profile\s+\S+[^{\n]*?\bflags=\(([^)]*)\)', re.MULTILINE)
 
 
 def _mode(mode):
@@ -280,18 +282,19 @@ def expected_rules(state):
     for connection in state.established:
         plug = state.plugs.get(connection.plug)
         slot = state.slots.get(connection.slot)
+        write = list(connection.slot_attrs.get("write") or [])
+        read = list(connection.slot_attrs.get("read") or [])
         if connection_is_private(state, connection):
             plug_rules = {(private_rule(version),)}
         else:
-            write = list(connection.slot_attrs.get("write") or [])
-            read = list(connection.slot_attrs.get("read") or [])
             plug_rules = set(_write_rule_forms(version, path) for path in write)
             plug_rules.update(('"/{dev,run}/shm/%s" r,' % path,) for path in read)
-            if slot is not None and not state.is_system(connection.slot):
-                # the slot side always gets write access to both lists
-                for app in slot.apps:
-                    rules = expected.setdefault((connection.slot.snap, app), set())
-                    rules.update(_write_rule_forms(version, path) for path in write + read)
+        if slot is not None and not state.is_system(connection.slot):
+            # the slot side always gets write access to both lists, whatever the plug: AppArmorConnectedSlot skips
+            # only the system snap's slot, so even a private plug wrongly connected to an app slot opens it
+            for app in slot.apps:
+                rules = expected.setdefault((connection.slot.snap, app), set())
+                rules.update(_write_rule_forms(version, path) for path in write + read)
         for app in (plug.apps if plug is not None else ()):
             expected.setdefault((connection.plug.snap, app), set()).update(plug_rules)
     return expected
@@ -318,22 +321,59 @@ def interface_rules(profile_text):
     return rules
 
 
-def check_apparmor(state, apparmor_enabled, kernel_profiles, profiles):
+def not_enforcing_by_design(profile_text):
+    """Whether snapd made a profile complain or unconfined on purpose: a devmode snap's (complain) or a classic
+    snap's (complain or unconfined, and no interface rules at all), interfaces/apparmor/backend.go ###FLAGS###."""
+    match = _PROFILE_FLAGS.search(profile_text or "")
+    return bool(match) and bool({"complain", "unconfined"} & set(flag.strip() for flag in match.group(1).split(",")))
+
+
+def update_ns_rule(snap):
+    """The mount rule a private plug adds to the snap's snap-update-ns profile (AppArmorConnectedPlug, AddUpdateNSf)."""
+    return "mount options=(bind, rw) /dev/shm/snap.%s/ -> /dev/shm/," % snap
+
+
+def _subject(snap, app):
+    if app.startswith("hook."):
+        return "hook %s.%s" % (snap, app[5:])
+    return "app %s.%s" % (snap, app)
+
+
+def _enforced(findings, kernel_profiles, subject, name):
+    mode = kernel_profiles.get(name) if kernel_profiles is not None else "enforce"
+    if mode != "enforce":
+        findings.append(finding("apparmor-profile-not-enforced", subject, "profile %s is %s"
+                                % (name, "not loaded" if mode is None else "in %s mode" % mode),
+                                {"profile": name, "mode": mode}))
+
+
+def check_apparmor(state, apparmor_enabled, kernel_profiles, profiles, update_ns_profiles=None):
     """Generated profiles hold exactly the granted rules and are enforced.
 
     apparmor_enabled/kernel_profiles come from the kernel (never from system-info's confinement,
     which Debian's snapd reports as partial while it enforces); profiles maps (snap, app) to the
-    profile text or None.
+    profile text or None, hooks as (snap, "hook.NAME"); update_ns_profiles maps a snap to its
+    snap-update-ns profile text or None. /v2/connections names the apps bound to a plug or slot but
+    not the hooks, so a hook's profile is checked for rules none of its snap's connections grants and
+    for enforcement, not for missing rules. A snap whose profiles snapd made complain or unconfined on
+    purpose (devmode, classic) gives no AppArmor finding at all.
     """
     if not apparmor_enabled:
         return [finding("apparmor-disabled", "apparmor", "the kernel does not enforce AppArmor; the AppArmor checks "
                         "were skipped", {"confinement": state.confinement})]
     expected = expected_rules(state)
+    by_design = set(snap for (snap, app), text in profiles.items() if not_enforcing_by_design(text))
+    granted = {}
+    for (snap, app), wanted in expected.items():
+        granted.setdefault(snap, set()).update(form for forms in wanted for form in forms)
     findings = []
     for snap, app in sorted(set(profiles) | set(expected)):
+        if snap in by_design:
+            continue
         name = "snap.%s.%s" % (snap, app)
-        subject = "app %s.%s" % (snap, app)
-        wanted = expected.get((snap, app), set())
+        subject = _subject(snap, app)
+        hook = app.startswith("hook.")
+        wanted = set() if hook else expected.get((snap, app), set())
         text = profiles.get((snap, app))
         if text is None:
             if wanted:
@@ -345,16 +385,40 @@ def check_apparmor(state, apparmor_enabled, kernel_profiles, profiles):
             if not found.intersection(forms):
                 findings.append(finding("apparmor-rule-missing", subject, "profile %s lacks %s" % (name, forms[-1]),
                                         {"profile": name, "rule": forms[-1]}))
-        allowed = set(form for forms in wanted for form in forms)
+        allowed = granted.get(snap, set()) if hook else set(form for forms in wanted for form in forms)
         for rule in sorted(found - allowed):
             findings.append(finding("apparmor-rule-unexpected", subject, "profile %s has %s, which no connection grants"
                                     % (name, rule), {"profile": name, "rule": rule}))
         if kernel_profiles is not None and (wanted or found):
-            mode = kernel_profiles.get(name)
-            if mode != "enforce":
-                findings.append(finding("apparmor-profile-not-enforced", subject, "profile %s is %s"
-                                        % (name, "not loaded" if mode is None else "in %s mode" % mode),
-                                        {"profile": name, "mode": mode}))
+            _enforced(findings, kernel_profiles, subject, name)
+    private = set(connection.plug.snap for connection in state.established if connection_is_private(state, connection))
+    for snap, text in sorted((update_ns_profiles or {}).items()):
+        if snap in by_design:
+            continue
+        findings.extend(_check_update_ns(snap, text, snap in private, kernel_profiles))
+    return findings
+
+
+def _check_update_ns(snap, text, wanted, kernel_profiles):
+    """The private /dev/shm mount rule in snap-update-ns.SNAP: there exactly when the snap has a private connection."""
+    name = "snap-update-ns.%s" % snap
+    subject = "update-ns %s" % snap
+    rule = update_ns_rule(snap)
+    if text is None:
+        if wanted:
+            return [finding("apparmor-profile-missing", subject, "the generated profile %s is missing" % name,
+                            {"profile": name})]
+        return []
+    found = rule in set(line.strip() for line in text.splitlines())
+    findings = []
+    if wanted and not found:
+        findings.append(finding("apparmor-rule-missing", subject, "profile %s lacks %s" % (name, rule),
+                                {"profile": name, "rule": rule}))
+    elif found and not wanted:
+        findings.append(finding("apparmor-rule-unexpected", subject, "profile %s has %s, which no private connection "
+                                "grants" % (name, rule), {"profile": name, "rule": rule}))
+    if kernel_profiles is not None and (wanted or found):
+        _enforced(findings, kernel_profiles, subject, name)
     return findings
 
 
@@ -666,7 +730,8 @@ def verify(state, facts, families=FAMILIES, expected=None, private_snaps=None, m
     if "private" in chosen:
         findings.extend(check_private(state, private_snaps, facts["private"], facts["mounts"]))
     if "apparmor" in chosen:
-        findings.extend(check_apparmor(state, facts["apparmor_enabled"], facts["kernel_profiles"], facts["profiles"]))
+        findings.extend(check_apparmor(state, facts["apparmor_enabled"], facts["kernel_profiles"], facts["profiles"],
+                                       facts["update_ns_profiles"]))
     if "objects" in chosen:
         findings.extend(check_objects(state, facts["dev_shm_listing"]))
         findings.extend(check_users(state, facts["processes"]))

@@ -43,15 +43,9 @@ FINDING_CODES = {
     "plug-paths-ignored": (WARNING, "declarations", "read/write on a plug: snapd ignores them, the slot's paths apply"),
     "slot-private-ignored": (WARNING, "declarations", "private on a slot: snapd ignores it"),
     # warnings: what snapd itself says it dropped; declarations: what the installed snap.yaml says it dropped
-    "declaration-dropped": (
-        ERROR, "warnings",
-        "snapd dropped a shared-memory plug or slot of a snap the desired state names (any snap when none is "
-        "given): snapd's warning quoted, or the rule its snap.yaml breaks"),
-    "unrelated-declaration-dropped": (WARNING, "warnings", "snapd dropped a shared-memory plug or slot of a snap the desired state does not name"),
-    "snap-yaml-unreadable": (
-        WARNING, "declarations",
-        "an installed snap's meta/snap.yaml could not be read or parsed, so only snapd's warnings and API "
-        "were checked of it"),
+    "declaration-dropped": (ERROR, "warnings", "snapd dropped a shared-memory plug or slot of a snap the desired state names (any snap without one)"),
+    "unrelated-declaration-dropped": (WARNING, "warnings", "snapd dropped a shared-memory plug or slot of a snap the desired state leaves out"),
+    "snap-yaml-unreadable": (WARNING, "declarations", "an installed snap's meta/snap.yaml could not be read or parsed: only snapd's API and warnings count"),
     # dev-shm
     "dev-shm-missing": (ERROR, "dev-shm", "/dev/shm does not exist"),
     "dev-shm-symlink": (ERROR, "dev-shm", "/dev/shm is a symlink: no private plug can ever connect"),
@@ -68,10 +62,7 @@ FINDING_CODES = {
     "identifier-mismatch-allowed": (INFO, "connections", "plug and slot identifiers differ, as the expected connection's allow_identifier_mismatch lets them"),
     "private-to-app-slot": (ERROR, "connections", "a private plug connected to a slot other than the system slot"),
     "connection-grants-nothing": (WARNING, "connections", "a non-private plug connected to the system slot, which has no paths"),
-    "connection-private-unset": (
-        ERROR, "connections",
-        "a connection stored by snapd 2.54 without private: 2.55.3-2.60.2 fail on it, later snapd treats it "
-        "as not private"),
+    "connection-private-unset": (ERROR, "connections", "stored by snapd 2.54 without private: 2.55.3-2.60.2 fail on it, later ones treat it as not private"),
     "gadget-connection-undesired": (ERROR, "connections", "a connection the gadget snap made was disconnected by hand: snapd never makes it again"),
     "slot-attrs-stale": (ERROR, "connections", "the connection's stored read/write differ from the slot's current ones (snapd < 2.64 after a refresh)"),
     # apparmor

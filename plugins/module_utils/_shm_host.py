@@ -251,8 +251,31 @@ def parse_kernel_profiles(listing):
 
 
 def snap_profile(root, snap, app):
-    """The generated AppArmor profile text of snap.SNAP.APP, or None when there is none."""
+    """The generated AppArmor profile text of snap.SNAP.APP (APP hook.NAME for a hook), or None when there is none."""
     return read_text(host_path(root, "%s/snap.%s.%s" % (_PROFILES_DIR, snap, app)))
+
+
+def update_ns_profile(root, snap):
+    """The generated snap-update-ns.SNAP profile text (it holds the private /dev/shm mount rules), or None."""
+    return read_text(host_path(root, "%s/snap-update-ns.%s" % (_PROFILES_DIR, snap)))
+
+
+# snap/naming/validate.go validHook
+HOOK_NAME = re.compile(r"[a-z](?:-?[a-z0-9])*")
+
+
+def hook_profiles(root, snaps):
+    """(snap, "hook.NAME") of the generated hook profiles of `snaps`: /v2/connections does not list hooks."""
+    try:
+        names = os.listdir(host_path(root, _PROFILES_DIR))
+    except OSError:
+        return []
+    found = []
+    for snap in snaps:
+        prefix = "snap.%s.hook." % snap
+        found.extend((snap, "hook." + name[len(prefix):]) for name in names
+                     if name.startswith(prefix) and HOOK_NAME.fullmatch(name[len(prefix):]))
+    return sorted(found)
 
 
 def _open_dev_shm(root):
@@ -523,7 +546,10 @@ def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_names
     if "apparmor" in chosen:
         facts["apparmor_enabled"], facts["kernel_profiles"] = kernel_apparmor(root)
         if facts["apparmor_enabled"]:
-            facts["profiles"] = dict(((snap, app), snap_profile(root, snap, app)) for snap, app in apps)
+            snaps = sorted(set(snap for snap, app in apps))
+            facts["profiles"] = dict(((snap, app), snap_profile(root, snap, app))
+                                     for snap, app in list(apps) + hook_profiles(root, snaps))
+            facts["update_ns_profiles"] = dict((snap, update_ns_profile(root, snap)) for snap in snaps)
     if "private" in chosen:
         facts["private"] = dict((snap, private_setup_facts(root, snap, ns_reader)) for snap in private_snaps)
     if "objects" in chosen:
@@ -540,4 +566,4 @@ def empty_facts():
     """The facts of no family: what gather_facts starts from, here and on the snap debug api transport."""
     return {"dev_shm": None, "mounts": [], "apparmor_enabled": False, "kernel_profiles": None, "profiles": {},
             "private": {}, "dev_shm_listing": DevShmListing(), "processes": ProcessScan(), "installed_snaps": None,
-            "snap_yamls": {}}
+            "snap_yamls": {}, "update_ns_profiles": {}}

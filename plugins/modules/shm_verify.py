@@ -23,8 +23,13 @@ description:
     it again; O(manage_gadget_connections) treats them like any other, as M(snapfleet.snapd.shm_connection) does."
   - "C(apparmor): the generated profile of every app bound to a shared-memory plug or slot holds exactly the
     rules its connections grant (per snapd version: C(rwk) before 2.56.1, C(mrwlk) after; private C(/dev/shm/*)
-    before 2.60.2, C(/dev/shm/**) after), and is loaded in enforce mode. Whether AppArmor is in force is read
-    from the kernel, not from snapd's C(confinement), which Debian's snapd reports as C(partial) while it
+    before 2.60.2, C(/dev/shm/**) after; an app slot's rules even for a private plug wrongly connected to it, as
+    snapd writes them), and is loaded in enforce mode. The profiles of the snaps' hooks
+    (C(snap.NAME.hook.HOOK)) may hold only rules their snap's connections grant (snapd's API does not say which
+    hooks a plug is bound to), and C(snap-update-ns.NAME) holds the private C(/dev/shm) mount rule exactly when the
+    snap has a private connection. A devmode or classic snap, whose profiles snapd makes complain or unconfined on
+    purpose (classic ones without interface rules), gives no AppArmor finding. Whether AppArmor is in force is
+    read from the kernel, not from snapd's C(confinement), which Debian's snapd reports as C(partial) while it
     enforces. Where the kernel does not enforce AppArmor, one V(apparmor-disabled) info finding replaces them."
   - "C(private): each snap of O(private_snaps) is connected to the system slot and not undesired; the desired
     mount profile has the C(/dev/shm) bind; when its mount namespace exists, the applied profile has it and
@@ -197,7 +202,9 @@ findings:
       type: str
       sample: error
     subject:
-      description: What the finding is about, such as C(/dev/shm), C(plug SNAP:PLUG), C(app SNAP.APP) or C(private SNAP).
+      description:
+        - What the finding is about, such as C(/dev/shm), C(plug SNAP:PLUG), C(app SNAP.APP), C(hook SNAP.HOOK),
+          C(update-ns SNAP), C(private SNAP), C(snap SNAP) or C(SNAP:NAME) for a dropped declaration.
       type: str
       sample: private shm-private
     message:

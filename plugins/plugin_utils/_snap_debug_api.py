@@ -33,6 +33,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
     MAX_TEXT_BYTES,
     SNAP_MOUNT_DIR,
     SNAP_YAML_PROBLEMS,
+    HOOK_NAME,
     HostReadError,
     SnapYamlText,
     build_listing,
@@ -59,6 +60,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import (
 )
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
+PROFILES_DIR = "/var/lib/snapd/apparmor/profiles"
 CALL_TIMEOUT = 60  # seconds for one snap debug api call; the whole step is bounded by the task's timeout
 
 
@@ -131,7 +133,7 @@ esac
 _PROCESSES = r"""
 frame begin processes
 seen=0
-for d in /proc/[0-9]*; do
+for d in "$ROOT"/proc/[0-9]*; do
     [ -d "$d" ] || continue
     seen=$((seen + 1))
     label=
@@ -144,7 +146,7 @@ for d in /proc/[0-9]*; do
             c=$(head -c 4096 "$d/cgroup" 2>/dev/null)
             case "$c" in *snap.*) cgroup=$(printf '%s' "$c" | od -An -v -tx1 | tr -d ' \n') ;; *) continue ;; esac ;;
     esac
-    printf 'P %s\n' "${d#/proc/}"
+    printf 'P %s\n' "${d##*/}"
     printf 'L %s\n' "$label"
     [ -z "$cgroup" ] || printf 'C %s\n' "$cgroup"
     ls -l --quoting-style=c "$d"/task/*/fd/ 2>&1 | head -c "$MAX" | while IFS= read -r line; do
@@ -189,10 +191,18 @@ text() {
     elif [ ! -f "$2" ]; then frame text "$1" not-regular
     else frame begin "text $1"; head -c "$TEXT" -- "$2" 2>/dev/null; frame end "text $1"; fi
 }
+hookprofiles() {
+    # the hooks' profiles of snap $1 (/v2/connections lists apps only); the controller checks each name again
+    for f in "$ROOT$PROFILES/snap.$1.hook."*; do
+        h=${f#"$ROOT$PROFILES/snap.$1.hook."}
+        case "$h" in ''|*[!a-z0-9-]*) continue ;; esac
+        text "profile:$1.hook.$h" "$f"
+    done
+}
 snapyaml() {
     # _shm_host.read_snap_yamls: snapd's current -> REVISION link is read, no link below it is followed, and only
     # a file that may declare shared-memory (the name, or a backslash that could spell it) is sent back
-    d=$SNAPS/$1
+    d=$ROOT$SNAPS/$1
     if [ ! -L "$d/current" ]; then [ ! -e "$d/current" ] || frame text "yaml:$1" not-a-revision; return 0; fi
     rev=$(readlink "$d/current")
     r=${rev#x}
@@ -211,9 +221,9 @@ snapyaml() {
     frame begin "text yaml:$1"; head -c "$YAML" -- "$f" 2>/dev/null; frame end "text yaml:$1"
 }
 nsmounts() {
-    ns=/run/snapd/ns/$1.mnt
+    ns=$ROOT/run/snapd/ns/$1.mnt
     [ -e "$ns" ] || return 0
-    for d in /proc/[0-9]*; do
+    for d in "$ROOT"/proc/[0-9]*; do
         [ "$d/ns/mnt" -ef "$ns" ] || continue
         frame begin "text ns:$1"; head -c "$TEXT" "$d/mountinfo" 2>/dev/null; frame end "text ns:$1"
         return 0
@@ -271,10 +281,10 @@ def _script(nonce, deadline_seconds, *parts, **variables):
     return "\n".join(lines) + "".join(parts)
 
 
-def read_script(nonce, timeout, processes, python="python3"):
+def read_script(nonce, timeout, processes, python="python3", root=""):
     calls = "".join("call %s %s\n" % (name, shlex.quote(query_path(path, query)))
                     for name, path, query in STATE_REQUESTS if name != "system_info")
-    return _script(nonce, timeout, _PRELUDE, _READ, calls, _PROCESSES if processes else "", PYTHON=python)
+    return _script(nonce, timeout, _PRELUDE, _READ, calls, _PROCESSES if processes else "", PYTHON=python, ROOT=root)
 
 
 def apply_script(nonce, timeout, bodies):
@@ -284,41 +294,47 @@ def apply_script(nonce, timeout, bodies):
                    "call connections %s\n" % shlex.quote(query_path(path, query)))
 
 
-def facts_script(nonce, timeout, families, apps, private_snaps, user_snaps=()):
-    """The sh of shm_verify's facts; every snap and app name was checked by ``_checked_name`` first."""
+def facts_script(nonce, timeout, families, apps, private_snaps, user_snaps=(), root=""):
+    """The sh of shm_verify's facts; every snap and app name was checked by ``_checked_name`` first. Every path is
+    read under ``root`` ("" for the host itself), as _shm_host reads them under its root."""
     chosen = set(families)
     steps = []
+
+    def file(kind, key, path):
+        return '%s %s "$ROOT"%s' % (kind, shlex.quote(key), shlex.quote(path))
+
     if chosen & {"dev-shm", "private"}:
-        steps += ["lstat dev_shm /dev/shm", "text mountinfo /proc/self/mountinfo"]
+        steps += [file("lstat", "dev_shm", "/dev/shm"), file("text", "mountinfo", "/proc/self/mountinfo")]
     if "apparmor" in chosen:
-        steps += ["text aa_enabled /sys/module/apparmor/parameters/enabled",
-                  "text aa_profiles /sys/kernel/security/apparmor/profiles"]
-        steps += ["text %s %s" % (shlex.quote("profile:%s.%s" % (snap, app)),
-                                  shlex.quote("/var/lib/snapd/apparmor/profiles/snap.%s.%s" % (snap, app)))
+        steps += [file("text", "aa_enabled", "/sys/module/apparmor/parameters/enabled"),
+                  file("text", "aa_profiles", "/sys/kernel/security/apparmor/profiles")]
+        steps += [file("text", "profile:%s.%s" % (snap, app), "%s/snap.%s.%s" % (PROFILES_DIR, snap, app))
                   for snap, app in apps]
+        for snap in sorted(set(snap for snap, app in apps)):
+            steps += ["hookprofiles %s" % shlex.quote(snap),
+                      file("text", "update-ns:" + snap, "%s/snap-update-ns.%s" % (PROFILES_DIR, snap))]
     if "private" in chosen:
         for snap in private_snaps:
-            quoted = shlex.quote(snap)
             steps += [
-                "text %s %s" % (shlex.quote("fstab:" + snap), shlex.quote("/var/lib/snapd/mount/snap.%s.fstab" % snap)),
-                "lstat %s %s" % (shlex.quote("ns:" + snap), shlex.quote("/run/snapd/ns/%s.mnt" % snap)),
-                "text %s %s" % (shlex.quote("applied:" + snap), shlex.quote("/run/snapd/ns/snap.%s.fstab" % snap)),
-                "lstat %s %s" % (shlex.quote("dir:" + snap), shlex.quote("/dev/shm/snap.%s" % snap)),
-                "nsmounts %s" % quoted,
+                file("text", "fstab:" + snap, "/var/lib/snapd/mount/snap.%s.fstab" % snap),
+                file("lstat", "ns:" + snap, "/run/snapd/ns/%s.mnt" % snap),
+                file("text", "applied:" + snap, "/run/snapd/ns/snap.%s.fstab" % snap),
+                file("lstat", "dir:" + snap, "/dev/shm/snap.%s" % snap),
+                "nsmounts %s" % shlex.quote(snap),
             ]
     if "objects" in chosen:
-        steps += ["[ -L /dev/shm ] || [ ! -d /dev/shm ] || { frame begin listing; "
-                  "ls -lan --quoting-style=c --time-style=+%s /dev/shm/ 2>&1 | head -c \"$MAX\"; frame end listing; }"]
+        steps += ['[ -L "$ROOT/dev/shm" ] || [ ! -d "$ROOT/dev/shm" ] || { frame begin listing; '
+                  'ls -lan --quoting-style=c --time-style=+%s "$ROOT/dev/shm/" 2>&1 | head -c "$MAX"; frame end listing; }']
     if "warnings" in chosen:
-        steps += ["[ ! -d \"$SNAPS\" ] || { frame begin snaps; ls -1a --quoting-style=c \"$SNAPS\"/ 2>/dev/null | "
-                  "head -c \"$MAX\"; frame end snaps; }"]
+        steps += ['[ ! -d "$ROOT$SNAPS" ] || { frame begin snaps; ls -1a --quoting-style=c "$ROOT$SNAPS"/ 2>/dev/null | '
+                  'head -c "$MAX"; frame end snaps; }']
     if "declarations" in chosen:
         # names the controller would refuse are left out here already: they cannot carry a quote or a frame
-        steps += ['for d in "$SNAPS"/*/; do n=${d%/}; n=${n##*/}; '
+        steps += ['for d in "$ROOT$SNAPS"/*/; do n=${d%/}; n=${n##*/}; '
                   "case \"$n\" in ''|*[!a-z0-9_-]*) continue ;; esac; snapyaml \"$n\"; done"]
     return _script(nonce, timeout, _PRELUDE, _FACTS, "\n".join(steps) + "\n",
                    _PROCESSES if "objects" in chosen and user_snaps else "", TEXT=str(MAX_TEXT_BYTES + 1),
-                   YAML=str(MAX_YAML_BYTES + 1), SNAPS=SNAP_MOUNT_DIR)
+                   YAML=str(MAX_YAML_BYTES + 1), SNAPS=SNAP_MOUNT_DIR, PROFILES=PROFILES_DIR, ROOT=root)
 
 
 def get_script(nonce, timeout, path):
@@ -424,10 +440,12 @@ class DebugApiHost:
 
     transport = "snap-debug-api"
 
-    def __init__(self, run, timeout, python="python3"):
+    def __init__(self, run, timeout, python="python3", root="/"):
         self._run = run
         self.timeout = timeout
         self.python = python  # the interpreter the module would run with, looked for when snapd lacks debug api
+        # where the host's files are read from, as LocalHost's root (the unit tests point both at a fake tree)
+        self.root = root.rstrip("/")
         self.request_count = 0
         self.remote_commands = 0
         self._uid = None
@@ -448,7 +466,7 @@ class DebugApiHost:
         return self._uid
 
     def read(self, processes=False):
-        output = self._execute(lambda nonce: read_script(nonce, self.timeout, processes, self.python))
+        output = self._execute(lambda nonce: read_script(nonce, self.timeout, processes, self.python, self.root))
         try:
             self._uid = int(output.values.get("uid", ""))
         except ValueError:
@@ -546,7 +564,7 @@ class DebugApiHost:
             output = Output("", "")
         else:
             output = self._execute(lambda nonce: facts_script(nonce, self.timeout, families, apps, private_snaps,
-                                                              user_snaps))
+                                                              user_snaps, self.root))
         return facts_from_output(output, families, apps, private_snaps, user_snaps, slot_paths)
 
 
@@ -769,10 +787,18 @@ def facts_from_output(output, families, apps, private_snaps, user_snaps, slot_pa
             except HostReadError:
                 listing = None
             facts["kernel_profiles"] = None if listing is None else parse_kernel_profiles(listing)
+            snaps = sorted(set(snap for snap, app in apps))
+            hooks = sorted((snap, "hook." + hook) for snap, hook in (
+                key[len("profile:"):].split(".hook.", 1) for key in output.texts
+                if key.startswith("profile:") and ".hook." in key)
+                if snap in snaps and HOOK_NAME.fullmatch(hook))
             facts["profiles"] = dict(
                 ((snap, app), _text_value(output, "profile:%s.%s" % (snap, app),
                                           "/var/lib/snapd/apparmor/profiles/snap.%s.%s" % (snap, app)))
-                for snap, app in apps)
+                for snap, app in list(apps) + hooks)
+            facts["update_ns_profiles"] = dict(
+                (snap, _text_value(output, "update-ns:" + snap, "/var/lib/snapd/apparmor/profiles/snap-update-ns.%s"
+                                   % snap)) for snap in snaps)
     if "private" in chosen:
         for snap in private_snaps:
             ns_file = "/run/snapd/ns/%s.mnt" % snap

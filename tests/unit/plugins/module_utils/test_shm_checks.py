@@ -276,6 +276,72 @@ def test_missing_profile():
     assert codes(check_apparmor(compliant_state(), True, ENFORCED, profiles)) == ["apparmor-profile-missing"]
 
 
+GOOD_UPDATE_NS = {"shm-private": ("profile snap-update-ns.shm-private {\n  # Private /dev/shm\n  /dev/ r,\n"
+                                  "  /dev/shm/{,**} rw,\n  mount options=(bind, rw) /dev/shm/snap.shm-private/ -> /dev/shm/,\n"
+                                  "  umount /dev/shm/,\n}\n"),
+                  "consumer": "profile snap-update-ns.consumer {\n}\n"}
+ENFORCED_UPDATE_NS = dict(ENFORCED, **{"snap-update-ns.shm-private": "enforce", "snap-update-ns.consumer": "enforce"})
+
+
+def apparmor(state=None, profiles=None, update_ns=None, kernel=None):
+    profiles = profiles_for(GOOD_PROFILES) if profiles is None else profiles
+    found = check_apparmor(state or compliant_state(), True, kernel or ENFORCED_UPDATE_NS, profiles,
+                           GOOD_UPDATE_NS if update_ns is None else update_ns)
+    return [(f["code"], f["subject"]) for f in found]
+
+
+def test_the_update_ns_profile_holds_the_private_mount_rule_exactly_where_a_private_connection_is():
+    assert apparmor() == []
+    assert apparmor(update_ns=dict(GOOD_UPDATE_NS, **{"shm-private": "profile x {\n}\n"})) == [
+        ("apparmor-rule-missing", "update-ns shm-private")]
+    assert apparmor(update_ns=dict(GOOD_UPDATE_NS, **{"shm-private": None})) == [
+        ("apparmor-profile-missing", "update-ns shm-private")]
+    stray = GOOD_UPDATE_NS["shm-private"].replace("snap.shm-private/", "snap.consumer/")
+    assert apparmor(update_ns=dict(GOOD_UPDATE_NS, consumer=stray)) == [("apparmor-rule-unexpected", "update-ns consumer")]
+    complain = dict(ENFORCED_UPDATE_NS, **{"snap-update-ns.shm-private": "complain"})
+    assert apparmor(kernel=complain) == [("apparmor-profile-not-enforced", "update-ns shm-private")]
+
+
+def hooked(rules, flags=""):
+    profiles = profiles_for(GOOD_PROFILES)
+    profiles[("consumer", "hook.configure")] = 'profile "snap.consumer.hook.configure"%s {\n%s\n}\n' % (
+        flags, "\n".join("  " + rule for rule in rules))
+    return profiles
+
+
+def test_a_hook_profile_may_hold_what_its_snaps_connections_grant_and_nothing_else():
+    kernel = dict(ENFORCED_UPDATE_NS, **{"snap.consumer.hook.configure": "enforce"})
+    assert apparmor(profiles=hooked(['"/{dev,run}/shm/bar" mrwlk,']), kernel=kernel) == []
+    assert apparmor(profiles=hooked([]), kernel=kernel) == []  # bound to no plug: nothing missing
+    assert apparmor(profiles=hooked(['"/{dev,run}/shm/other" mrwlk,']), kernel=kernel) == [
+        ("apparmor-rule-unexpected", "hook consumer.configure")]
+    assert apparmor(profiles=hooked(['"/{dev,run}/shm/bar" mrwlk,'])) == [
+        ("apparmor-profile-not-enforced", "hook consumer.configure")]
+
+
+@pytest.mark.parametrize("flags", ["(attach_disconnected,mediate_deleted,complain)", "(unconfined)"])
+def test_a_devmode_or_classic_snap_gives_no_apparmor_finding(flags):
+    # devmode: the rules, in complain mode; classic: no interface rules at all, complain or unconfined
+    profiles = profiles_for(GOOD_PROFILES)
+    profiles[("consumer", "app")] = 'profile "snap.consumer.app" flags=%s {\n  /** rwlkm,\n}\n' % flags
+    kernel = dict(ENFORCED_UPDATE_NS, **{"snap.consumer.app": "complain"})
+    assert apparmor(profiles=profiles, kernel=kernel) == []
+    profiles[("consumer", "app")] = 'profile "snap.consumer.app" flags=(attach_disconnected) {\n}\n'
+    assert [code for code, dummy in apparmor(profiles=profiles, kernel=kernel)] == [
+        "apparmor-rule-missing", "apparmor-rule-missing", "apparmor-profile-not-enforced"]
+
+
+def test_a_private_plug_on_an_app_slot_is_one_connections_finding_and_no_spurious_apparmor_one():
+    wrong = connection("shm-private:shmem-private", "provider:shmem")
+    wrong["plug-attrs"], wrong["slot-attrs"] = {"private": True}, dict(PROVIDER_ATTRS)
+    state = host(established=[wrong])
+    assert codes(check_connections(state)) == ["private-to-app-slot"]
+    # the provider's profile has its slot rules and the plug's its private rule, as snapd writes them
+    profiles = profiles_for({("provider", "app"): GOOD_PROFILES[("provider", "app")],
+                             ("shm-private", "app"): GOOD_PROFILES[("shm-private", "app")]})
+    assert apparmor(state, profiles, {"shm-private": GOOD_UPDATE_NS["shm-private"]}) == []
+
+
 def test_profile_apps_lists_every_bound_app_but_not_the_system_slot():
     assert profile_apps(compliant_state()) == [("consumer", "app"), ("logger", "app"), ("provider", "app"),
                                                ("shm-private", "app"), ("stranger", "app")]
@@ -630,12 +696,14 @@ def test_gather_and_verify_a_compliant_fake_host(tmp_path):
     root = make_tree(tmp_path)
     for path, text in (("sys/module/apparmor/parameters/enabled", "Y\n"),
                        ("sys/kernel/security/apparmor/profiles",
-                        "".join("%s (%s)\n" % item for item in sorted(ENFORCED.items())))):
+                        "".join("%s (%s)\n" % item for item in sorted(ENFORCED_UPDATE_NS.items())))):
         os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
         with open(os.path.join(root, path), "w") as handle:
             handle.write(text)
-    for (snap, app), text in profiles_for(GOOD_PROFILES).items():
-        path = os.path.join(root, "var/lib/snapd/apparmor/profiles/snap.%s.%s" % (snap, app))
+    files = dict(("snap.%s.%s" % key, text) for key, text in profiles_for(GOOD_PROFILES).items())
+    files.update(("snap-update-ns.%s" % snap, text) for snap, text in GOOD_UPDATE_NS.items())
+    for name, text in files.items():
+        path = os.path.join(root, "var/lib/snapd/apparmor/profiles", name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as handle:
             handle.write(text)

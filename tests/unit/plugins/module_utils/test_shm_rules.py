@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import datetime
+import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings

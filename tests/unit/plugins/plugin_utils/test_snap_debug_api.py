@@ -281,9 +281,8 @@ def test_installed_snap_yamls_are_read_and_linted_the_same_on_both_transports(pa
     install_snap_yaml(tmp_path, "linked", "")
     os.rename(str(tmp_path / "snap" / "linked" / "x1" / "meta"), str(tmp_path / "elsewhere"))
     os.symlink(str(tmp_path / "elsewhere"), str(tmp_path / "snap" / "linked" / "x1" / "meta"))
-    monkeypatch.setattr(_snap_debug_api, "SNAP_MOUNT_DIR", str(tmp_path / "snap"))
     local = LocalHost(SnapdClient(pair[0].socket_path, 20), root=str(tmp_path))
-    remote = DebugApiHost(sh_runner(pair[1], tty), 20)
+    remote = DebugApiHost(sh_runner(pair[1], tty), 20, root=str(tmp_path))
     checks = ["warnings", "declarations"]
     for wanted in (None, [item("consumer:shmem", "provider:shmem")], [item("sly:s", "provider:shmem")]):
         expected = outcome(run_verify, verify_params(checks=checks, connections=wanted), local)
@@ -294,6 +293,45 @@ def test_installed_snap_yamls_are_read_and_linted_the_same_on_both_transports(pa
                      "shm-broken:bad-path": "unrelated-declaration-dropped",
                      "sly:s": "declaration-dropped", "snap linked": "snap-yaml-unreadable"}
     assert expected["compliant"] is False
+
+
+def fake_tree(root, files, dirs=()):
+    for path, text in files.items():
+        full = os.path.join(str(root), path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w") as handle:
+            handle.write(text)
+    for path, mode in dirs:
+        os.makedirs(os.path.join(str(root), path), exist_ok=True)
+        os.chmod(os.path.join(str(root), path), mode)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="shm_verify reads as root")
+def test_profiles_of_hooks_and_of_snap_update_ns_are_read_alike_on_both_transports(pair, tmp_path):
+    profiles = "var/lib/snapd/apparmor/profiles/"
+    fake_tree(tmp_path, {
+        "proc/self/mountinfo": "25 24 0:23 / /dev/shm rw,nosuid,nodev - tmpfs tmpfs rw\n",
+        "sys/module/apparmor/parameters/enabled": "Y\n",
+        "sys/kernel/security/apparmor/profiles": "snap.logger.app (enforce)\nsnap.provider.app (enforce)\n"
+                                                 "snap.logger.hook.configure (complain)\n",
+        profiles + "snap.logger.app": '  "/{dev,run}/shm/bar" mrwlk,\n  "/{dev,run}/shm/bar-*" mrwlk,\n',
+        profiles + "snap.provider.app": '  "/{dev,run}/shm/bar" mrwlk,\n  "/{dev,run}/shm/bar-*" mrwlk,\n',
+        profiles + "snap.logger.hook.configure": '  "/{dev,run}/shm/bar" mrwlk,\n  "/{dev,run}/shm/other" r,\n',
+        profiles + "snap.logger.hook.Bad": '  "/{dev,run}/shm/other" r,\n',
+        profiles + "snap-update-ns.shm-private": "  mount options=(bind, rw) /dev/shm/snap.shm-private/ -> /dev/shm/,\n",
+        profiles + "snap.consumer.app": 'profile "snap.consumer.app" flags=(complain) {\n}\n',
+        "var/lib/snapd/mount/snap.shm-private.fstab": "/dev/shm/snap.shm-private /dev/shm none bind,rw 0 0\n",
+    }, dirs=[("dev/shm", 0o1777), ("dev/shm/snap.shm-private", 0o755), ("snap", 0o755)])
+    local = LocalHost(SnapdClient(pair[0].socket_path, 20), root=str(tmp_path))
+    remote = DebugApiHost(sh_runner(pair[1]), 20, root=str(tmp_path))
+    checks = ["dev-shm", "connections", "apparmor", "private", "warnings", "declarations"]
+    expected = outcome(run_verify, verify_params(checks=checks), local)
+    assert outcome(run_verify, verify_params(checks=checks), remote) == expected
+    found = [(f["code"], f["subject"]) for f in expected["findings"] if f["code"].startswith("apparmor")]
+    assert ("apparmor-rule-unexpected", "hook logger.configure") in found
+    assert ("apparmor-profile-not-enforced", "hook logger.configure") in found
+    assert ("apparmor-rule-unexpected", "update-ns shm-private") in found
+    assert not [subject for code, subject in found if "consumer" in subject or "Bad" in subject]
 
 
 def test_ls_listing_gives_lstat_facts_for_hostile_names():
