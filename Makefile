@@ -91,7 +91,7 @@ lab-status: $(VENVS_READY) ## list the running lab VMs
 	$(LAB) status
 
 test-lab: build lab-build ## pytest -m lab: the lab itself, the fleet playbooks, AWX jobs, faults, bad input, in-use guard
-	$(VENV_PYTHON) -m pytest -m lab -p no:cacheprovider -v --durations=0 tests/integration
+	$(VENV_PYTHON) -m pytest -m lab -p no:cacheprovider -v --durations=0 tests/system
 
 test-integration: build lab-build ## integration targets through molecule on a mixed fleet (bookworm, trixie)
 	rm -rf build/collections

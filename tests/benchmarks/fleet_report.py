@@ -151,7 +151,7 @@ def write_artifacts(results, flavours, path: Path):
     """The extra variables an AWX workflow passes to its next job: the merged artifacts of three slice jobs, each
     with its hosts' entries of its report as JSON text and the status of each (AWX slices the hosts ordered by
     name, every third one), written as AWX writes extra variables (YAML, every string !unsafe)."""
-    from tests.integration.awx import extravars_file
+    from tests.system.awx import extravars_file
 
     names = sorted(results)
     artifacts = {}

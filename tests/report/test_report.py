@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 from markdown_it import MarkdownIt
 
-from tests.integration.awx import extravars_file
+from tests.system.awx import extravars_file
 from tests.report.html_page import Page, rendered_dom, screenshot
 
 pytestmark = pytest.mark.report

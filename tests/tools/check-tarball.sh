@@ -12,7 +12,7 @@ allowed='^(MANIFEST\.json|FILES\.json|README\.md|LICENSE|LICENSES/GPL-3\.0-or-la
 allowed+='|^(plugins|roles|playbooks|meta|docs|examples|changelogs)(/|$)'
 allowed+='|^tests/(unit|integration|sanity)(/|$)'
 # Never: hidden files and folders, bytecode and nested tarballs anywhere; the lab's pytest
-# drivers at the top of tests/ and tests/integration/.
+# drivers at the top of tests/ and any .py at the top of tests/integration/ (tests/system/ is not allowed at all).
 forbidden='(^|/)(\.[^/]+|__pycache__)(/|$)|\.py[co]$|\.tar\.gz$'
 forbidden+='|^tests/(integration/)?[^/]+\.py$'
 

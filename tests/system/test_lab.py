@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.conftest import REPO, ansible_bin, ansible_env, lab_fleet, run_lab
+from tests.system.conftest import REPO, ansible_bin, ansible_env, lab_fleet, run_lab
 from tests.lab.paths import run_dir
 from tests.lab.recipe import FIND_PYTHON
 

@@ -7,14 +7,14 @@ and must give the same changed, actions, connections and diffs, and shm_info the
 snap debug api where snapd has it and the module where it does not; a Python-less run works where snapd
 has snap debug api and fails with one line where it does not.
 
-Run it under the lab lock: flock /tmp/snapfleet-lab.lock .venv/bin/python -m pytest -m lab tests/integration/test_transports.py
+Run it under the lab lock: flock /tmp/snapfleet-lab.lock .venv/bin/python -m pytest -m lab tests/system/test_transports.py
 """
 
 import json
 
 import pytest
 
-from tests.integration.conftest import lab_fleet, run_playbook
+from tests.system.conftest import lab_fleet, run_playbook
 
 pytestmark = pytest.mark.lab
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.conftest import REPO, lab_fleet, run_playbook
-from tests.integration.reliability import RELIABILITY
+from tests.system.conftest import REPO, lab_fleet, run_playbook
+from tests.system.reliability import RELIABILITY
 
 pytestmark = pytest.mark.lab
 

@@ -2,7 +2,7 @@
 gateway), with the example inventory (examples/inventory) and the built collection:
 
 - snapfleet.snapd.apply in check mode with --diff, for real, and again (no change);
-- the example AWX project (examples/awx-project) run as AWX runs it, through ansible-runner (tests/integration/
+- the example AWX project (examples/awx-project) run as AWX runs it, through ansible-runner (tests/system/
   awx.py): the playbooks AWX lists, its collections installed from its requirements, an inventory imported from
   it, a private data dir per job, survey answers as strings, the artifacts read back; a Check job, then a Run job;
 - snapfleet.snapd.audit after a fault on one host: the report (JSON against its schema, Markdown, and the HTML
@@ -24,8 +24,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.integration.awx import Awx, Inventory, Project, shared_fact_cache
-from tests.integration.conftest import REPO, lab_fleet, run_playbook
+from tests.system.awx import Awx, Inventory, Project, shared_fact_cache
+from tests.system.conftest import REPO, lab_fleet, run_playbook
 from tests.report.html_page import Page, rendered_dom, screenshot
 
 pytestmark = pytest.mark.lab

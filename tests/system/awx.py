@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.integration.conftest import ansible_bin, ansible_env
+from tests.system.conftest import ansible_bin, ansible_env
 
 
 class _UnsafeStrings(yaml.SafeDumper):

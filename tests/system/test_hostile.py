@@ -16,7 +16,7 @@ a user could name; the test makes one at the top of the cgroup tree as root, sta
 delegates to every user (the label check that defeats it is the same). shm_lint runs on the controller
 (delegate_to: localhost), as the module's documentation advises: the lab host has no PyYAML.
 
-Run it under the lab lock: flock /tmp/snapfleet-lab.lock .venv/bin/python -m pytest -m lab tests/integration/test_hostile.py
+Run it under the lab lock: flock /tmp/snapfleet-lab.lock .venv/bin/python -m pytest -m lab tests/system/test_hostile.py
 """
 
 import json
@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import lab_fleet, run_playbook
+from tests.system.conftest import lab_fleet, run_playbook
 
 pytestmark = pytest.mark.lab
 

@@ -7,7 +7,7 @@ The lab snaps have base bare, so `snap run --shell` finds no shell: the holder i
 `read` app (busybox cat of /dev/shm/lab-shm-data), made to wait with the object open by turning it into a
 FIFO whose write end an unconfined `sleep` keeps open.
 
-Run it under the lab lock: flock /tmp/snapfleet-lab.lock .venv/bin/python -m pytest -m lab tests/integration/test_in_use.py
+Run it under the lab lock: flock /tmp/snapfleet-lab.lock .venv/bin/python -m pytest -m lab tests/system/test_in_use.py
 """
 
 import json
@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import lab_fleet, run_playbook
+from tests.system.conftest import lab_fleet, run_playbook
 
 pytestmark = pytest.mark.lab
 

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import ansible_bin, ansible_env, lab_fleet, run_playbook
+from tests.system.conftest import ansible_bin, ansible_env, lab_fleet, run_playbook
 
 pytestmark = [pytest.mark.lab, pytest.mark.fault]
 

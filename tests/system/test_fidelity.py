@@ -14,7 +14,7 @@ Python-less variant of a flavour is not one of them. Set up on each host:
   get one), and snapd's warnings about shm-broken removed, as if the 28 days had passed.
 
 Run it under the lab lock (after `make build`):
-flock /tmp/snapfleet-lab.lock .venv/bin/python -m pytest -m lab tests/integration/test_fidelity.py
+flock /tmp/snapfleet-lab.lock .venv/bin/python -m pytest -m lab tests/system/test_fidelity.py
 """
 
 import json
@@ -25,7 +25,7 @@ import threading
 import pytest
 import yaml
 
-from tests.integration.conftest import lab_fleet, run_playbook
+from tests.system.conftest import lab_fleet, run_playbook
 from tests.lab.images import pack_snap
 
 pytestmark = pytest.mark.lab

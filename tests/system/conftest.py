@@ -30,9 +30,9 @@ def pytest_configure(config):
 
 
 # What the reliability suite prints at the end (README, "Reliability"): the fault tests by outcome, and
-# the bad-input corpus's counts as tests/integration/test_bad_input.py records them. It lives in its own
-# module: pytest loads this file as "conftest", the tests import it as "tests.integration.conftest".
-from tests.integration.reliability import RELIABILITY  # noqa: E402
+# the bad-input corpus's counts as tests/system/test_bad_input.py records them. It lives in its own
+# module: pytest loads this file as "conftest", the tests import it as "tests.system.conftest".
+from tests.system.reliability import RELIABILITY  # noqa: E402
 
 
 def pytest_runtest_logreport(report):
