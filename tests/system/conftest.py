@@ -51,8 +51,8 @@ def pytest_terminal_summary(terminalreporter):
         lines.append(f"faults survived (desired state after at most one re-run): {survived} of {len(faults)}")
         lines += [f"  {outcome:7} {name}" for name, outcome in faults.items()]
     if bad_input:
-        lines.append("bad inputs tried: {tried}, failed cleanly: {clean}, hosts changed by bad input: {changed}"
-                     .format(**bad_input))
+        lines.append("bad inputs tried: {tried} (the corpus on both transports), failed cleanly: {clean}, "
+                     "hosts changed by bad input: {changed}".format(**bad_input))
     if hostile:
         held = sum(1 for outcome in hostile.values() if outcome == "passed")
         lines.append(f"hostile local-user cases tried: {len(hostile)}, held: {held}")

@@ -8,6 +8,9 @@ Every case is something an unprivileged user, a confined app or a pull request c
 - a user's process in a cgroup named like a snap's service (it must not pass for the snap's app);
 - a project whose snap/snapcraft.yaml is a link to a secret (shm_lint must refuse it, and echo nothing of it).
 
+The four cases on the host run both ways (the module with Python over the socket, and the action plugin over
+`snap debug api`), so each counts twice in the reliability summary.
+
 The host gets one extra snap, shm-hostile, built here: its plug connects to shm-provider:shmem, its slots carry the
 abusable paths, and its app `hold` is a tiny static C program compiled on the controller (the lab's base is `bare`,
 with no compiler and no libc), run by `snap run`, so that it is the snap's app in every way the in-use guard looks:
@@ -145,6 +148,17 @@ def lab(tmp_path_factory, hostile_snap):
     sys.stderr.write("test_hostile.py: the fleet and every case took %.0f s\n" % (time.monotonic() - started))
 
 
+@pytest.fixture(params=["python", "snap-debug-api"])
+def transport(request):
+    """Each host-side case runs both ways: the module with Python, and the action plugin over snap debug api."""
+    return request.param
+
+
+def on(transport, module, args):
+    """One task of `module` with `args`, run through `transport`."""
+    return {f"snapfleet.snapd.{module}": dict(args, transport=transport)}
+
+
 def run_task(lab, installed_collection, task, timeout=300):
     """Run ONE task on the host through ansible-playbook; (its registered result, seconds it took).
 
@@ -167,7 +181,11 @@ def run_task(lab, installed_collection, task, timeout=300):
     done = run_playbook(playbook, [lab.inventory], collections=installed_collection, timeout=timeout + 300)
     assert done.rc == 0, done.tail()
     kept = json.loads(result_file.read_text())
-    sys.stderr.write("%s took %.1f s\n" % (next(key for key in task if key.startswith("snapfleet.")), kept["seconds"]))
+    module = next(key for key in task if key.startswith("snapfleet."))
+    transport = task[module].get("transport")
+    sys.stderr.write("%s (%s) took %.1f s\n" % (module, transport or "controller", kept["seconds"]))
+    if transport:
+        assert kept["result"].get("transport") == transport, kept["result"]
     return kept["result"], kept["seconds"], done.output
 
 
@@ -177,11 +195,11 @@ def connected(lab):
 
 
 @pytest.mark.hostile
-def test_a_long_name_under_a_wildcard_slot_is_matched_in_seconds(lab, installed_collection):
+def test_a_long_name_under_a_wildcard_slot_is_matched_in_seconds(lab, installed_collection, transport):
     lab.run(HOST, f"cd /dev/shm && {AS_NOBODY} touch {LONG_MATCH} {LONG_MISS}")
     try:
         result, seconds, dummy = run_task(lab, installed_collection,
-                                          {"snapfleet.snapd.shm_verify": {"checks": ["objects"]}}, timeout=120)
+                                          on(transport, "shm_verify", {"checks": ["objects"]}), timeout=120)
     finally:
         lab.run(HOST, f"rm -f /dev/shm/{LONG_MATCH} /dev/shm/{LONG_MISS}")
     assert result.get("failed") is not True, result.get("msg")
@@ -193,11 +211,11 @@ def test_a_long_name_under_a_wildcard_slot_is_matched_in_seconds(lab, installed_
 
 
 @pytest.mark.hostile
-def test_a_user_flooding_dev_shm_gets_a_small_result(lab, installed_collection):
+def test_a_user_flooding_dev_shm_gets_a_small_result(lab, installed_collection, transport):
     lab.run(HOST, f"cd /dev/shm && seq -f 'flood-%06g' 1 {FLOOD} | {AS_NOBODY} xargs touch")
     try:
         result, seconds, dummy = run_task(lab, installed_collection,
-                                          {"snapfleet.snapd.shm_verify": {"checks": ["objects"]}}, timeout=300)
+                                          on(transport, "shm_verify", {"checks": ["objects"]}), timeout=300)
     finally:
         lab.run(HOST, "find /dev/shm -maxdepth 1 -name 'flood-*' -delete")
     assert result.get("failed") is not True, result.get("msg")
@@ -213,7 +231,8 @@ def test_a_user_flooding_dev_shm_gets_a_small_result(lab, installed_collection):
 
 
 @pytest.mark.hostile
-def test_a_thread_still_mapping_the_object_after_the_main_thread_exited_blocks_the_disconnect(lab, installed_collection):
+def test_a_thread_still_mapping_the_object_after_the_main_thread_exited_blocks_the_disconnect(lab, installed_collection,
+                                                                                             transport):
     lab.run(HOST, f"rm -f {HOLDER_PID}; (nohup snap run shm-hostile.hold </dev/null >/dev/null 2>&1 &); "
                   f"for i in $(seq 60); do [ -s {HOLDER_PID} ] && break; sleep 1; done; test -s {HOLDER_PID}")
     try:
@@ -225,8 +244,8 @@ def test_a_thread_still_mapping_the_object_after_the_main_thread_exited_blocks_t
         assert shape[0] == "snap.shm-hostile.hold (enforce)" and shape[1] == "0", shape
         assert shape[2].startswith(f"/proc/{pid}/task/") and shape[2] != f"/proc/{pid}/task/{pid}/maps", shape
         assert shape[3].split()[1] == "Z", shape
-        result, dummy, dummy = run_task(lab, installed_collection, {"snapfleet.snapd.shm_connection": {
-            "plug": PLUG, "slot": SLOT, "state": "disconnected"}})
+        result, dummy, dummy = run_task(lab, installed_collection, on(transport, "shm_connection", {
+            "plug": PLUG, "slot": SLOT, "state": "disconnected"}))
         assert result["failed"] is True
         assert result["msg"] == (f"refused before changing anything: {PLUG} - {SLOT} is in use by shm-hostile.hold "
                                  f"pid {pid} ({OBJECT}): stop those apps, or set force: true")
@@ -236,7 +255,8 @@ def test_a_thread_still_mapping_the_object_after_the_main_thread_exited_blocks_t
 
 
 @pytest.mark.hostile
-def test_a_users_cgroup_named_like_a_snaps_service_does_not_make_its_process_the_snaps(lab, installed_collection):
+def test_a_users_cgroup_named_like_a_snaps_service_does_not_make_its_process_the_snaps(lab, installed_collection,
+                                                                                      transport):
     # an unconfined process of nobody holds OBJECT open, in a cgroup called like shm-provider's `write` daemon
     cgroup = "/sys/fs/cgroup/snap.shm-provider.write.service"
     lab.run(HOST, f"mkdir {cgroup} && ({AS_NOBODY} sh -c 'echo $$ >/tmp/spoof.pid; exec sleep 600' "
@@ -246,8 +266,8 @@ def test_a_users_cgroup_named_like_a_snaps_service_does_not_make_its_process_the
         pid = int(lab.run(HOST, "cat /tmp/spoof.pid"))
         assert lab.run(HOST, f"cat /proc/{pid}/cgroup /proc/{pid}/attr/current").split() == [
             "0::/snap.shm-provider.write.service", "unconfined"]
-        result, dummy, dummy = run_task(lab, installed_collection, {"snapfleet.snapd.shm_connection": {
-            "plug": PLUG, "slot": SLOT, "state": "disconnected"}, "check_mode": True})
+        result, dummy, dummy = run_task(lab, installed_collection, dict(on(transport, "shm_connection", {
+            "plug": PLUG, "slot": SLOT, "state": "disconnected"}), check_mode=True))
         # before, the disconnect was refused as in use by "shm-provider.write pid N"
         assert result.get("failed") is not True, result.get("msg")
         assert result["changed"] is True

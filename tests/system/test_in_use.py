@@ -71,8 +71,16 @@ def holder(lab):
                        f"snap disconnect {PLUG} {SLOT} 2>/dev/null; true", check=False)
 
 
-def run_module(lab, installed_collection, module, args):
-    """Run one module task of the installed collection on the host with ansible-playbook; its registered result."""
+@pytest.fixture(params=["python", "snap-debug-api"])
+def transport(request):
+    """Each case runs both ways: the module with Python over the socket, and the action plugin over snap debug api."""
+    return request.param
+
+
+def run_module(lab, installed_collection, module, args, transport):
+    """Run one module task of the installed collection on the host with ansible-playbook, through `transport`;
+    its registered result."""
+    args = dict(args, transport=transport)
     result_file = lab.work / "result.json"
     result_file.unlink(missing_ok=True)
     playbook = lab.work / "task.yml"
@@ -87,7 +95,9 @@ def run_module(lab, installed_collection, module, args):
     }]))
     done = run_playbook(playbook, [lab.inventory], collections=installed_collection, timeout=600)
     assert done.rc == 0, done.output
-    return json.loads(result_file.read_text())
+    result = json.loads(result_file.read_text())
+    assert result.get("transport") == transport, result
+    return result
 
 
 def connected(lab):
@@ -96,14 +106,15 @@ def connected(lab):
     return any(line.split()[1:3] == [PLUG, SLOT] for line in lines[1:])
 
 
-def test_shm_info_lists_the_holder_with_its_pid(lab, holder, installed_collection):
-    result = run_module(lab, installed_collection, "shm_info", {"snaps": ["shm-consumer"]})
+def test_shm_info_lists_the_holder_with_its_pid(lab, holder, installed_collection, transport):
+    result = run_module(lab, installed_collection, "shm_info", {"snaps": ["shm-consumer"]}, transport)
     connection = next(c for c in result["connections"] if c["plug"] == PLUG)
     assert {"pid": holder, "snap": "shm-consumer", "app": "read", "paths": [OBJECT]} in connection["users"]
 
 
-def test_disconnect_is_refused_with_the_pid_and_the_connection_stays(lab, holder, installed_collection):
-    result = run_module(lab, installed_collection, "shm_connection", {"plug": PLUG, "slot": SLOT, "state": "disconnected"})
+def test_disconnect_is_refused_with_the_pid_and_the_connection_stays(lab, holder, installed_collection, transport):
+    result = run_module(lab, installed_collection, "shm_connection", {"plug": PLUG, "slot": SLOT, "state": "disconnected"},
+                        transport)
     assert result["failed"] is True
     assert f"shm-consumer.read pid {holder} ({OBJECT})" in result["msg"]
     assert result["msg"].endswith("stop those apps, or set force: true")
@@ -111,8 +122,11 @@ def test_disconnect_is_refused_with_the_pid_and_the_connection_stays(lab, holder
     assert connected(lab)
 
 
-def test_force_disconnects_while_in_use(lab, holder, installed_collection):
-    result = run_module(lab, installed_collection, "shm_connection", {"plug": PLUG, "slot": SLOT, "state": "disconnected", "force": True})
+def test_force_disconnects_while_in_use(lab, holder, installed_collection, transport):
+    # the other transport's run may have disconnected already; the holder keeps the object open either way
+    guest_run(lab, f"snap connect {PLUG} {SLOT}")
+    result = run_module(lab, installed_collection, "shm_connection",
+                        {"plug": PLUG, "slot": SLOT, "state": "disconnected", "force": True}, transport)
     assert result.get("failed") is not True, result
     assert result["changed"] is True
     assert not connected(lab)
