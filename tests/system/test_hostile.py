@@ -137,7 +137,7 @@ def hostile_snap(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory, hostile_snap):
+def fleet(tmp_path_factory, hostile_snap):
     """ONE trixie host with shm-hostile installed and its plug connected to shm-provider:shmem, which shares OBJECT."""
     work = tmp_path_factory.mktemp("hostile")
     started = time.monotonic()
@@ -159,15 +159,15 @@ def on(transport, module, args):
     return {f"snapfleet.snapd.{module}": dict(args, transport=transport)}
 
 
-def run_task(lab, installed_collection, task, timeout=300):
+def run_task(fleet, installed_collection, task, timeout=300):
     """Run ONE task on the host through ansible-playbook; (its registered result, seconds it took).
 
     The seconds are the task's own, taken on the controller just before and after it, so they include the
     connection and the module's start-up; the task keyword `timeout` ends a module that never would.
     """
-    result_file = lab.work / "result.json"
+    result_file = fleet.work / "result.json"
     result_file.unlink(missing_ok=True)
-    playbook = lab.work / "task.yml"
+    playbook = fleet.work / "task.yml"
     playbook.write_text(json.dumps([{
         "hosts": HOST, "gather_facts": False,
         "tasks": [
@@ -178,7 +178,7 @@ def run_task(lab, installed_collection, task, timeout=300):
                 "dest": str(result_file)}, "delegate_to": "localhost"},
         ],
     }]))
-    done = run_playbook(playbook, [lab.inventory], collections=installed_collection, timeout=timeout + 300)
+    done = run_playbook(playbook, [fleet.inventory], collections=installed_collection, timeout=timeout + 300)
     assert done.rc == 0, done.tail()
     kept = json.loads(result_file.read_text())
     module = next(key for key in task if key.startswith("snapfleet."))
@@ -189,19 +189,19 @@ def run_task(lab, installed_collection, task, timeout=300):
     return kept["result"], kept["seconds"], done.output
 
 
-def connected(lab):
-    lines = lab.run(HOST, "snap connections shm-hostile").splitlines()
+def connected(fleet):
+    lines = fleet.run(HOST, "snap connections shm-hostile").splitlines()
     return any(line.split()[1:3] == [PLUG, SLOT] for line in lines[1:])
 
 
 @pytest.mark.hostile
-def test_a_long_name_under_a_wildcard_slot_is_matched_in_seconds(lab, installed_collection, transport):
-    lab.run(HOST, f"cd /dev/shm && {AS_NOBODY} touch {LONG_MATCH} {LONG_MISS}")
+def test_a_long_name_under_a_wildcard_slot_is_matched_in_seconds(fleet, installed_collection, transport):
+    fleet.run(HOST, f"cd /dev/shm && {AS_NOBODY} touch {LONG_MATCH} {LONG_MISS}")
     try:
-        result, seconds, dummy = run_task(lab, installed_collection,
+        result, seconds, dummy = run_task(fleet, installed_collection,
                                           on(transport, "shm_verify", {"checks": ["objects"]}), timeout=120)
     finally:
-        lab.run(HOST, f"rm -f /dev/shm/{LONG_MATCH} /dev/shm/{LONG_MISS}")
+        fleet.run(HOST, f"rm -f /dev/shm/{LONG_MATCH} /dev/shm/{LONG_MISS}")
     assert result.get("failed") is not True, result.get("msg")
     wild = [(f["evidence"]["object"], f["evidence"]["uid"]) for f in result["findings"]
             if f["code"] == "shm-object" and f["subject"] == "slot shm-hostile:wild"]
@@ -211,13 +211,13 @@ def test_a_long_name_under_a_wildcard_slot_is_matched_in_seconds(lab, installed_
 
 
 @pytest.mark.hostile
-def test_a_user_flooding_dev_shm_gets_a_small_result(lab, installed_collection, transport):
-    lab.run(HOST, f"cd /dev/shm && seq -f 'flood-%06g' 1 {FLOOD} | {AS_NOBODY} xargs touch")
+def test_a_user_flooding_dev_shm_gets_a_small_result(fleet, installed_collection, transport):
+    fleet.run(HOST, f"cd /dev/shm && seq -f 'flood-%06g' 1 {FLOOD} | {AS_NOBODY} xargs touch")
     try:
-        result, seconds, dummy = run_task(lab, installed_collection,
+        result, seconds, dummy = run_task(fleet, installed_collection,
                                           on(transport, "shm_verify", {"checks": ["objects"]}), timeout=300)
     finally:
-        lab.run(HOST, "find /dev/shm -maxdepth 1 -name 'flood-*' -delete")
+        fleet.run(HOST, "find /dev/shm -maxdepth 1 -name 'flood-*' -delete")
     assert result.get("failed") is not True, result.get("msg")
     for slot in ("shm-hostile:flood-a", "shm-hostile:flood-b"):
         found = [f for f in result["findings"] if f["subject"] == "slot " + slot]
@@ -231,62 +231,62 @@ def test_a_user_flooding_dev_shm_gets_a_small_result(lab, installed_collection, 
 
 
 @pytest.mark.hostile
-def test_a_thread_still_mapping_the_object_after_the_main_thread_exited_blocks_the_disconnect(lab, installed_collection,
+def test_a_thread_still_mapping_the_object_after_the_main_thread_exited_blocks_the_disconnect(fleet, installed_collection,
                                                                                              transport):
-    lab.run(HOST, f"rm -f {HOLDER_PID}; (nohup snap run shm-hostile.hold </dev/null >/dev/null 2>&1 &); "
+    fleet.run(HOST, f"rm -f {HOLDER_PID}; (nohup snap run shm-hostile.hold </dev/null >/dev/null 2>&1 &); "
                   f"for i in $(seq 60); do [ -s {HOLDER_PID} ] && break; sleep 1; done; test -s {HOLDER_PID}")
     try:
-        pid = int(lab.run(HOST, f"cat {HOLDER_PID}"))
+        pid = int(fleet.run(HOST, f"cat {HOLDER_PID}"))
         # the case itself: the main thread is a zombie with no maps, only another thread shows the mapping
-        shape = lab.run(HOST, f"cat /proc/{pid}/attr/current; grep -c ^ /proc/{pid}/maps; "
+        shape = fleet.run(HOST, f"cat /proc/{pid}/attr/current; grep -c ^ /proc/{pid}/maps; "
                               f"grep -l ' {OBJECT}$' /proc/{pid}/task/*/maps; grep ^State /proc/{pid}/status",
                         check=False).split("\n")
         assert shape[0] == "snap.shm-hostile.hold (enforce)" and shape[1] == "0", shape
         assert shape[2].startswith(f"/proc/{pid}/task/") and shape[2] != f"/proc/{pid}/task/{pid}/maps", shape
         assert shape[3].split()[1] == "Z", shape
-        result, dummy, dummy = run_task(lab, installed_collection, on(transport, "shm_connection", {
+        result, dummy, dummy = run_task(fleet, installed_collection, on(transport, "shm_connection", {
             "plug": PLUG, "slot": SLOT, "state": "disconnected"}))
         assert result["failed"] is True
         assert result["msg"] == (f"refused before changing anything: {PLUG} - {SLOT} is in use by shm-hostile.hold "
                                  f"pid {pid} ({OBJECT}): stop those apps, or set force: true")
-        assert connected(lab)
+        assert connected(fleet)
     finally:
-        lab.run(HOST, f"kill $(cat {HOLDER_PID}) 2>/dev/null; rm -f {HOLDER_PID}; true", check=False)
+        fleet.run(HOST, f"kill $(cat {HOLDER_PID}) 2>/dev/null; rm -f {HOLDER_PID}; true", check=False)
 
 
 @pytest.mark.hostile
-def test_a_users_cgroup_named_like_a_snaps_service_does_not_make_its_process_the_snaps(lab, installed_collection,
+def test_a_users_cgroup_named_like_a_snaps_service_does_not_make_its_process_the_snaps(fleet, installed_collection,
                                                                                       transport):
     # an unconfined process of nobody holds OBJECT open, in a cgroup called like shm-provider's `write` daemon
     cgroup = "/sys/fs/cgroup/snap.shm-provider.write.service"
-    lab.run(HOST, f"mkdir {cgroup} && ({AS_NOBODY} sh -c 'echo $$ >/tmp/spoof.pid; exec sleep 600' "
+    fleet.run(HOST, f"mkdir {cgroup} && ({AS_NOBODY} sh -c 'echo $$ >/tmp/spoof.pid; exec sleep 600' "
                   f"<{OBJECT} >/dev/null 2>&1 &); for i in $(seq 30); do [ -s /tmp/spoof.pid ] && break; sleep 1; done; "
                   f"cat /tmp/spoof.pid > {cgroup}/cgroup.procs")
     try:
-        pid = int(lab.run(HOST, "cat /tmp/spoof.pid"))
-        assert lab.run(HOST, f"cat /proc/{pid}/cgroup /proc/{pid}/attr/current").split() == [
+        pid = int(fleet.run(HOST, "cat /tmp/spoof.pid"))
+        assert fleet.run(HOST, f"cat /proc/{pid}/cgroup /proc/{pid}/attr/current").split() == [
             "0::/snap.shm-provider.write.service", "unconfined"]
-        result, dummy, dummy = run_task(lab, installed_collection, dict(on(transport, "shm_connection", {
+        result, dummy, dummy = run_task(fleet, installed_collection, dict(on(transport, "shm_connection", {
             "plug": PLUG, "slot": SLOT, "state": "disconnected"}), check_mode=True))
         # before, the disconnect was refused as in use by "shm-provider.write pid N"
         assert result.get("failed") is not True, result.get("msg")
         assert result["changed"] is True
         assert [action["action"] for action in result["actions"]] == ["disconnect"]
     finally:
-        lab.run(HOST, f"kill $(cat /tmp/spoof.pid) 2>/dev/null; rm -f /tmp/spoof.pid; sleep 1; rmdir {cgroup}; true",
+        fleet.run(HOST, f"kill $(cat /tmp/spoof.pid) 2>/dev/null; rm -f /tmp/spoof.pid; sleep 1; rmdir {cgroup}; true",
                 check=False)
-    assert connected(lab)
+    assert connected(fleet)
 
 
 @pytest.mark.hostile
-def test_lint_refuses_a_snapcraft_yaml_that_links_to_a_secret(lab, installed_collection, tmp_path):
+def test_lint_refuses_a_snapcraft_yaml_that_links_to_a_secret(fleet, installed_collection, tmp_path):
     secret = tmp_path / "home" / ".config" / "gh-token"
     secret.parent.mkdir(parents=True)
     secret.write_text(SECRET + "\n")
     project = tmp_path / "pull-request"
     (project / "snap").mkdir(parents=True)
     (project / "snap" / "snapcraft.yaml").symlink_to(secret)
-    result, dummy, output = run_task(lab, installed_collection, {
+    result, dummy, output = run_task(fleet, installed_collection, {
         "snapfleet.snapd.shm_lint": {"path": str(project)}, "delegate_to": "localhost"})
     assert result["failed"] is True
     assert result["msg"].startswith(f"cannot lint {project}: refusing {project}/snap/snapcraft.yaml: it is a symbolic "

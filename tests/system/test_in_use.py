@@ -41,33 +41,33 @@ FIND_HOLDER = (
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """ONE trixie host in a run dir of its own; a scratch folder for the task files in lab.work."""
+def fleet(tmp_path_factory):
+    """ONE trixie host in a run dir of its own; a scratch folder for the task files in fleet.work."""
     work = tmp_path_factory.mktemp("in-use")
     with lab_fleet(1, work / "run", flavour="trixie") as fleet:
         fleet.work = work
         yield fleet
 
 
-def guest_run(lab, command, check=True):
-    return lab.run(HOST, command, check=check)
+def guest_run(fleet, command, check=True):
+    return fleet.run(HOST, command, check=check)
 
 
 @pytest.fixture(scope="module")
-def holder(lab):
+def holder(fleet):
     """The pid of shm-consumer.read holding the object open, with plug and slot connected; killed at the end."""
-    guest_run(lab, f"snap connect {PLUG} {SLOT}")
+    guest_run(fleet, f"snap connect {PLUG} {SLOT}")
     try:
-        guest_run(lab, START_HOLDER)
+        guest_run(fleet, START_HOLDER)
         deadline = time.monotonic() + 60
         pids = []
         while not pids and time.monotonic() < deadline:
             time.sleep(1)
-            pids = guest_run(lab, FIND_HOLDER).split()
+            pids = guest_run(fleet, FIND_HOLDER).split()
         assert len(pids) == 1, f"expected one shm-consumer.read holding {OBJECT}, found {pids}"
         yield int(pids[0])
     finally:
-        guest_run(lab, f"kill $({FIND_HOLDER}) $(cat {WRITER_PID}) 2>/dev/null; rm -f {OBJECT} {WRITER_PID}; "
+        guest_run(fleet, f"kill $({FIND_HOLDER}) $(cat {WRITER_PID}) 2>/dev/null; rm -f {OBJECT} {WRITER_PID}; "
                        f"snap disconnect {PLUG} {SLOT} 2>/dev/null; true", check=False)
 
 
@@ -77,13 +77,13 @@ def transport(request):
     return request.param
 
 
-def run_module(lab, installed_collection, module, args, transport):
+def run_module(fleet, installed_collection, module, args, transport):
     """Run one module task of the installed collection on the host with ansible-playbook, through `transport`;
     its registered result."""
     args = dict(args, transport=transport)
-    result_file = lab.work / "result.json"
+    result_file = fleet.work / "result.json"
     result_file.unlink(missing_ok=True)
-    playbook = lab.work / "task.yml"
+    playbook = fleet.work / "task.yml"
     playbook.write_text(json.dumps([{
         "hosts": HOST, "gather_facts": False,
         "tasks": [
@@ -93,40 +93,40 @@ def run_module(lab, installed_collection, module, args, transport):
              "delegate_to": "localhost"},
         ],
     }]))
-    done = run_playbook(playbook, [lab.inventory], collections=installed_collection, timeout=600)
+    done = run_playbook(playbook, [fleet.inventory], collections=installed_collection, timeout=600)
     assert done.rc == 0, done.output
     result = json.loads(result_file.read_text())
     assert result.get("transport") == transport, result
     return result
 
 
-def connected(lab):
+def connected(fleet):
     """Whether snapd reports the plug connected to the slot (snap connections reads snapd's API)."""
-    lines = guest_run(lab, "snap connections shm-consumer").splitlines()
+    lines = guest_run(fleet, "snap connections shm-consumer").splitlines()
     return any(line.split()[1:3] == [PLUG, SLOT] for line in lines[1:])
 
 
-def test_shm_info_lists_the_holder_with_its_pid(lab, holder, installed_collection, transport):
-    result = run_module(lab, installed_collection, "shm_info", {"snaps": ["shm-consumer"]}, transport)
+def test_shm_info_lists_the_holder_with_its_pid(fleet, holder, installed_collection, transport):
+    result = run_module(fleet, installed_collection, "shm_info", {"snaps": ["shm-consumer"]}, transport)
     connection = next(c for c in result["connections"] if c["plug"] == PLUG)
     assert {"pid": holder, "snap": "shm-consumer", "app": "read", "paths": [OBJECT]} in connection["users"]
 
 
-def test_disconnect_is_refused_with_the_pid_and_the_connection_stays(lab, holder, installed_collection, transport):
-    result = run_module(lab, installed_collection, "shm_connection", {"plug": PLUG, "slot": SLOT, "state": "disconnected"},
+def test_disconnect_is_refused_with_the_pid_and_the_connection_stays(fleet, holder, installed_collection, transport):
+    result = run_module(fleet, installed_collection, "shm_connection", {"plug": PLUG, "slot": SLOT, "state": "disconnected"},
                         transport)
     assert result["failed"] is True
     assert f"shm-consumer.read pid {holder} ({OBJECT})" in result["msg"]
     assert result["msg"].endswith("stop those apps, or set force: true")
     assert [r["code"] for r in result["refusals"]] == ["connection-in-use"]
-    assert connected(lab)
+    assert connected(fleet)
 
 
-def test_force_disconnects_while_in_use(lab, holder, installed_collection, transport):
+def test_force_disconnects_while_in_use(fleet, holder, installed_collection, transport):
     # the other transport's run may have disconnected already; the holder keeps the object open either way
-    guest_run(lab, f"snap connect {PLUG} {SLOT}")
-    result = run_module(lab, installed_collection, "shm_connection",
+    guest_run(fleet, f"snap connect {PLUG} {SLOT}")
+    result = run_module(fleet, installed_collection, "shm_connection",
                         {"plug": PLUG, "slot": SLOT, "state": "disconnected", "force": True}, transport)
     assert result.get("failed") is not True, result
     assert result["changed"] is True
-    assert not connected(lab)
+    assert not connected(fleet)
