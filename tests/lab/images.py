@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -88,22 +89,35 @@ def cached_image(flavour: Flavour):
     return None
 
 
-def build_all(flavours) -> list:
-    """Build what is missing for several flavours, the debootstraps of their bases side by side.
+# At most this many VMs bake at once: a bake is mostly one busy guest CPU, and the machine has two cores.
+BAKES_AT_ONCE = 2
 
-    A debootstrap is mostly downloading and unpacking on the host, so the bases of a cold cache are
-    made at once, in threads; the bakes, each a VM under software emulation, then run one at a time.
-    A warm cache returns at once.
+
+def build_all(flavours) -> list:
+    """Build what is missing for several flavours, as much of it side by side as the machine allows.
+
+    Every missing base is debootstrapped at once (mostly downloading and unpacking on the host); each
+    flavour's bake starts as soon as its base is there, at most BAKES_AT_ONCE VMs at a time, and its
+    Python-less variant right after it. A warm cache returns at once.
     """
     flavours = list(dict.fromkeys(flavours))
-    missing = [flavour.with_python for flavour in flavours if cached_image(flavour) is None]
-    bases = [flavour for flavour in dict.fromkeys(missing)
-             if not (_flavour_dir(flavour) / f"base-{tree_key(flavour)}" / "meta.json").is_file()]
-    if len(bases) > 1:
-        qemu.require_tools("debootstrap", "mkfs.ext4")
-        with ThreadPoolExecutor(max_workers=len(bases)) as pool:
-            for done in [pool.submit(_build_base, flavour) for flavour in bases]:
-                done.result()
+    missing = [flavour for flavour in flavours if cached_image(flavour) is None]
+    if len(missing) > 1:
+        qemu.require_tools("qemu-system-x86_64", "qemu-img", "debootstrap", "mkfs.ext4", "mksquashfs")
+        vm_slots = threading.Semaphore(BAKES_AT_ONCE)
+
+        def chain(parent):
+            # base, bake, then the Python-less variants asked for, in order
+            _build_base(parent)
+            for flavour in [parent, *[f for f in missing if not f.python and f.with_python == parent]]:
+                with vm_slots:
+                    build(flavour)
+
+        parents = list(dict.fromkeys(flavour.with_python for flavour in missing))
+        with ThreadPoolExecutor(max_workers=len(parents)) as pool:
+            chains = [pool.submit(chain, parent) for parent in parents]
+        for done in chains:
+            done.result()  # the first failure, now that every chain has ended
     return [build(flavour) for flavour in flavours]
 
 
