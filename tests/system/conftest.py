@@ -176,18 +176,6 @@ class PlaybookRun:
         return self.output[-chars:]
 
 
-@pytest.fixture(scope="module")
-def mixed_fleet():
-    """A fresh mixed bookworm+trixie fleet of two hosts, resumed by `up` (with a user's snap folder
-    given by --snaps) and stopped by `down`."""
-    try:
-        run_lab("up", "--hosts", "2", "--flavour", "mixed", "--snaps", str(EXTRA_SNAP))
-        inventory = Path(run_lab("status", "--inventory").stdout.strip())
-        yield Fleet(inventory)
-    finally:
-        run_lab("down", check=False)
-
-
 def ansible_env(collections=None, **extra):
     env = dict(os.environ)
     env.update({"ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",

@@ -1,25 +1,27 @@
-"""The lab itself: a mixed fleet comes up, Ansible reaches it, snapd answers, AppArmor enforces, down cleans up;
-then a forky host and a Python-less one: snapd 2.77, `snap debug api`, no Python at all, Ansible's raw module.
-
-The forky fleet's tests come after test_down_leaves_no_vm_and_no_overlay, which stops the mixed fleet, so
-that one fleet at a time runs on the machine's cores.
+"""The lab itself, on one fleet of every flavour: lab1 bookworm, lab2 trixie, lab3 forky and lab4 forky built
+without Python. It comes up with a user's snap folder installed, Ansible reaches it (raw where there is no
+Python), snapd answers with each generation's version, AppArmor enforces on every host, and down cleans up
+(last, since it stops the fleet).
 """
 
 import json
 import re
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.system.conftest import REPO, ansible_bin, ansible_env, lab_fleet, run_lab
+from tests.system.conftest import EXTRA_SNAP, REPO, Fleet, ansible_bin, ansible_env, run_lab
 from tests.lab.paths import run_dir
 from tests.lab.recipe import FIND_PYTHON
 
 pytestmark = pytest.mark.lab
 
 EXPECTED_SNAPD = {"bookworm": "2.57.", "trixie": "2.68.", "forky": "2.77."}
+FLAVOURS = {"lab1": "bookworm", "lab2": "trixie", "lab3": "forky", "lab4": "forky:nopython"}
+FORKY, NO_PYTHON = "lab3", "lab4"
 
 # Reads snapd's API from inside the guest with the guest's own Python (no curl in the image).
 SYSTEM_INFO = (
@@ -31,34 +33,49 @@ SYSTEM_INFO = (
 )
 
 
+@pytest.fixture(scope="module")
+def fleet():
+    """One host of every flavour, resumed by `up` (with a user's snap folder given by --snaps) in the default
+    run folder, and stopped by `down`."""
+    try:
+        run_lab("up", "--hosts", str(len(FLAVOURS)), "--flavour", ",".join(FLAVOURS.values()), "--snaps", str(EXTRA_SNAP))
+        inventory = Path(run_lab("status", "--inventory").stdout.strip())
+        yield Fleet(inventory)
+    finally:
+        run_lab("down", check=False)
+
+
 @pytest.mark.parametrize("connection", ["ssh", "paramiko"])
-def test_ansible_ping_reaches_every_host(mixed_fleet, connection):
+def test_ansible_ping_reaches_every_host_with_python(fleet, connection):
     done = subprocess.run(
-        [ansible_bin("ansible"), "all", "-i", str(mixed_fleet.inventory), "-c", connection,
+        [ansible_bin("ansible"), "all:!nopython", "-i", str(fleet.inventory), "-c", connection,
          "-m", "ansible.builtin.ping", "-o"],
         cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    for name in mixed_fleet.hosts:
-        assert re.search(rf"^{name} \| SUCCESS", done.stdout, re.MULTILINE), done.stdout
+    for name in FLAVOURS:
+        found = re.search(rf"^{name} \| SUCCESS", done.stdout, re.MULTILINE)
+        assert bool(found) == (name != NO_PYTHON), done.stdout
 
 
-def test_inventory_groups_hosts_by_flavour(mixed_fleet):
-    flavours = sorted(host["snapd_flavour"] for host in mixed_fleet.hosts.values())
-    assert flavours == ["bookworm", "trixie"]
+def test_inventory_groups_hosts_by_flavour(fleet):
+    assert {name: host["snapd_flavour"] for name, host in fleet.hosts.items()} == {
+        name: flavour.split(":")[0] for name, flavour in FLAVOURS.items()}
 
 
-def test_system_info_reports_the_flavours_snapd(mixed_fleet):
-    for name, host in mixed_fleet.hosts.items():
-        with mixed_fleet.guest(name) as guest:
+def test_system_info_reports_the_flavours_snapd(fleet):
+    for name, host in fleet.hosts.items():
+        if name == NO_PYTHON:
+            continue  # its snapd answers through snap debug api below
+        with fleet.guest(name) as guest:
             _, out, _ = guest.run(SYSTEM_INFO)
         info = json.loads(out)["result"]
         assert info["version"].startswith(EXPECTED_SNAPD[host["snapd_flavour"]]), (name, info["version"])
 
 
-def test_up_installs_the_snap_folders_given_with_snaps(mixed_fleet):
-    for name in mixed_fleet.hosts:
-        with mixed_fleet.guest(name) as guest:
+def test_up_installs_the_snap_folders_given_with_snaps(fleet):
+    for name in fleet.hosts:
+        with fleet.guest(name) as guest:
             _, listing, _ = guest.run("snap list shm-extra")
             _, connections, _ = guest.run("snap connections shm-extra")
         assert "shm-extra" in listing, name
@@ -93,12 +110,62 @@ def _assert_consumer_denied_until_connected(fleet, name):
             guest.run(f"{disconnect} || true; rm -f /dev/shm/lab-shm-data", check=False)
 
 
-def test_apparmor_denies_consumer_until_connected(mixed_fleet):
-    for name in mixed_fleet.hosts:
-        _assert_consumer_denied_until_connected(mixed_fleet, name)
+def test_apparmor_denies_consumer_until_connected_on_every_host(fleet):
+    with ThreadPoolExecutor(max_workers=len(fleet.hosts)) as pool:
+        checks = [pool.submit(_assert_consumer_denied_until_connected, fleet, name) for name in fleet.hosts]
+    for check in checks:
+        check.result()
 
 
-def test_down_leaves_no_vm_and_no_overlay(mixed_fleet):
+# --- forky (snapd 2.77) and a Python-less forky host, as on Ubuntu Core 26 ---------------------------
+
+# Any Python interpreter: on PATH, or what the image build checks for (recipe.FIND_PYTHON).
+FIND_ANY_PYTHON = "command -v python3 python; " + FIND_PYTHON
+
+
+def test_the_inventory_marks_the_python_less_host_and_groups_it(fleet):
+    data = yaml.safe_load(fleet.inventory.read_text())
+    assert data["all"]["children"]["nopython"]["hosts"] == {NO_PYTHON: None}
+    assert sorted(data["all"]["children"]["lab"]["children"]["forky"]["hosts"]) == [FORKY, NO_PYTHON]
+    assert [name for name, host in fleet.hosts.items() if not host["lab_python"]] == [NO_PYTHON]
+    assert "ansible_python_interpreter" not in fleet.hosts[NO_PYTHON]
+    assert "ansible_python_interpreter" not in data["all"]["vars"]
+
+
+def test_snap_debug_api_answers_snapd_2_77_on_both_forky_hosts(fleet):
+    for name in (FORKY, NO_PYTHON):
+        info = json.loads(fleet.run(name, "snap debug api /v2/system-info"))
+        assert info["status-code"] == 200, (name, info)
+        assert info["result"]["version"].startswith("2.77."), (name, info["result"]["version"])
+        assert fleet.hosts[name]["snapd_version"].startswith("2.77."), name
+
+
+def test_the_python_less_host_has_no_python_at_all(fleet):
+    found = fleet.run(NO_PYTHON, FIND_ANY_PYTHON, check=False).split("\n")
+    assert [line for line in found if line.strip()] == []
+    # the same probe finds the Python of the forky host it was made from
+    found_on_forky = fleet.run(FORKY, FIND_ANY_PYTHON, check=False)
+    assert "/usr/bin/python3" in found_on_forky and "python3.14" in found_on_forky, found_on_forky
+
+
+def test_ansible_reaches_the_python_less_host_with_raw_and_the_forky_host_with_modules(fleet):
+    raw = subprocess.run(
+        [ansible_bin("ansible"), "nopython", "-i", str(fleet.inventory), "-m", "ansible.builtin.raw",
+         "-a", "snap version"],
+        cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=600,
+    )
+    assert raw.returncode == 0, raw.stdout + raw.stderr
+    assert re.search(rf"^{NO_PYTHON} \| CHANGED \| rc=0 >>$", raw.stdout, re.M), raw.stdout
+    assert re.search(r"^snapd\s+2\.77\.", raw.stdout, re.M), raw.stdout
+    ping = subprocess.run(
+        [ansible_bin("ansible"), "forky:!nopython", "-i", str(fleet.inventory), "-m", "ansible.builtin.ping"],
+        cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=600,
+    )
+    assert ping.returncode == 0 and re.search(rf"^{FORKY} \| SUCCESS", ping.stdout, re.M), ping.stdout + ping.stderr
+    assert NO_PYTHON not in ping.stdout, ping.stdout
+
+
+def test_down_leaves_no_vm_and_no_overlay(fleet):
     pids = [host_pid for host_pid in _fleet_pids()]
     assert pids, "the fleet should be running before down"
     run_lab("down")
@@ -111,63 +178,3 @@ def test_down_leaves_no_vm_and_no_overlay(mixed_fleet):
 def _fleet_pids():
     fleet = json.loads((run_dir() / "fleet.json").read_text())
     return [host["pid"] for host in fleet["hosts"]]
-
-
-# --- forky (snapd 2.77) and a Python-less forky host, as on Ubuntu Core 26 ---------------------------
-
-# Any Python interpreter: on PATH, or what the image build checks for (recipe.FIND_PYTHON).
-FIND_ANY_PYTHON = "command -v python3 python; " + FIND_PYTHON
-
-
-@pytest.fixture(scope="module")
-def forky_fleet(tmp_path_factory):
-    """lab1 forky, lab2 forky built without Python."""
-    with lab_fleet(2, tmp_path_factory.mktemp("forky-run"), flavour="forky,forky:nopython") as fleet:
-        yield fleet
-
-
-def test_the_inventory_marks_the_python_less_host_and_groups_it(forky_fleet):
-    data = yaml.safe_load(forky_fleet.inventory.read_text())
-    assert data["all"]["children"]["nopython"]["hosts"] == {"lab2": None}
-    assert sorted(data["all"]["children"]["lab"]["children"]["forky"]["hosts"]) == ["lab1", "lab2"]
-    assert forky_fleet.hosts["lab1"]["lab_python"] is True
-    assert forky_fleet.hosts["lab2"]["lab_python"] is False
-    assert "ansible_python_interpreter" not in forky_fleet.hosts["lab2"]
-    assert "ansible_python_interpreter" not in data["all"]["vars"]
-
-
-def test_snap_debug_api_answers_snapd_2_77_on_both_forky_hosts(forky_fleet):
-    for name in forky_fleet.hosts:
-        info = json.loads(forky_fleet.run(name, "snap debug api /v2/system-info"))
-        assert info["status-code"] == 200, (name, info)
-        assert info["result"]["version"].startswith("2.77."), (name, info["result"]["version"])
-        assert forky_fleet.hosts[name]["snapd_version"].startswith("2.77."), name
-
-
-def test_the_python_less_host_has_no_python_at_all(forky_fleet):
-    found = forky_fleet.run("lab2", FIND_ANY_PYTHON, check=False).split("\n")
-    assert [line for line in found if line.strip()] == []
-    # the same probe finds the Python of the forky host it was made from
-    found_on_forky = forky_fleet.run("lab1", FIND_ANY_PYTHON, check=False)
-    assert "/usr/bin/python3" in found_on_forky and "python3.14" in found_on_forky, found_on_forky
-
-
-def test_ansible_reaches_the_python_less_host_with_raw_and_the_forky_host_with_modules(forky_fleet):
-    raw = subprocess.run(
-        [ansible_bin("ansible"), "nopython", "-i", str(forky_fleet.inventory), "-m", "ansible.builtin.raw",
-         "-a", "snap version"],
-        cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=600,
-    )
-    assert raw.returncode == 0, raw.stdout + raw.stderr
-    assert re.search(r"^lab2 \| CHANGED \| rc=0 >>$", raw.stdout, re.M), raw.stdout
-    assert re.search(r"^snapd\s+2\.77\.", raw.stdout, re.M), raw.stdout
-    ping = subprocess.run(
-        [ansible_bin("ansible"), "forky:!nopython", "-i", str(forky_fleet.inventory), "-m", "ansible.builtin.ping"],
-        cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=600,
-    )
-    assert ping.returncode == 0 and re.search(r"^lab1 \| SUCCESS", ping.stdout, re.M), ping.stdout + ping.stderr
-    assert "lab2" not in ping.stdout, ping.stdout
-
-
-def test_apparmor_denies_consumer_until_connected_on_forky(forky_fleet):
-    _assert_consumer_denied_until_connected(forky_fleet, "lab1")
