@@ -58,7 +58,8 @@ SEQUENCE = f"""
     - name: Verify the connected state
       snapfleet.snapd.shm_verify:
         connections:
-          - {PAIR}
+          - plug: shm-consumer:shmem
+            slot: shm-provider:shmem
         transport: "{{{{ transport }}}}"
       register: step
     - ansible.builtin.set_fact: {{steps: "{{{{ steps + [step] }}}}"}}
