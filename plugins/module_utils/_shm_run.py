@@ -25,8 +25,8 @@ A host provides:
 ``apply(actions) -> Applied``
     send the actions in order, each waited for, stopping at the first failure, then re-read the
     connections.
-``facts(families, apps, private_snaps, user_snaps, slot_paths)``
-    what ``_shm_host.gather_facts`` returns, for shm_verify.
+``facts(families, apps, private_snaps, user_snaps, slot_paths) -> HostFacts``
+    the ``_shm_facts.HostFacts`` the check families need (``FACTS_BY_FAMILY``), for shm_verify.
 ``uid()``
     the effective uid the host's commands run as (known even when snapd could not be read).
 ``request_count``
@@ -328,9 +328,9 @@ def run_verify(params, host):
     findings = verify(state, facts, params["checks"], expected, private_snaps, params["manage_gadget_connections"],
                       named)
     result = dict(changed=False, findings=findings, snapd_version=state.version)
-    if facts["snap_yamls"]:
+    if facts.gathered("snap_yamls") and facts.snap_yamls:
         lint = dict(snapd_version=state.version, held=held_declarations(state), named_snaps=named,
-                    snap_yamls=dict((snap, dataclasses.asdict(read)) for snap, read in facts["snap_yamls"].items()))
+                    snap_yamls=dict((snap, dataclasses.asdict(read)) for snap, read in facts.snap_yamls.items()))
         if not HAS_YAML:
             # a Python without PyYAML on the device: the action plugin lints the texts on the controller
             result[SNAP_YAML_LINT] = lint
