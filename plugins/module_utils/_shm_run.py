@@ -55,6 +55,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings impo
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import HostReadError, SnapYamlText
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import (
     DISCONNECTED,
+    Refusal,
     build_plan,
     connections_view,
     desired_connection,
@@ -149,20 +150,12 @@ def run_connection(params, host, check_mode=False, diff=False):
     try:
         reads = host.read(processes=_may_disconnect(params, desired))
         state = state_from_api(reads.system_info, reads.connections, reads.warnings)
-        plan = build_plan(desired, state, params["exclusive"], manage_gadget_connections=params["manage_gadget_connections"])
-        if plan.refusals and plan.unknown_snaps:
-            plan = build_plan(desired, state, params["exclusive"], host.snap_interfaces(plan.unknown_snaps),
-                              params["manage_gadget_connections"])
+        plan = build_plan(desired, state, params["exclusive"], host.snap_interfaces, params["manage_gadget_connections"])
     except SnapdError as error:
         raise RunFailure(str(error), api_requests=host.request_count)
 
     if plan.refusals:
-        raise RunFailure(
-            "refused before changing anything: " + "; ".join(r.message for r in plan.refusals),
-            refusals=[{"code": r.code, "message": r.message} for r in plan.refusals],
-            actions=[],
-            api_requests=host.request_count,
-        )
+        raise _refused(plan.refusals, host)
 
     warnings = list(plan.warnings) + _in_use_guard(host, state, plan, params["force"])
     after = plan.after_view()
@@ -212,6 +205,16 @@ def run_connection(params, host, check_mode=False, diff=False):
     return result
 
 
+def _refused(refusals, host):
+    """The one failure of a run refused before any change, whatever refused it (the plan, the in-use guard)."""
+    return RunFailure(
+        "refused before changing anything: " + "; ".join(r.message for r in refusals),
+        refusals=[r.as_dict() for r in refusals],
+        actions=[],
+        api_requests=host.request_count,
+    )
+
+
 def _in_use_guard(host, state, plan, force):
     """Refuse the whole plan, before any change, when a disconnect would pull objects from under running apps,
     or when some process that may hold them cannot be read.
@@ -223,20 +226,15 @@ def _in_use_guard(host, state, plan, force):
         return []
     scan = host.processes(connection_snaps(state, disconnects))
     in_use = connections_in_use(state, disconnects, scan.processes)
-    refusals = [dict(code="connection-in-use", plug=str(connection.plug), slot=str(connection.slot), users=users,
-                     message="%s: stop those apps, or set force: true" % in_use_message(connection, users))
+    refusals = [Refusal("connection-in-use", "%s: stop those apps, or set force: true" % in_use_message(connection, users),
+                        dict(plug=str(connection.plug), slot=str(connection.slot), users=users))
                 for connection, users in in_use]
     if not scan.complete:
         # a process the guard cannot read may hold the objects: not seeing one is no proof that nobody does
-        refusals.append(dict(code="users-unknown", message="%s: run the task as root (become: true), or set force: "
-                                                           "true" % unseen_message(scan)))
+        refusals.append(Refusal("users-unknown", "%s: run the task as root (become: true), or set force: true"
+                                % unseen_message(scan)))
     if refusals and not force:
-        raise RunFailure(
-            "refused before changing anything: " + "; ".join(r["message"] for r in refusals),
-            refusals=refusals,
-            actions=[],
-            api_requests=host.request_count,
-        )
+        raise _refused(refusals, host)
     warnings = ["disconnecting with force: %s" % in_use_message(connection, users) for connection, users in in_use]
     if not scan.complete:
         warnings.append("disconnecting with force: %s" % unseen_message(scan))
