@@ -24,7 +24,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints imp
     parse_slot,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import ShmConnection
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import PRIVATE_SINCE, SHARED_MEMORY_SINCE
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import PRIVATE_SINCE, SHARED_MEMORY_SINCE, before, version_text
 
 CONNECTED = "connected"
 DISCONNECTED = "disconnected"
@@ -167,13 +167,14 @@ def build_plan(desired, state, exclusive=False, snap_interfaces=None, manage_gad
     unknown plugs and slots: it is called once, after every item is planned, with the snaps the snapshot
     cannot explain (``Plan.unknown_snaps``), and not at all when there are none.
     """
-    before = state.established + state.undesired
-    if not state.version_at_least(SHARED_MEMORY_SINCE):
+    current = state.established + state.undesired
+    if before(state.version, SHARED_MEMORY_SINCE):
         refusal = Refusal(
             "snapd-too-old",
-            "snapd %s on this host has no shared-memory interface (it arrived in snapd 2.54); upgrade snapd" % state.version,
+            "snapd %s on this host has no shared-memory interface (it arrived in snapd %s); upgrade snapd"
+            % (state.version, version_text(SHARED_MEMORY_SINCE)),
         )
-        return Plan((), (refusal,), before, before)
+        return Plan((), (refusal,), current, current)
 
     planner = _Planner(state, snap_interfaces)
     for item in desired:
@@ -187,8 +188,8 @@ def build_plan(desired, state, exclusive=False, snap_interfaces=None, manage_gad
     return Plan(
         actions=actions,
         refusals=tuple(planner.refusals),
-        before=before,
-        after=_apply(before, actions, state),
+        before=current,
+        after=_apply(current, actions, state),
         unknown_snaps=tuple(sorted(planner.unknown_snaps)),
         kept=tuple(planner.kept),
         warnings=tuple(planner.warnings),
@@ -324,13 +325,14 @@ class _Planner:
         return True
 
     def _private_supported(self, plug, slot_endpoint):
-        if self.state.version_at_least(PRIVATE_SINCE):
+        if not before(self.state.version, PRIVATE_SINCE):
             return True
         if plug.private or self.state.is_system(slot_endpoint):
             self.refuse(
                 "snapd-too-old-for-private",
                 "cannot use %s with %s: snapd %s on this host ignores private: true and has no system shared-memory "
-                "slot (both arrived in snapd 2.55.3); upgrade snapd" % (plug.endpoint, slot_endpoint, self.state.version),
+                "slot (both arrived in snapd %s); upgrade snapd"
+                % (plug.endpoint, slot_endpoint, self.state.version, version_text(PRIVATE_SINCE)),
             )
             return False
         return True
