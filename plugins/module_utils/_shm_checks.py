@@ -429,6 +429,12 @@ def private_plugs(state):
     return dict((endpoint.snap, endpoint) for endpoint, plug in sorted(state.plugs.items()) if plug.private)
 
 
+def checked_private_snaps(state, private_snaps=None):
+    """The snaps whose private setup shm_verify checks: those of its private_snaps option, by default every snap
+    with a private plug."""
+    return sorted(private_plugs(state)) if private_snaps is None else private_snaps
+
+
 def fstab_entry(snap):
     """The mount entry snapd writes for a private plug (osutil.MountEntry.String)."""
     return "/dev/shm/snap.%s /dev/shm none bind,rw 0 0" % snap
@@ -725,8 +731,7 @@ def verify(state, facts, families=FAMILIES, expected=None, private_snaps=None, m
         # a gatherer that did not follow FACTS_BY_FAMILY: a bug, never the host's state
         raise ValueError("the host facts %s were not gathered for the checks %s"
                          % (", ".join(missing), ", ".join(sorted(chosen))))
-    if private_snaps is None:
-        private_snaps = sorted(private_plugs(state))
+    private_snaps = checked_private_snaps(state, private_snaps)
     findings = []
     if "dev-shm" in chosen:
         findings.extend(check_dev_shm(facts.dev_shm, facts.mounts))

@@ -387,7 +387,7 @@ class _Planner:
             return 'snap "%s" has no shared-memory %s named "%s" because snapd dropped its bad declaration; snapd warned: %s' % (
                 endpoint.snap, kind, endpoint.name, dropped[-1].warning
             )
-        if endpoint.is_system and endpoint.name == INTERFACE:
+        if self.state.is_system(endpoint) and endpoint.name == INTERFACE:
             return "this host's snapd (%s) reports no system shared-memory slot %s" % (self.state.version, endpoint)
         if endpoint.snap not in self.snap_interfaces:
             self.unknown_snaps.add(endpoint.snap)

@@ -43,10 +43,10 @@ import typing as t
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import (
     check_snap_yamls,
+    checked_private_snaps,
     held_declarations,
     merge_findings,
     object_paths,
-    private_plugs,
     profile_apps,
     verify,
 )
@@ -314,9 +314,7 @@ def run_verify(params, host):
     if reads.uid != 0:
         raise RunFailure(_VERIFY_NEEDS_ROOT)
     state = state_from_api(reads.system_info, reads.connections, reads.warnings)
-    private_snaps = params["private_snaps"]
-    if private_snaps is None:
-        private_snaps = sorted(private_plugs(state))
+    private_snaps = checked_private_snaps(state, params["private_snaps"])
     try:
         facts = host.facts(params["checks"], profile_apps(state), private_snaps,
                            user_snaps=connection_snaps(state, state.established), slot_paths=object_paths(state))
