@@ -19,7 +19,8 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import FileFacts
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_connection, run_info, run_verify
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_connection, run_info
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import run_verify
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils import _snap_debug_api
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils._snap_debug_api import (
