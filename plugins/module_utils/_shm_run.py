@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""What shm_connection, shm_info and shm_verify do, whichever way they reach the host.
+"""What shm_connection and shm_info do, whichever way they reach the host (shm_verify's runner,
+``_shm_run_verify``, builds on the same host and failure).
 
 Each ``run_*`` function turns validated module parameters into the module's result, over a *host*:
 an object that answers a few coarse questions about one device in as few round trips as it can.
