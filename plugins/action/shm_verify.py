@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import run_verify
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import run_verify
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils._shm_action import ShmAction
 
 

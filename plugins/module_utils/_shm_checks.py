@@ -429,6 +429,12 @@ def private_plugs(state):
     return dict((endpoint.snap, endpoint) for endpoint, plug in sorted(state.plugs.items()) if plug.private)
 
 
+def checked_private_snaps(state, private_snaps=None):
+    """The snaps whose private setup shm_verify checks: those of its private_snaps option, by default every snap
+    with a private plug."""
+    return sorted(private_plugs(state)) if private_snaps is None else private_snaps
+
+
 def fstab_entry(snap):
     """The mount entry snapd writes for a private plug (osutil.MountEntry.String)."""
     return "/dev/shm/snap.%s /dev/shm none bind,rw 0 0" % snap
@@ -439,13 +445,13 @@ def _has_entry(fstab_text, snap):
     return any(line.split() == wanted for line in (fstab_text or "").splitlines())
 
 
-def _check_private_dir(snap, facts, version):
+def _check_private_dir(snap, setup, version):
     path = "/dev/shm/snap.%s" % snap
     subject = "private %s" % snap
-    if facts.get("dir_error"):
+    if setup.dir_error:
         return [finding("private-dir-unreadable", subject, "%s cannot be examined (%s): another user may have mounted "
-                        "something there" % (path, facts["dir_error"]), {"path": path, "error": facts["dir_error"]})]
-    directory = facts["dir"]
+                        "something there" % (path, setup.dir_error), {"path": path, "error": setup.dir_error})]
+    directory = setup.dir
     if directory is None:
         return []
     evidence = {"path": path, "kind": directory.kind, "uid": directory.uid, "gid": directory.gid,
@@ -474,19 +480,19 @@ def _check_private_dir(snap, facts, version):
     return findings
 
 
-def _check_namespace(snap, facts, host_mount):
+def _check_namespace(snap, setup, host_mount):
     subject = "private %s" % snap
-    if not facts["namespace"]:
+    if not setup.namespace:
         return [finding("private-namespace-pending", subject, "snap %s has no mount namespace yet: the private "
                         "/dev/shm is bound when one of its apps first runs" % snap, {})]
     findings = []
-    if not _has_entry(facts["applied_fstab"], snap):
+    if not _has_entry(setup.applied_fstab, snap):
         findings.append(finding("private-applied-fstab-missing", subject, "/run/snapd/ns/snap.%s.fstab lacks '%s'"
                                 % (snap, fstab_entry(snap)), {}))
-    if facts["namespace_error"]:
-        findings.append(finding("private-namespace-unreadable", subject, facts["namespace_error"], {}))
+    if setup.namespace_error:
+        findings.append(finding("private-namespace-unreadable", subject, setup.namespace_error, {}))
         return findings
-    inside = mount_at(facts["namespace_mounts"] or [], "/dev/shm")
+    inside = mount_at(setup.namespace_mounts or [], "/dev/shm")
     wanted_root = "%s/snap.%s" % ((host_mount.root if host_mount else "/").rstrip("/"), snap)
     ok = (inside is not None and inside.root == wanted_root and "rw" in inside.options
           and (host_mount is None or inside.device == host_mount.device))
@@ -498,10 +504,10 @@ def _check_namespace(snap, facts, host_mount):
     return findings
 
 
-def check_private(state, private_snaps, facts, host_mounts):
+def check_private(state, private_snaps, setups, host_mounts):
     """Private setups: connected to the system slot, mount profiles, namespace bind, host directory.
 
-    facts maps each snap of private_snaps to _shm_host.private_setup_facts(); host_mounts is the
+    setups maps each snap of private_snaps to its _shm_facts.PrivateSetup; host_mounts is the
     host's mountinfo (to know /dev/shm's device).
     """
     plugs = private_plugs(state)
@@ -510,9 +516,9 @@ def check_private(state, private_snaps, facts, host_mounts):
     findings = []
     for snap in private_snaps:
         subject = "private %s" % snap
-        snap_facts = facts.get(snap)
-        if snap_facts is not None:
-            findings.extend(_check_private_dir(snap, snap_facts, state.version))
+        setup = setups.get(snap)
+        if setup is not None:
+            findings.extend(_check_private_dir(snap, setup, state.version))
         if before(state.version, PRIVATE_SINCE):
             findings.append(finding("private-unsupported", subject, "snapd %s ignores private and has no system "
                                     "shared-memory slot (needs %s)" % (state.version, version_text(PRIVATE_SINCE)),
@@ -531,12 +537,12 @@ def check_private(state, private_snaps, facts, host_mounts):
             findings.append(finding("private-not-connected", subject, "%s is not connected to %s" % (plug, system_slot),
                                     {"plug": str(plug)}))
             continue
-        if snap_facts is None:
+        if setup is None:
             continue
-        if not _has_entry(snap_facts["desired_fstab"], snap):
+        if not _has_entry(setup.desired_fstab, snap):
             findings.append(finding("private-fstab-missing", subject, "/var/lib/snapd/mount/snap.%s.fstab lacks '%s'"
                                     % (snap, fstab_entry(snap)), {}))
-        findings.extend(_check_namespace(snap, snap_facts, host_mount))
+        findings.extend(_check_namespace(snap, setup, host_mount))
     return findings
 
 
@@ -716,27 +722,31 @@ def verify(state, facts, families=FAMILIES, expected=None, private_snaps=None, m
     """Every finding of the chosen families, de-duplicated, but for the installed snap.yaml files (check_snap_yamls,
     which needs a YAML parser).
 
-    facts is what _shm_host.gather_facts() returns for this state; named_snaps the snaps the desired state
-    names (None: no desired state given), which decides how grave a dropped declaration is.
+    facts is the _shm_facts.HostFacts gathered for this state and these families; named_snaps the snaps the
+    desired state names (None: no desired state given), which decides how grave a dropped declaration is.
     """
     chosen = set(families)
-    if private_snaps is None:
-        private_snaps = sorted(private_plugs(state))
+    missing = facts.missing(chosen)
+    if missing:
+        # a gatherer that did not follow FACTS_BY_FAMILY: a bug, never the host's state
+        raise ValueError("the host facts %s were not gathered for the checks %s"
+                         % (", ".join(missing), ", ".join(sorted(chosen))))
+    private_snaps = checked_private_snaps(state, private_snaps)
     findings = []
     if "dev-shm" in chosen:
-        findings.extend(check_dev_shm(facts["dev_shm"], facts["mounts"]))
+        findings.extend(check_dev_shm(facts.dev_shm, facts.mounts))
     if "connections" in chosen:
         findings.extend(check_connections(state, expected, private_snaps, manage_gadget_connections))
     if "private" in chosen:
-        findings.extend(check_private(state, private_snaps, facts["private"], facts["mounts"]))
+        findings.extend(check_private(state, private_snaps, facts.private, facts.mounts))
     if "apparmor" in chosen:
-        findings.extend(check_apparmor(state, facts["apparmor_enabled"], facts["kernel_profiles"], facts["profiles"],
-                                       facts["update_ns_profiles"]))
+        findings.extend(check_apparmor(state, facts.apparmor_enabled, facts.kernel_profiles, facts.profiles,
+                                       facts.update_ns_profiles))
     if "objects" in chosen:
-        findings.extend(check_objects(state, facts["dev_shm_listing"]))
-        findings.extend(check_users(state, facts["processes"]))
+        findings.extend(check_objects(state, facts.dev_shm_listing))
+        findings.extend(check_users(state, facts.processes))
     if "warnings" in chosen:
-        findings.extend(check_dropped(state, facts["installed_snaps"], named_snaps))
+        findings.extend(check_dropped(state, facts.installed_snaps, named_snaps))
     if "declarations" in chosen:
         findings.extend(check_declarations(state))
     return merge_findings(findings)

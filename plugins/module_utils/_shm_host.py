@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import EndpointError, parse_snap
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import HostFacts, PrivateSetup, facts_needed
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import MAX_YAML_BYTES
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
-    ProcessScan,
     object_matcher,
     read_snap_processes,
 )
@@ -388,29 +388,26 @@ def list_dev_shm(root, paths, limit=OBJECTS_LISTED):
 
 
 def private_setup_facts(root, snap, ns_reader=read_namespace_mountinfo):
-    """Everything the private checks look at for one snap (instance) name."""
+    """The PrivateSetup of one snap (instance) name: everything the private checks look at."""
     ns_file = host_path(root, "/run/snapd/ns/%s.mnt" % snap)
-    facts = {
-        "desired_fstab": read_text(host_path(root, "/var/lib/snapd/mount/snap.%s.fstab" % snap)),
-        "namespace": lstat_facts(ns_file) is not None,
-        "applied_fstab": None,
-        "namespace_mounts": None,
-        "namespace_error": None,
-        "dir": None,
-        "dir_error": None,
-    }
+    namespace = lstat_facts(ns_file) is not None
+    directory = dir_error = None
     try:
-        facts["dir"] = dev_shm_entry(root, "snap.%s" % snap)
+        directory = dev_shm_entry(root, "snap.%s" % snap)
     except HostReadError as error:
         # a user's FUSE mount on /dev/shm/snap.NAME answers root's lstat with EACCES: a finding, not a failure
-        facts["dir_error"] = str(error)
-    if facts["namespace"]:
-        facts["applied_fstab"] = read_text(host_path(root, "/run/snapd/ns/snap.%s.fstab" % snap))
+        dir_error = str(error)
+    applied_fstab = namespace_mounts = namespace_error = None
+    if namespace:
+        applied_fstab = read_text(host_path(root, "/run/snapd/ns/snap.%s.fstab" % snap))
         try:
-            facts["namespace_mounts"] = parse_mountinfo(ns_reader(ns_file))
+            namespace_mounts = parse_mountinfo(ns_reader(ns_file))
         except HostReadError as error:
-            facts["namespace_error"] = str(error)
-    return facts
+            namespace_error = str(error)
+    return PrivateSetup(
+        desired_fstab=read_text(host_path(root, "/var/lib/snapd/mount/snap.%s.fstab" % snap)),
+        namespace=namespace, applied_fstab=applied_fstab, namespace_mounts=namespace_mounts,
+        namespace_error=namespace_error, dir=directory, dir_error=dir_error)
 
 
 def installed_snaps(root):
@@ -531,39 +528,34 @@ def read_snap_yamls(root):
 
 def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_namespace_mountinfo, user_snaps=(),
                  slot_paths=()):
-    """Read every host fact the chosen check families need, once.
+    """The HostFacts the chosen check families need (_shm_facts.FACTS_BY_FAMILY), each read once.
 
     apps are the (snap, app) pairs whose generated profiles to read (_shm_checks.profile_apps);
     private_snaps the snaps whose private setup to inspect; user_snaps the snaps whose processes
     may use a connection's objects (_shm_users.connection_snaps); slot_paths the slots' read and write
     paths to list /dev/shm's objects for (_shm_checks.object_paths).
     """
-    chosen = set(families)
-    facts = empty_facts()
-    if chosen & set(("dev-shm", "private")):
-        facts["dev_shm"] = lstat_facts(host_path(root, "/dev/shm"))
-        facts["mounts"] = parse_mountinfo(read_text(host_path(root, "/proc/self/mountinfo")))
-    if "apparmor" in chosen:
-        facts["apparmor_enabled"], facts["kernel_profiles"] = kernel_apparmor(root)
-        if facts["apparmor_enabled"]:
-            snaps = sorted(set(snap for snap, app in apps))
-            facts["profiles"] = dict(((snap, app), snap_profile(root, snap, app))
-                                     for snap, app in list(apps) + hook_profiles(root, snaps))
-            facts["update_ns_profiles"] = dict((snap, update_ns_profile(root, snap)) for snap in snaps)
-    if "private" in chosen:
-        facts["private"] = dict((snap, private_setup_facts(root, snap, ns_reader)) for snap in private_snaps)
-    if "objects" in chosen:
-        facts["dev_shm_listing"] = list_dev_shm(root, slot_paths)
-        facts["processes"] = read_snap_processes(root, user_snaps)
-    if "warnings" in chosen:
-        facts["installed_snaps"] = installed_snaps(root)
-    if "declarations" in chosen:
-        facts["snap_yamls"] = read_snap_yamls(root)
-    return facts
+    snaps = sorted(set(snap for snap, app in apps))
+    kernel = []  # kernel_apparmor()'s answer, read once whichever AppArmor fact asks first
 
+    def apparmor():
+        if not kernel:
+            kernel.append(kernel_apparmor(root))
+        return kernel[0]
 
-def empty_facts():
-    """The facts of no family: what gather_facts starts from, here and on the snap debug api transport."""
-    return {"dev_shm": None, "mounts": [], "apparmor_enabled": False, "kernel_profiles": None, "profiles": {},
-            "private": {}, "dev_shm_listing": DevShmListing(), "processes": ProcessScan(), "installed_snaps": None,
-            "snap_yamls": {}, "update_ns_profiles": {}}
+    readers = {
+        "dev_shm": lambda: lstat_facts(host_path(root, "/dev/shm")),
+        "mounts": lambda: parse_mountinfo(read_text(host_path(root, "/proc/self/mountinfo"))),
+        "apparmor_enabled": lambda: apparmor()[0],
+        "kernel_profiles": lambda: apparmor()[1],
+        "profiles": lambda: dict(((snap, app), snap_profile(root, snap, app))
+                                 for snap, app in list(apps) + hook_profiles(root, snaps)) if apparmor()[0] else {},
+        "update_ns_profiles": lambda: dict((snap, update_ns_profile(root, snap))
+                                           for snap in snaps) if apparmor()[0] else {},
+        "private": lambda: dict((snap, private_setup_facts(root, snap, ns_reader)) for snap in private_snaps),
+        "dev_shm_listing": lambda: list_dev_shm(root, slot_paths),
+        "processes": lambda: read_snap_processes(root, user_snaps),
+        "installed_snaps": lambda: installed_snaps(root),
+        "snap_yamls": lambda: read_snap_yamls(root),
+    }
+    return HostFacts(**dict((name, readers[name]()) for name in facts_needed(families)))

@@ -24,7 +24,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints imp
     parse_slot,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import ShmConnection
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import PRIVATE_SINCE, SHARED_MEMORY_SINCE
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import PRIVATE_SINCE, SHARED_MEMORY_SINCE, before, version_text
 
 CONNECTED = "connected"
 DISCONNECTED = "disconnected"
@@ -102,10 +102,15 @@ class Action:
 
 @dataclasses.dataclass(frozen=True)
 class Refusal:
-    """Why an item cannot be applied; ``code`` is stable and kebab-case, ``message`` names what to fix."""
+    """Why the run changes nothing; ``code`` is stable and kebab-case, ``message`` names what to fix, ``details``
+    the fields a result gives beside them (the in-use guard's plug, slot and users)."""
 
     code: str
     message: str
+    details: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
+
+    def as_dict(self):
+        return dict(self.details, code=self.code, message=self.message)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,30 +163,33 @@ def build_plan(desired, state, exclusive=False, snap_interfaces=None, manage_gad
     ``exclusive`` also disconnects established shared-memory connections the
     items do not name, except a private plug's system connection and, unless
     ``manage_gadget_connections``, a connection the gadget snap made (see ``Plan.kept``).
-    ``snap_interfaces`` (from ``read_snap_interfaces``) only sharpens the
-    messages about unknown plugs and slots; see ``Plan.unknown_snaps``.
+    ``snap_interfaces``, ``snaps -> read_snap_interfaces(...)``'s answer, only sharpens the messages about
+    unknown plugs and slots: it is called once, after every item is planned, with the snaps the snapshot
+    cannot explain (``Plan.unknown_snaps``), and not at all when there are none.
     """
-    before = state.established + state.undesired
-    if not state.version_at_least(SHARED_MEMORY_SINCE):
+    current = state.established + state.undesired
+    if before(state.version, SHARED_MEMORY_SINCE):
         refusal = Refusal(
             "snapd-too-old",
-            "snapd %s on this host has no shared-memory interface (it arrived in snapd 2.54); upgrade snapd" % state.version,
+            "snapd %s on this host has no shared-memory interface (it arrived in snapd %s); upgrade snapd"
+            % (state.version, version_text(SHARED_MEMORY_SINCE)),
         )
-        return Plan((), (refusal,), before, before)
+        return Plan((), (refusal,), current, current)
 
     planner = _Planner(state, snap_interfaces)
     for item in desired:
         planner.add(item)
     if exclusive:
         planner.add_exclusive_disconnects(manage_gadget_connections)
+    planner.explain_unknown()
     actions = tuple(a for a in planner.actions if a.action != "connect") + tuple(
         a for a in planner.actions if a.action == "connect"
     )
     return Plan(
         actions=actions,
         refusals=tuple(planner.refusals),
-        before=before,
-        after=_apply(before, actions, state),
+        before=current,
+        after=_apply(current, actions, state),
         unknown_snaps=tuple(sorted(planner.unknown_snaps)),
         kept=tuple(planner.kept),
         warnings=tuple(planner.warnings),
@@ -191,10 +199,12 @@ def build_plan(desired, state, exclusive=False, snap_interfaces=None, manage_gad
 class _Planner:
     def __init__(self, state, snap_interfaces):
         self.state = state
-        self.snap_interfaces = snap_interfaces or {}
+        self.lookup = snap_interfaces
+        self.snap_interfaces = {}
         self.actions = []
         self.refusals = []
         self.unknown_snaps = set()
+        self.unexplained = []  # (index in refusals, code, endpoint, kind) of the refusals explain_unknown words again
         self.kept = []
         self.warnings = []
         self.decided = {}  # (plug, slot) -> (state, forget, allow_identifier_mismatch) of the item that named it
@@ -315,13 +325,14 @@ class _Planner:
         return True
 
     def _private_supported(self, plug, slot_endpoint):
-        if self.state.version_at_least(PRIVATE_SINCE):
+        if not before(self.state.version, PRIVATE_SINCE):
             return True
         if plug.private or self.state.is_system(slot_endpoint):
             self.refuse(
                 "snapd-too-old-for-private",
                 "cannot use %s with %s: snapd %s on this host ignores private: true and has no system shared-memory "
-                "slot (both arrived in snapd 2.55.3); upgrade snapd" % (plug.endpoint, slot_endpoint, self.state.version),
+                "slot (both arrived in snapd %s); upgrade snapd"
+                % (plug.endpoint, slot_endpoint, self.state.version, version_text(PRIVATE_SINCE)),
             )
             return False
         return True
@@ -343,14 +354,28 @@ class _Planner:
     def _plug(self, endpoint):
         plug = self.state.plugs.get(endpoint)
         if plug is None:
-            self.refuse("unknown-plug", self._unknown(endpoint, "plug"))
+            self._refuse_unknown("unknown-plug", endpoint, "plug")
         return plug
 
     def _slot(self, endpoint):
         slot = self.state.slots.get(endpoint)
         if slot is None:
-            self.refuse("unknown-slot", self._unknown(endpoint, "slot"))
+            self._refuse_unknown("unknown-slot", endpoint, "slot")
         return slot
+
+    def _refuse_unknown(self, code, endpoint, kind):
+        self.refuse(code, self._unknown(endpoint, kind))
+        if endpoint.snap in self.unknown_snaps:
+            self.unexplained.append((len(self.refusals) - 1, code, endpoint, kind))
+
+    def explain_unknown(self):
+        """Word the refusals of unknown snaps' plugs and slots again with what snapd says of those snaps."""
+        if not self.unexplained or self.lookup is None:
+            return
+        self.snap_interfaces = self.lookup(tuple(sorted(self.unknown_snaps)))
+        self.unknown_snaps = set()
+        for index, code, endpoint, kind in self.unexplained:
+            self.refusals[index] = Refusal(code, self._unknown(endpoint, kind))
 
     def _unknown(self, endpoint, kind):
         other_kind = "slot" if kind == "plug" else "plug"
@@ -362,7 +387,7 @@ class _Planner:
             return 'snap "%s" has no shared-memory %s named "%s" because snapd dropped its bad declaration; snapd warned: %s' % (
                 endpoint.snap, kind, endpoint.name, dropped[-1].warning
             )
-        if endpoint.is_system and endpoint.name == INTERFACE:
+        if self.state.is_system(endpoint) and endpoint.name == INTERFACE:
             return "this host's snapd (%s) reports no system shared-memory slot %s" % (self.state.version, endpoint)
         if endpoint.snap not in self.snap_interfaces:
             self.unknown_snaps.add(endpoint.snap)

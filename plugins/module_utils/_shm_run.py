@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""What shm_connection, shm_info and shm_verify do, whichever way they reach the host.
+"""What shm_connection and shm_info do, whichever way they reach the host (shm_verify's runner,
+``_shm_run_verify``, builds on the same host and failure).
 
 Each ``run_*`` function turns validated module parameters into the module's result, over a *host*:
 an object that answers a few coarse questions about one device in as few round trips as it can.
@@ -25,8 +26,9 @@ A host provides:
 ``apply(actions) -> Applied``
     send the actions in order, each waited for, stopping at the first failure, then re-read the
     connections.
-``facts(families, apps, private_snaps, user_snaps, slot_paths)``
-    what ``_shm_host.gather_facts`` returns, for shm_verify.
+``facts(families, apps, private_snaps, user_snaps, slot_paths) -> HostFacts``
+    the ``_shm_facts.HostFacts`` the check families need (``FACTS_BY_FAMILY``), for shm_verify's runner
+    (``_shm_run_verify``, apart so that shm_connection and shm_info do not ship the checks and the lint rules).
 ``uid()``
     the effective uid the host's commands run as (known even when snapd could not be read).
 ``request_count``
@@ -41,20 +43,10 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import (
-    check_snap_yamls,
-    held_declarations,
-    merge_findings,
-    object_paths,
-    private_plugs,
-    profile_apps,
-    verify,
-)
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import EndpointError, parse_snap
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import ERROR, summarize
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import HostReadError, SnapYamlText
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import parse_snap
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import (
     DISCONNECTED,
+    Refusal,
     build_plan,
     connections_view,
     desired_connection,
@@ -71,7 +63,6 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import 
     planned_disconnects,
     unseen_message,
 )
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import HAS_YAML
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdError
 
 
@@ -107,7 +98,7 @@ class RunFailure(Exception):
         self.result = result
 
 
-def _reports_transport(run):
+def reports_transport(run):
     """Every result and failure of ``run`` names the transport that produced it (and, over snap debug api, how
     many remote commands it took)."""
     def wrapped(params, host, *args, **kwargs):
@@ -142,27 +133,19 @@ def _may_disconnect(params, desired):
     return params["exclusive"] or any(item.state == DISCONNECTED for item in desired)
 
 
-@_reports_transport
+@reports_transport
 def run_connection(params, host, check_mode=False, diff=False):
     """shm_connection: reconcile the desired connections; returns the result dict or raises RunFailure."""
     desired = _desired_items(params)
     try:
         reads = host.read(processes=_may_disconnect(params, desired))
         state = state_from_api(reads.system_info, reads.connections, reads.warnings)
-        plan = build_plan(desired, state, params["exclusive"], manage_gadget_connections=params["manage_gadget_connections"])
-        if plan.refusals and plan.unknown_snaps:
-            plan = build_plan(desired, state, params["exclusive"], host.snap_interfaces(plan.unknown_snaps),
-                              params["manage_gadget_connections"])
+        plan = build_plan(desired, state, params["exclusive"], host.snap_interfaces, params["manage_gadget_connections"])
     except SnapdError as error:
         raise RunFailure(str(error), api_requests=host.request_count)
 
     if plan.refusals:
-        raise RunFailure(
-            "refused before changing anything: " + "; ".join(r.message for r in plan.refusals),
-            refusals=[{"code": r.code, "message": r.message} for r in plan.refusals],
-            actions=[],
-            api_requests=host.request_count,
-        )
+        raise _refused(plan.refusals, host)
 
     warnings = list(plan.warnings) + _in_use_guard(host, state, plan, params["force"])
     after = plan.after_view()
@@ -212,6 +195,16 @@ def run_connection(params, host, check_mode=False, diff=False):
     return result
 
 
+def _refused(refusals, host):
+    """The one failure of a run refused before any change, whatever refused it (the plan, the in-use guard)."""
+    return RunFailure(
+        "refused before changing anything: " + "; ".join(r.message for r in refusals),
+        refusals=[r.as_dict() for r in refusals],
+        actions=[],
+        api_requests=host.request_count,
+    )
+
+
 def _in_use_guard(host, state, plan, force):
     """Refuse the whole plan, before any change, when a disconnect would pull objects from under running apps,
     or when some process that may hold them cannot be read.
@@ -223,20 +216,15 @@ def _in_use_guard(host, state, plan, force):
         return []
     scan = host.processes(connection_snaps(state, disconnects))
     in_use = connections_in_use(state, disconnects, scan.processes)
-    refusals = [dict(code="connection-in-use", plug=str(connection.plug), slot=str(connection.slot), users=users,
-                     message="%s: stop those apps, or set force: true" % in_use_message(connection, users))
+    refusals = [Refusal("connection-in-use", "%s: stop those apps, or set force: true" % in_use_message(connection, users),
+                        dict(plug=str(connection.plug), slot=str(connection.slot), users=users))
                 for connection, users in in_use]
     if not scan.complete:
         # a process the guard cannot read may hold the objects: not seeing one is no proof that nobody does
-        refusals.append(dict(code="users-unknown", message="%s: run the task as root (become: true), or set force: "
-                                                           "true" % unseen_message(scan)))
+        refusals.append(Refusal("users-unknown", "%s: run the task as root (become: true), or set force: true"
+                                % unseen_message(scan)))
     if refusals and not force:
-        raise RunFailure(
-            "refused before changing anything: " + "; ".join(r["message"] for r in refusals),
-            refusals=refusals,
-            actions=[],
-            api_requests=host.request_count,
-        )
+        raise _refused(refusals, host)
     warnings = ["disconnecting with force: %s" % in_use_message(connection, users) for connection, users in in_use]
     if not scan.complete:
         warnings.append("disconnecting with force: %s" % unseen_message(scan))
@@ -252,7 +240,7 @@ def _snaps_param(names):
         raise RunFailure(str(error))
 
 
-@_reports_transport
+@reports_transport
 def run_info(params, host):
     """shm_info: the host's shared-memory plugs, slots and connections, with who uses each connection."""
     snaps = _snaps_param(params["snaps"])
@@ -278,99 +266,3 @@ def run_info(params, host):
         result["warnings"] = ["the users may be incomplete, %s; run the task as root (become: true)"
                               % unseen_message(scan)]
     return result
-
-
-def _verify_inputs(params):
-    expected = None
-    if params["connections"] is not None:
-        try:
-            # forget only matters to shm_connection; what is verified is the state
-            expected = [desired_connection(item["plug"], item["slot"], item["state"],
-                                           allow_identifier_mismatch=item["allow_identifier_mismatch"])
-                        for item in params["connections"]]
-        except ValueError as error:
-            raise RunFailure("invalid connections item: %s" % error)
-    for name in params["private_snaps"] or ():
-        try:
-            if not parse_snap(name, "private_snaps entry"):
-                raise EndpointError("private_snaps entry %s names the system snap, which has no private plug" % name)
-        except EndpointError as error:
-            raise RunFailure(str(error))
-    return expected
-
-
-_VERIFY_NEEDS_ROOT = ("shm_verify needs root to read AppArmor profiles, mount namespaces and mount profiles: "
-                      "run the task with become: true")
-
-
-@_reports_transport
-def run_verify(params, host):
-    """shm_verify: every finding of the chosen check families; never changes anything."""
-    expected = _verify_inputs(params)
-    try:
-        reads = host.read(processes="objects" in params["checks"])
-    except SnapdError as error:
-        if host.uid() != 0:
-            raise RunFailure(_VERIFY_NEEDS_ROOT)
-        raise RunFailure("cannot read snapd's shared-memory state: %s" % error)
-    if reads.uid != 0:
-        raise RunFailure(_VERIFY_NEEDS_ROOT)
-    state = state_from_api(reads.system_info, reads.connections, reads.warnings)
-    private_snaps = params["private_snaps"]
-    if private_snaps is None:
-        private_snaps = sorted(private_plugs(state))
-    try:
-        facts = host.facts(params["checks"], profile_apps(state), private_snaps,
-                           user_snaps=connection_snaps(state, state.established), slot_paths=object_paths(state))
-    except HostReadError as error:
-        raise RunFailure("cannot read the host: %s" % error, snapd_version=state.version)
-    named = _named_snaps(params, expected, state)
-    findings = verify(state, facts, params["checks"], expected, private_snaps, params["manage_gadget_connections"],
-                      named)
-    result = dict(changed=False, findings=findings, snapd_version=state.version)
-    if facts["snap_yamls"]:
-        lint = dict(snapd_version=state.version, held=held_declarations(state), named_snaps=named,
-                    snap_yamls=dict((snap, dataclasses.asdict(read)) for snap, read in facts["snap_yamls"].items()))
-        if not HAS_YAML:
-            # a Python without PyYAML on the device: the action plugin lints the texts on the controller
-            result[SNAP_YAML_LINT] = lint
-            return result
-        result = finish_verify(dict(result, **{SNAP_YAML_LINT: lint}))
-    return _judged(result)
-
-
-# the key of a shm_verify result whose installed snap.yaml files are still to be linted (finish_verify)
-SNAP_YAML_LINT = "snap_yaml_lint"
-
-
-def finish_verify(result):
-    """Lint the installed snap.yaml texts a shm_verify result carries (SNAP_YAML_LINT) and merge the findings.
-
-    Where the module ran on a device without PyYAML, the action plugin calls this on the controller, which always
-    has it; the result is then the same as where the module could lint them itself.
-    """
-    lint = result.pop(SNAP_YAML_LINT, None)
-    if lint is None:
-        return result
-    snap_yamls = dict((snap, SnapYamlText(**read)) for snap, read in lint["snap_yamls"].items())
-    named = None if lint["named_snaps"] is None else set(lint["named_snaps"])
-    more = check_snap_yamls(lint["snapd_version"], snap_yamls, set(lint["held"]), named)
-    return _judged(dict(result, findings=merge_findings(result["findings"], more)))
-
-
-def _judged(result):
-    summary = summarize(result["findings"])
-    return dict(result, summary=summary, compliant=summary[ERROR] == 0)
-
-
-def _named_snaps(params, expected, state):
-    """The snaps the desired state names (its connections' plugs and slots, private_snaps), sorted; None when
-    neither connections nor private_snaps is given."""
-    if expected is None and params["private_snaps"] is None:
-        return None
-    named = set(params["private_snaps"] or ())
-    for item in expected or ():
-        named.add(state.resolve(item.plug).snap)
-        if item.slot is not None:
-            named.add(state.resolve(item.slot).snap)
-    return sorted(named)

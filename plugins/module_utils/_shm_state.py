@@ -25,7 +25,6 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints imp
     Endpoint,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdError
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import parse_version
 
 _BAD_DECLARATIONS = re.compile(r'^snap "(?P<snap>[^"]+)" has bad plugs or slots: (?P<summary>.*)$', re.DOTALL)
 
@@ -140,15 +139,6 @@ class ShmState:
     established: t.Tuple[ShmConnection, ...]
     undesired: t.Tuple[ShmConnection, ...]
     dropped_declarations: t.Tuple[DroppedDeclaration, ...]
-
-    @property
-    def version_tuple(self):
-        return parse_version(self.version)
-
-    def version_at_least(self, minimum):
-        """True if snapd is at least ``minimum`` (a tuple); unparsable versions count as current."""
-        version = self.version_tuple
-        return version is None or version >= tuple(minimum)
 
     @property
     def system_slot(self):

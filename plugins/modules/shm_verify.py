@@ -230,7 +230,7 @@ remote_commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import run_as_module
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import run_verify
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import run_verify
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_specs import shm_verify_spec
 
 HOST_ROOT = "/"  # the unit tests point it at a fake host tree

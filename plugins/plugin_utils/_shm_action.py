@@ -16,7 +16,8 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import SNAP_YAML_LINT, RunFailure, finish_verify
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import SNAP_YAML_LINT, finish_verify
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_specs import AUTO, PYTHON, SNAP_DEBUG_API, SPECS
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import DEFAULT_SOCKET, SnapdError, client_params_error
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import DEBUG_API_SINCE, version_text

@@ -37,12 +37,12 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
     HostReadError,
     SnapYamlText,
     build_listing,
-    empty_facts,
     file_facts,
     parse_kernel_profiles,
     parse_mountinfo,
     snap_instance_name,
 )
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import HostFacts, PrivateSetup, facts_needed
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import MAX_YAML_BYTES
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, HostReads
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import CONNECTIONS_REQUEST, STATE_REQUESTS
@@ -294,26 +294,35 @@ def apply_script(nonce, timeout, bodies):
                    "call connections %s\n" % shlex.quote(query_path(path, query)))
 
 
+# the facts read only where the kernel enforces AppArmor: the script reads its enabled flag for any of them
+_KERNEL_DECIDES = ("apparmor_enabled", "kernel_profiles", "profiles", "update_ns_profiles")
+
+
 def facts_script(nonce, timeout, families, apps, private_snaps, user_snaps=(), root=""):
     """The sh of shm_verify's facts; every snap and app name was checked by ``_checked_name`` first. Every path is
     read under ``root`` ("" for the host itself), as _shm_host reads them under its root."""
-    chosen = set(families)
+    wanted = set(facts_needed(families))
     steps = []
 
     def file(kind, key, path):
         return '%s %s "$ROOT"%s' % (kind, shlex.quote(key), shlex.quote(path))
 
-    if chosen & {"dev-shm", "private"}:
-        steps += [file("lstat", "dev_shm", "/dev/shm"), file("text", "mountinfo", "/proc/self/mountinfo")]
-    if "apparmor" in chosen:
-        steps += [file("text", "aa_enabled", "/sys/module/apparmor/parameters/enabled"),
-                  file("text", "aa_profiles", "/sys/kernel/security/apparmor/profiles")]
+    if "dev_shm" in wanted:
+        steps.append(file("lstat", "dev_shm", "/dev/shm"))
+    if "mounts" in wanted:
+        steps.append(file("text", "mountinfo", "/proc/self/mountinfo"))
+    if wanted.intersection(_KERNEL_DECIDES):
+        steps.append(file("text", "aa_enabled", "/sys/module/apparmor/parameters/enabled"))
+    if "kernel_profiles" in wanted:
+        steps.append(file("text", "aa_profiles", "/sys/kernel/security/apparmor/profiles"))
+    if "profiles" in wanted:
         steps += [file("text", "profile:%s.%s" % (snap, app), "%s/snap.%s.%s" % (PROFILES_DIR, snap, app))
                   for snap, app in apps]
-        for snap in sorted(set(snap for snap, app in apps)):
-            steps += ["hookprofiles %s" % shlex.quote(snap),
-                      file("text", "update-ns:" + snap, "%s/snap-update-ns.%s" % (PROFILES_DIR, snap))]
-    if "private" in chosen:
+        steps += ["hookprofiles %s" % shlex.quote(snap) for snap in sorted(set(snap for snap, app in apps))]
+    if "update_ns_profiles" in wanted:
+        steps += [file("text", "update-ns:" + snap, "%s/snap-update-ns.%s" % (PROFILES_DIR, snap))
+                  for snap in sorted(set(snap for snap, app in apps))]
+    if "private" in wanted:
         for snap in private_snaps:
             steps += [
                 file("text", "fstab:" + snap, "/var/lib/snapd/mount/snap.%s.fstab" % snap),
@@ -322,18 +331,18 @@ def facts_script(nonce, timeout, families, apps, private_snaps, user_snaps=(), r
                 file("lstat", "dir:" + snap, "/dev/shm/snap.%s" % snap),
                 "nsmounts %s" % shlex.quote(snap),
             ]
-    if "objects" in chosen:
+    if "dev_shm_listing" in wanted:
         steps += ['[ -L "$ROOT/dev/shm" ] || [ ! -d "$ROOT/dev/shm" ] || { frame begin listing; '
                   'ls -lan --quoting-style=c --time-style=+%s "$ROOT/dev/shm/" 2>&1 | head -c "$MAX"; frame end listing; }']
-    if "warnings" in chosen:
+    if "installed_snaps" in wanted:
         steps += ['[ ! -d "$ROOT$SNAPS" ] || { frame begin snaps; ls -1a --quoting-style=c "$ROOT$SNAPS"/ 2>/dev/null | '
                   'head -c "$MAX"; frame end snaps; }']
-    if "declarations" in chosen:
+    if "snap_yamls" in wanted:
         # names the controller would refuse are left out here already: they cannot carry a quote or a frame
         steps += ['for d in "$ROOT$SNAPS"/*/; do n=${d%/}; n=${n##*/}; '
                   "case \"$n\" in ''|*[!a-z0-9_-]*) continue ;; esac; snapyaml \"$n\"; done"]
     return _script(nonce, timeout, _PRELUDE, _FACTS, "\n".join(steps) + "\n",
-                   _PROCESSES if "objects" in chosen and user_snaps else "", TEXT=str(MAX_TEXT_BYTES + 1),
+                   _PROCESSES if "processes" in wanted and user_snaps else "", TEXT=str(MAX_TEXT_BYTES + 1),
                    YAML=str(MAX_YAML_BYTES + 1), SNAPS=SNAP_MOUNT_DIR, PROFILES=PROFILES_DIR, ROOT=root)
 
 
@@ -559,7 +568,7 @@ class DebugApiHost:
     def facts(self, families, apps, private_snaps, user_snaps, slot_paths):
         for name in [snap for snap, app in apps] + [app for snap, app in apps] + list(private_snaps):
             _checked_name(name)
-        if set(families) <= {"connections"}:
+        if not facts_needed(families):
             # the connections are all in snapd's answers: nothing of the host to read, no remote command
             output = Output("", "")
         else:
@@ -772,76 +781,91 @@ def parse_ls_listing(lines):
 
 
 def facts_from_output(output, families, apps, private_snaps, user_snaps, slot_paths):
-    """The facts dict _shm_host.gather_facts returns, from the facts script's output."""
-    chosen = set(families)
-    facts = empty_facts()
-    if chosen & {"dev-shm", "private"}:
-        facts["dev_shm"] = _stat_value(output, "dev_shm", "/dev/shm")
-        facts["mounts"] = parse_mountinfo(_text_value(output, "mountinfo", "/proc/self/mountinfo"))
-    if "apparmor" in chosen:
-        enabled = _text_value(output, "aa_enabled", "/sys/module/apparmor/parameters/enabled", 64)
-        if (enabled or "").strip() == "Y":
-            facts["apparmor_enabled"] = True
-            try:
-                listing = _text_value(output, "aa_profiles", "/sys/kernel/security/apparmor/profiles")
-            except HostReadError:
-                listing = None
-            facts["kernel_profiles"] = None if listing is None else parse_kernel_profiles(listing)
-            snaps = sorted(set(snap for snap, app in apps))
-            hooks = sorted((snap, "hook." + hook) for snap, hook in (
-                key[len("profile:"):].split(".hook.", 1) for key in output.texts
-                if key.startswith("profile:") and ".hook." in key)
-                if snap in snaps and HOOK_NAME.fullmatch(hook))
-            facts["profiles"] = dict(
-                ((snap, app), _text_value(output, "profile:%s.%s" % (snap, app),
-                                          "/var/lib/snapd/apparmor/profiles/snap.%s.%s" % (snap, app)))
+    """The HostFacts _shm_host.gather_facts gathers for `families`, from the facts script's output."""
+    snaps = sorted(set(snap for snap, app in apps))
+    kernel = []  # whether the kernel enforces AppArmor, parsed once whichever AppArmor fact asks first
+
+    def enabled():
+        if not kernel:
+            text = _text_value(output, "aa_enabled", "/sys/module/apparmor/parameters/enabled", 64)
+            kernel.append((text or "").strip() == "Y")
+        return kernel[0]
+
+    readers = {
+        "dev_shm": lambda: _stat_value(output, "dev_shm", "/dev/shm"),
+        "mounts": lambda: parse_mountinfo(_text_value(output, "mountinfo", "/proc/self/mountinfo")),
+        "apparmor_enabled": enabled,
+        "kernel_profiles": lambda: _kernel_profiles(output) if enabled() else None,
+        "profiles": lambda: _profiles(output, apps, snaps) if enabled() else {},
+        "update_ns_profiles": lambda: dict(
+            (snap, _text_value(output, "update-ns:" + snap, "%s/snap-update-ns.%s" % (PROFILES_DIR, snap)))
+            for snap in snaps) if enabled() else {},
+        "private": lambda: dict((snap, _private_setup(output, snap)) for snap in private_snaps),
+        "dev_shm_listing": lambda: listing_of(output.sections.get("listing") or [], slot_paths),
+        "processes": lambda: scan_of(output.sections.get("processes"), user_snaps) if user_snaps else ProcessScan(),
+        "installed_snaps": lambda: _installed_snaps(output),
+        "snap_yamls": lambda: snap_yamls_of(output),
+    }
+    return HostFacts(**dict((name, readers[name]()) for name in facts_needed(families)))
+
+
+def _kernel_profiles(output):
+    try:
+        listing = _text_value(output, "aa_profiles", "/sys/kernel/security/apparmor/profiles")
+    except HostReadError:
+        return None
+    return None if listing is None else parse_kernel_profiles(listing)
+
+
+def _profiles(output, apps, snaps):
+    """{(snap, app): text} of the apps' generated profiles and of the hooks' the script found for `snaps`."""
+    hooks = sorted((snap, "hook." + hook) for snap, hook in (
+        key[len("profile:"):].split(".hook.", 1) for key in output.texts
+        if key.startswith("profile:") and ".hook." in key)
+        if snap in snaps and HOOK_NAME.fullmatch(hook))
+    return dict(((snap, app), _text_value(output, "profile:%s.%s" % (snap, app),
+                                          "%s/snap.%s.%s" % (PROFILES_DIR, snap, app)))
                 for snap, app in list(apps) + hooks)
-            facts["update_ns_profiles"] = dict(
-                (snap, _text_value(output, "update-ns:" + snap, "/var/lib/snapd/apparmor/profiles/snap-update-ns.%s"
-                                   % snap)) for snap in snaps)
-    if "private" in chosen:
-        for snap in private_snaps:
-            ns_file = "/run/snapd/ns/%s.mnt" % snap
-            snap_facts = {
-                "desired_fstab": _text_value(output, "fstab:" + snap, "/var/lib/snapd/mount/snap.%s.fstab" % snap),
-                "namespace": _stat_value(output, "ns:" + snap, ns_file) is not None,
-                "applied_fstab": None,
-                "namespace_mounts": None,
-                "namespace_error": None,
-                "dir": None,
-                "dir_error": None,
-            }
+
+
+def _private_setup(output, snap):
+    """The PrivateSetup of one snap, as _shm_host.private_setup_facts reads it."""
+    ns_file = "/run/snapd/ns/%s.mnt" % snap
+    namespace = _stat_value(output, "ns:" + snap, ns_file) is not None
+    directory = dir_error = None
+    try:
+        directory = _stat_value(output, "dir:" + snap, "/dev/shm/snap.%s" % snap)
+    except HostReadError as error:
+        # a user's FUSE mount on /dev/shm/snap.NAME answers root's lstat with EACCES: a finding, not a failure
+        dir_error = str(error)
+    applied_fstab = namespace_mounts = namespace_error = None
+    if namespace:
+        applied_fstab = _text_value(output, "applied:" + snap, "/run/snapd/ns/snap.%s.fstab" % snap)
+        try:
+            namespace_mounts = parse_mountinfo(_text_value(output, "ns:" + snap, ns_file))
+        except HostReadError as error:
+            if str(error) == "no-process":
+                error = "no process of %s runs in its mount namespace %s to read its mounts from (the python " \
+                        "transport enters the namespace itself)" % (snap, ns_file)
+            namespace_error = str(error)
+    return PrivateSetup(
+        desired_fstab=_text_value(output, "fstab:" + snap, "/var/lib/snapd/mount/snap.%s.fstab" % snap),
+        namespace=namespace, applied_fstab=applied_fstab, namespace_mounts=namespace_mounts,
+        namespace_error=namespace_error, dir=directory, dir_error=dir_error)
+
+
+def _installed_snaps(output):
+    """The /snap entries the script listed, None when it could not list /snap."""
+    if "snaps" not in output.sections:
+        return None
+    names = []
+    for line in output.sections["snaps"]:
+        if line.startswith('"'):
             try:
-                snap_facts["dir"] = _stat_value(output, "dir:" + snap, "/dev/shm/snap.%s" % snap)
-            except HostReadError as error:
-                # a user's FUSE mount on /dev/shm/snap.NAME answers root's lstat with EACCES: a finding, not a failure
-                snap_facts["dir_error"] = str(error)
-            if snap_facts["namespace"]:
-                snap_facts["applied_fstab"] = _text_value(output, "applied:" + snap, "/run/snapd/ns/snap.%s.fstab" % snap)
-                try:
-                    snap_facts["namespace_mounts"] = parse_mountinfo(_text_value(output, "ns:" + snap, ns_file))
-                except HostReadError as error:
-                    if str(error) == "no-process":
-                        error = "no process of %s runs in its mount namespace %s to read its mounts from (the python " \
-                                "transport enters the namespace itself)" % (snap, ns_file)
-                    snap_facts["namespace_error"] = str(error)
-            facts["private"][snap] = snap_facts
-    if "objects" in chosen:
-        facts["dev_shm_listing"] = listing_of(output.sections.get("listing") or [], slot_paths)
-        if user_snaps:
-            facts["processes"] = scan_of(output.sections.get("processes"), user_snaps)
-    if "warnings" in chosen and "snaps" in output.sections:
-        names = []
-        for line in output.sections["snaps"]:
-            if line.startswith('"'):
-                try:
-                    names.append(_c_unquote(line[1:])[0].decode("utf-8", "surrogateescape"))
-                except ValueError:
-                    continue
-        facts["installed_snaps"] = sorted(name for name in names if name not in (".", ".."))
-    if "declarations" in chosen:
-        facts["snap_yamls"] = snap_yamls_of(output)
-    return facts
+                names.append(_c_unquote(line[1:])[0].decode("utf-8", "surrogateescape"))
+            except ValueError:
+                continue
+    return sorted(name for name in names if name not in (".", ".."))
 
 
 def snap_yamls_of(output):

@@ -33,6 +33,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import
     profile_apps,
     verify,
 )
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import NOT_GATHERED
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES, FINDING_CODES
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
     OBJECTS_LISTED,
@@ -720,10 +721,10 @@ def test_gather_reads_the_users_of_the_snaps_asked_for_with_the_objects_family(t
     add_process(root, 20, "snap.shm-private.app (enforce)", fds=["/dev/shm/x"])
     state = compliant_state()
     facts = gather_facts(root, ["objects"], user_snaps=["consumer", "provider"])
-    assert facts["processes"] == ProcessScan((SnapProcess(1234, "consumer", "app", ("/dev/shm/bar",)),))
+    assert facts.processes == ProcessScan((SnapProcess(1234, "consumer", "app", ("/dev/shm/bar",)),))
     assert [f["subject"] for f in verify(state, facts, ["objects"]) if f["code"] == "connection-in-use"] == [
         "plug consumer:shmem"]
-    assert gather_facts(root, ["dev-shm"], user_snaps=["consumer"])["processes"] == ProcessScan()
+    assert gather_facts(root, ["dev-shm"], user_snaps=["consumer"]).processes is NOT_GATHERED
 
 
 # --- hostile /dev/shm: trees any local user could have shaped ----------------------------------------------------

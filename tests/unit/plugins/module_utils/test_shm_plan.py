@@ -288,22 +288,46 @@ def test_version_gate_lets_2_55_3_use_private_plugs():
     assert build_plan([want("shm-private:shmem-private")], host(version="2.55.3")).refusals == ()
 
 
+def answering(interfaces):
+    """A snap_interfaces lookup that answers `interfaces` and records what it was asked."""
+    asked = []
+
+    def lookup(snaps):
+        asked.append(snaps)
+        return dict((snap, interfaces[snap]) for snap in snaps)
+    return lookup, asked
+
+
 def test_unknown_snap_is_explained_once_snap_interfaces_are_known():
     desired = [want("consumer:shmem", "ghost:shmem"), want("camera-app:cam", "provider:shmem")]
     first = build_plan(desired, host())
     assert first.unknown_snaps == ("camera-app", "ghost")
-    second = build_plan(desired, host(), snap_interfaces={"ghost": None, "camera-app": {"cam": "camera"}})
+    assert [r.message for r in first.refusals] == ['snap "ghost" has no shared-memory slot named "shmem"',
+                                                   'snap "camera-app" has no shared-memory plug named "cam"']
+    lookup, asked = answering({"ghost": None, "camera-app": {"cam": "camera"}})
+    second = build_plan(desired, host(), snap_interfaces=lookup)
+    assert asked == [("camera-app", "ghost")]
     assert [r.message for r in second.refusals] == [
         'snap "ghost" is not installed, so it has no slot "shmem"',
         'camera-app:cam is a "camera" plug, not a shared-memory one',
     ]
+    assert second.unknown_snaps == ()
+
+
+def test_snaps_are_looked_up_only_when_the_snapshot_cannot_explain_a_refusal():
+    lookup, asked = answering({})
+    plan = build_plan([want("consumer:shmem", "provider:shmem"), want("provider:shmem", "consumer:shmem")], host(),
+                      snap_interfaces=lookup)
+    assert [r.code for r in plan.refusals] == ["unknown-plug"]
+    assert asked == []
 
 
 def test_system_slot_of_another_interface_is_named_as_such():
     desired = [want("consumer:shmem", ":network")]
     first = build_plan(desired, host())
     assert first.unknown_snaps == ("snapd",)
-    second = build_plan(desired, host(), snap_interfaces={"snapd": {"network": "network", "shared-memory": "shared-memory"}})
+    lookup, asked = answering({"snapd": {"network": "network", "shared-memory": "shared-memory"}})
+    second = build_plan(desired, host(), snap_interfaces=lookup)
     assert [r.message for r in second.refusals] == ['snapd:network is a "network" slot, not a shared-memory one']
 
 

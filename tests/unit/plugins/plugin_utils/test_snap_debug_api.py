@@ -12,16 +12,21 @@ import sys
 
 import pytest
 
+from fake_proc import add_process
 from fake_snapd import FakeSnapd
 from shm_fixtures import BROKEN_SNAP_YAML, install_snap_yaml
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import HostFacts, facts_needed
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import FileFacts
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_connection, run_info, run_verify
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_connection, run_info
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import run_verify
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils import _snap_debug_api
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils._snap_debug_api import (
     DebugApiHost,
     NoDebugApi,
+    Output,
     parse_ls_listing,
     parse_process_records,
 )
@@ -332,6 +337,77 @@ def test_profiles_of_hooks_and_of_snap_update_ns_are_read_alike_on_both_transpor
     assert ("apparmor-profile-not-enforced", "hook logger.configure") in found
     assert ("apparmor-rule-unexpected", "update-ns shm-private") in found
     assert not [subject for code, subject in found if "consumer" in subject or "Bad" in subject]
+
+
+# what the facts script sends back for each family, by frame key (the part before the snap name): nothing else
+FRAMES_BY_FAMILY = {
+    "dev-shm": {"dev_shm", "mountinfo"},
+    "connections": set(),
+    "apparmor": {"aa_enabled", "aa_profiles", "profile", "update-ns"},
+    "private": {"mountinfo", "fstab", "ns", "applied", "dir"},
+    "objects": {"listing", "processes"},
+    "warnings": {"snaps"},
+    "declarations": {"yaml"},
+}
+
+
+def frames_of(script, stdout):
+    """The frame keys of one facts script's output."""
+    nonce = script.split("\n", 1)[0].partition("=")[2]
+    output = Output(stdout, nonce)
+    keys = set(output.stats) | set(output.texts) | set(name for name in output.sections if not name.startswith("text "))
+    return set(key.split(":", 1)[0] for key in keys)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="shm_verify reads as root")
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_family_gathers_only_the_facts_the_table_gives_it_on_both_transports(pair, tmp_path, family):
+    profiles = "var/lib/snapd/apparmor/profiles/"
+    fake_tree(tmp_path, {
+        "proc/self/mountinfo": "25 24 0:23 / /dev/shm rw,nosuid,nodev - tmpfs tmpfs rw\n",
+        "sys/module/apparmor/parameters/enabled": "Y\n",
+        "sys/kernel/security/apparmor/profiles": "snap.logger.app (enforce)\n",
+        profiles + "snap.logger.app": '  "/{dev,run}/shm/bar" mrwlk,\n',
+        profiles + "snap.logger.hook.configure": '  "/{dev,run}/shm/bar" mrwlk,\n',
+        profiles + "snap-update-ns.logger": "",
+        "var/lib/snapd/mount/snap.shm-private.fstab": "/dev/shm/snap.shm-private /dev/shm none bind,rw 0 0\n",
+        "dev/shm/bar": "x",
+    }, dirs=[("dev/shm", 0o1777), ("dev/shm/snap.shm-private", 0o1777)])
+    install_snap_yaml(tmp_path, "provider", "name: provider\nslots:\n  s:\n    interface: shared-memory\n    write: [bar]\n")
+    add_process(str(tmp_path), 1234, "snap.logger.app (enforce)", fds=["/dev/shm/bar"])
+    ran = []
+    runner = sh_runner(pair[1])
+
+    def recording(script):
+        rc, stdout, stderr = runner(script)
+        ran.append((script, stdout))
+        return rc, stdout, stderr
+
+    local = LocalHost(None, root=str(tmp_path))
+    remote = DebugApiHost(recording, 20, root=str(tmp_path))
+    asked = dict(apps=[("logger", "app")], private_snaps=["shm-private"], user_snaps=["logger"], slot_paths=["bar"])
+    gathered = [host.facts([family], **asked) for host in (local, remote)]
+    for facts in gathered:
+        assert [name for name, value in vars(facts).items() if facts.gathered(name)] == facts_needed([family])
+    assert gathered[1] == gathered[0]
+    assert [frames_of(*item) for item in ran] == ([FRAMES_BY_FAMILY[family]] if FRAMES_BY_FAMILY[family] else [])
+    assert READ_BY_FAMILY[family](gathered[0])
+
+
+# that the facts were really read from the fake tree, not left at an empty value
+READ_BY_FAMILY = {
+    "dev-shm": lambda facts: facts.dev_shm == FileFacts("dir", 0, 0, 0o1777) and len(facts.mounts) == 1,
+    "connections": lambda facts: facts == HostFacts(),
+    "apparmor": lambda facts: (facts.apparmor_enabled and facts.kernel_profiles == {"snap.logger.app": "enforce"}
+                               and sorted(facts.profiles) == [("logger", "app"), ("logger", "hook.configure")]
+                               and facts.update_ns_profiles == {"logger": ""}),
+    "private": lambda facts: (facts.private["shm-private"].dir == FileFacts("dir", 0, 0, 0o1777)
+                              and facts.private["shm-private"].desired_fstab is not None and len(facts.mounts) == 1),
+    "objects": lambda facts: (list(facts.dev_shm_listing.objects) == ["bar"]
+                              and [process.pid for process in facts.processes.processes] == [1234]),
+    "warnings": lambda facts: facts.installed_snaps == ["provider"],
+    "declarations": lambda facts: list(facts.snap_yamls) == ["provider"],
+}
 
 
 def test_ls_listing_gives_lstat_facts_for_hostile_names():

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_local, _shm_run
+from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_local, _shm_run_verify
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient
 
@@ -32,12 +32,12 @@ def device(snapd, tmp_path, monkeypatch):
 
 
 def test_without_pyyaml_the_module_hands_back_the_texts_and_the_controller_finishes_alike(device, monkeypatch):
-    whole = _shm_run.run_verify(dict(PARAMS), device)
-    monkeypatch.setattr(_shm_run, "HAS_YAML", False)
-    partial = _shm_run.run_verify(dict(PARAMS), device)
-    assert _shm_run.SNAP_YAML_LINT in partial and "summary" not in partial
+    whole = _shm_run_verify.run_verify(dict(PARAMS), device)
+    monkeypatch.setattr(_shm_run_verify, "HAS_YAML", False)
+    partial = _shm_run_verify.run_verify(dict(PARAMS), device)
+    assert _shm_run_verify.SNAP_YAML_LINT in partial and "summary" not in partial
     # what the module prints is JSON, and what the action plugin finishes is what it read back
-    finished = _shm_run.finish_verify(json.loads(json.dumps(partial)))
+    finished = _shm_run_verify.finish_verify(json.loads(json.dumps(partial)))
     whole.pop("api_requests", None)
     finished.pop("api_requests", None)
     assert finished == whole
@@ -48,4 +48,4 @@ def test_without_pyyaml_the_module_hands_back_the_texts_and_the_controller_finis
 
 def test_a_result_without_texts_is_finished_as_it_is():
     result = {"changed": False, "findings": [], "summary": {"error": 0, "warning": 0, "info": 0}, "compliant": True}
-    assert _shm_run.finish_verify(dict(result)) == result
+    assert _shm_run_verify.finish_verify(dict(result)) == result

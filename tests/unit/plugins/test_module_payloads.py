@@ -1,0 +1,56 @@
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Which module_utils each module ships to the target: ansible-core packs every module_utils a module imports,
+directly or through another, into its payload. shm_connection and shm_info run on every apply and audit and
+have no use for shm_verify's checks or shm_lint's rules, so those must stay out of their payloads.
+
+Read from the source with ast, as ansible-core's own finder reads it (an import inside a function counts).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+
+import pytest
+
+PLUGINS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "plugins")
+PACKAGE = "ansible_collections.snapfleet.snapd.plugins.module_utils"
+# shm_verify's checks and runner, shm_lint's rules
+VERIFY_AND_LINT = {"_shm_checks", "_shm_run_verify", "_shm_rules"}
+
+
+def imported_module_utils(path):
+    with open(path, encoding="utf-8") as source:
+        tree = ast.parse(source.read())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == PACKAGE:
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PACKAGE + "."):
+            found.add(node.module[len(PACKAGE) + 1:].split(".")[0])
+    return found
+
+
+def payload(module):
+    """The module_utils the module ships: everything it imports, and what those import, transitively."""
+    shipped = set()
+    todo = sorted(imported_module_utils(os.path.join(PLUGINS, "modules", module + ".py")))
+    while todo:
+        name = todo.pop()
+        if name not in shipped:
+            shipped.add(name)
+            todo.extend(imported_module_utils(os.path.join(PLUGINS, "module_utils", name + ".py")))
+    return shipped
+
+
+@pytest.mark.parametrize("module", ["shm_connection", "shm_info"])
+def test_connection_and_info_ship_neither_the_checks_nor_the_lint_rules(module):
+    shipped = payload(module)
+    assert {"_shm_run", "_shm_plan", "_snapd"} <= shipped
+    assert shipped & VERIFY_AND_LINT == set()
+
+
+def test_verify_ships_its_checks_and_the_rules_they_apply():
+    assert VERIFY_AND_LINT <= payload("shm_verify")
