@@ -273,8 +273,6 @@ class Controller:
         return elapsed, json.loads(out.split("=>", 1)[1])
 
 
-# The Ansible variants' playbooks, written into the run folder: community.general is only there at
-# run time, so ansible-lint could not resolve snap_connect in a playbook kept in the repository.
 def _ours(transport):
     # the role with verification off: the others verify nothing (the lab logs in as root, so no become)
     return {"roles": [{"role": "snapfleet.snapd.shared_memory", "vars": {
@@ -285,6 +283,8 @@ def _ours(transport):
     }}]}
 
 
+# The Ansible variants' playbooks, written into the run folder: community.general is only there at
+# run time, so ansible-lint could not resolve snap_connect in a playbook kept in the repository.
 PLAYBOOKS = {
     "ours_api": _ours(SNAP_DEBUG_API),
     "ours_python": _ours(PYTHON),
@@ -312,7 +312,7 @@ def write_playbooks(run_dir):
     return paths
 
 
-# snapd's answer as `snap debug api` prints it: the JSON envelope, pretty-printed
+# a good answer in snapd's JSON envelope, as `snap debug api` prints it
 API_ANSWER_OK = re.compile(r'"status-code":\s*200')
 
 
