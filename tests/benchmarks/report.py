@@ -133,7 +133,7 @@ def table(results):
     lines.append("")
     lines.append("Read-only modules, ad-hoc `ansible HOST -m ...` wall time, seconds min / median / max")
     for key, entry in results["read_only_summary"].items():
-        lines.append("  %-34s %6.2f / %6.2f / %6.2f" % (key, entry["min"], entry["median"], entry["max"]))
+        lines.append("  %-44s %6.2f / %6.2f / %6.2f" % (key, entry["min"], entry["median"], entry["max"]))
     lines.append("")
     lines.append("snapfleet.snapd.audit, forks 3, seconds min / median / max")
     for key, entry in results["audit_summary"].items():
