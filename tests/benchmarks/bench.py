@@ -1,21 +1,29 @@
 """`make bench`: how long shared-memory wiring takes on a real snapd host, ours against the alternatives.
 
-Variants, each connecting K plugs of the lab's shm-many to the matching slots of shm-hub on one host:
-  ours          the snapfleet.snapd.shared_memory role (one shm_connection run for the whole list),
-                with shared_memory_verify false: the others verify nothing, so verification is timed apart
+Variants, each connecting K plugs of the lab's shm-many to the matching slots of shm-hub on one forky
+host (snapd 2.77, where both of our transports work):
+  ours_api      the snapfleet.snapd.shared_memory role (one shm_connection run for the whole list) with
+                transport snap-debug-api, the path `auto` picks on snapd 2.64 and later; verification off
+                (the others verify nothing, so verification is timed apart)
+  ours_python   the same role with transport python: the module runs on the host and uses the socket
   snap_connect  community.general.snap_connect, one module run per connection
   naive         ansible.builtin.command `snap connect PLUG SLOT`, one run per connection
   floor         the same `snap connect` commands in one shell on the host, timed inside the guest:
                 snapd's own time with no Ansible at all
+and, in no-op runs only, the two sides of one `ansible` command each:
+  ours_adhoc    `ansible HOST -m snapfleet.snapd.shm_connection` with transport snap-debug-api
+  raw           `ansible HOST -m raw -a 'snap debug api /v2/connections'`: the bare API read
 in two modes: `noop` (all K already connected) and `fresh` (none connected; every hub/many connection
 is removed before the run, outside the timed part). Each repetition runs every variant once, in an
-order rotated per repetition, and the ratio to ours is taken within the repetition (a "pair"), so a
-slow spell on this shared machine hits both sides of a ratio.
+order rotated per repetition, and ratios are taken within the repetition (a "pair"), so a slow spell
+on this shared machine hits both sides of a ratio. report.targets() turns them into issue 11's targets.
 
-Also measured: shm_info and shm_verify per host for K = 1 and 10, the snapd API requests of
-shm_connection and shm_info per run, and the audit playbook on 1 and 3 hosts with forks = 3.
-Ansible runs are timed as whole commands (ansible-playbook's own startup included), with
-pipelining on, as the lab's integration tests run.
+Every shm_connection run of ours is checked to have used the transport it names, and its snapd
+requests and remote commands are recorded from its own result (callback_plugins/bench_record.py).
+
+Also measured: shm_info and shm_verify per host and transport for K = 1 and 10, and the audit
+playbook on 1 and 3 hosts with forks = 3. Ansible runs are timed as whole commands (ansible-playbook's
+own startup included), with pipelining on, as the lab's integration tests run.
 
 Run it from the repository root with the project's venv (the Makefile does):
     .venv/bin/python -m tests.benchmarks.bench --repeat 3 --ks 1 5 10
@@ -44,11 +52,18 @@ HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 REQUIREMENTS = REPO / "tests" / "requirements" / "bench.txt"
 CACHE = Path(os.environ.get("SNAPFLEET_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "snapfleet")
-VARIANTS = ("ours", "snap_connect", "naive", "floor")
-MODES = ("noop", "fresh")
+PYTHON, SNAP_DEBUG_API = "python", "snap-debug-api"
+# what each variant of ours must report as its transport
+OURS = {"ours_api": SNAP_DEBUG_API, "ours_python": PYTHON, "ours_adhoc": SNAP_DEBUG_API}
+VARIANTS = {
+    "noop": ("ours_api", "ours_python", "snap_connect", "naive", "floor", "ours_adhoc", "raw"),
+    "fresh": ("ours_api", "ours_python", "snap_connect", "naive", "floor"),
+}
 PLUGS = tuple("p%02d" % i for i in range(1, 11))
-BENCH_HOST = "lab1"  # bookworm in a mixed fleet: snapd 2.57.6
-INFO_HOSTS = ("lab1", "lab2")  # one host of each flavour
+BENCH_HOST = "lab3"  # forky in a mixed fleet: snapd 2.77, both transports
+BENCH_FLAVOUR = "forky"
+# read-only modules: bookworm (snapd 2.57) has only the module; forky both paths
+INFO_RUNS = (("lab1", PYTHON), ("lab3", PYTHON), ("lab3", SNAP_DEBUG_API))
 
 
 def log(message):
@@ -147,6 +162,9 @@ class Lab:
         for group in data["all"]["children"]["lab"]["children"].values():
             self.hosts.update(group["hosts"])
         self.default_key = data["all"]["vars"]["ansible_ssh_private_key_file"]
+        if self.hosts.get(BENCH_HOST, {}).get("snapd_flavour") != BENCH_FLAVOUR:
+            raise RuntimeError("the mixed fleet has no %s host %s (hosts: %s); the lab's `mixed` changed"
+                               % (BENCH_FLAVOUR, BENCH_HOST, sorted(self.hosts)))
 
     def down(self):
         for guest in self._guests.values():
@@ -206,7 +224,11 @@ class Controller:
             ANSIBLE_DEPRECATION_WARNINGS="0",
             ANSIBLE_SSH_CONTROL_PATH_DIR=str(run_dir / "cp"),
             ANSIBLE_LOCAL_TEMP=str(run_dir / "tmp"),
+            ANSIBLE_CALLBACK_PLUGINS=str(HERE / "callback_plugins"),
+            ANSIBLE_CALLBACKS_ENABLED="bench_record",
+            SNAPFLEET_BENCH_RECORD=str(run_dir / "record.jsonl"),
         )
+        self.record = Path(self.env["SNAPFLEET_BENCH_RECORD"])
 
     def _vars(self, k, extra=None):
         path = self.run_dir / ("vars-%d.json" % k)
@@ -228,25 +250,44 @@ class Controller:
                 "--forks", str(forks), "-e", "@%s" % self._vars(k, extra), str(playbook)]
         return self._run(argv, "ansible-playbook %s (K=%d, %s)" % (playbook, k, limit))[0]
 
-    def module(self, host, module, args):
-        """One ad-hoc module run: (wall seconds, the module's result)."""
+    def recorded_playbook(self, playbook, k, host):
+        """A timed playbook run and what its one shm_connection task reported (from the bench_record callback)."""
+        self.record.unlink(missing_ok=True)
+        seconds = self.playbook(playbook, k, host)
+        records = [json.loads(line) for line in self.record.read_text().splitlines()] if self.record.exists() else []
+        if len(records) != 1:
+            raise RuntimeError("%s (K=%d) recorded %d shm_connection results, not 1" % (playbook.name, k, len(records)))
+        return seconds, records[0]
+
+    def adhoc(self, host, module, args):
+        """One ad-hoc `ansible HOST -m MODULE -a ARGS` run: (wall seconds, what it printed)."""
         argv = [str(VENV_BIN / "ansible"), host, "-i", str(self.lab.inventory), "-m", module]
         if args:
-            argv += ["-a", json.dumps(args)]
-        elapsed, out = self._run(argv, "ansible %s -m %s" % (host, module))
+            argv += ["-a", args if isinstance(args, str) else json.dumps(args)]
+        return self._run(argv, "ansible %s -m %s" % (host, module))
+
+    def module(self, host, module, args):
+        """One ad-hoc module run: (wall seconds, the module's result)."""
+        elapsed, out = self.adhoc(host, module, args)
         # the default callback prints `HOST | STATUS => {JSON result}`
         return elapsed, json.loads(out.split("=>", 1)[1])
+
+
+def _ours(transport):
+    # the role with verification off: the others verify nothing (the lab logs in as root, so no become)
+    return {"roles": [{"role": "snapfleet.snapd.shared_memory", "vars": {
+        "shared_memory_connections": "{{ bench_connections }}",
+        "shared_memory_verify": False,
+        "shared_memory_become": False,
+        "shared_memory_transport": transport,
+    }}]}
 
 
 # The Ansible variants' playbooks, written into the run folder: community.general is only there at
 # run time, so ansible-lint could not resolve snap_connect in a playbook kept in the repository.
 PLAYBOOKS = {
-    # the role with verification off: the others verify nothing (the lab logs in as root, so no become)
-    "ours": {"roles": [{"role": "snapfleet.snapd.shared_memory", "vars": {
-        "shared_memory_connections": "{{ bench_connections }}",
-        "shared_memory_verify": False,
-        "shared_memory_become": False,
-    }}]},
+    "ours_api": _ours(SNAP_DEBUG_API),
+    "ours_python": _ours(PYTHON),
     "snap_connect": {"tasks": [{
         "name": "Connect one plug to its slot",
         "community.general.snap_connect": {"plug": "{{ item.plug }}", "slot": "{{ item.slot }}"},
@@ -271,65 +312,92 @@ def write_playbooks(run_dir):
     return paths
 
 
-def timed_variant(variant, controller, lab, k):
+# a good answer in snapd's JSON envelope, as `snap debug api` prints it
+API_ANSWER_OK = re.compile(r'"status-code":\s*200')
+
+
+def timed_variant(variant, controller, lab, k, mode):
+    """(seconds, what our shm_connection reported about the run, or None for the others)."""
     if variant == "floor":
-        return lab.floor(BENCH_HOST, k)
-    return controller.playbook(controller.playbooks[variant], k, BENCH_HOST)
+        return lab.floor(BENCH_HOST, k), None
+    if variant == "raw":
+        seconds, out = controller.adhoc(BENCH_HOST, "raw", "snap debug api /v2/connections")
+        if not API_ANSWER_OK.search(out):
+            raise RuntimeError("`snap debug api /v2/connections` did not answer 200 on %s:\n%s" % (BENCH_HOST, out[-2000:]))
+        return seconds, None
+    if variant == "ours_adhoc":
+        seconds, result = controller.module(BENCH_HOST, "snapfleet.snapd.shm_connection",
+                                            {"connections": connections(k), "transport": SNAP_DEBUG_API})
+        reported = {field: result.get(field) for field in ("transport", "api_requests", "remote_commands", "changed")}
+    elif variant in OURS:
+        seconds, reported = controller.recorded_playbook(controller.playbooks[variant], k, BENCH_HOST)
+    else:
+        return controller.playbook(controller.playbooks[variant], k, BENCH_HOST), None
+    # the benchmark must time the path it names, and a no-op run must change nothing
+    if reported["transport"] != OURS[variant] or reported["changed"] != (mode == "fresh"):
+        raise RuntimeError("%s (K=%d, %s) reported transport %s, changed %s" % (variant, k, mode, reported["transport"],
+                                                                                 reported["changed"]))
+    return seconds, reported
 
 
 # --- the measurements -------------------------------------------------------------------------
 
 
 def measure_apply(controller, lab, ks, repeat):
-    """{mode: {K: {variant: [seconds per repetition]}}}, runs alternating, state reset outside the timing."""
-    samples = {mode: {k: {v: [] for v in VARIANTS} for k in ks} for mode in MODES}
+    """({mode: {K: {variant: [seconds per repetition]}}}, {mode: {K: {variant: [what ours reported]}}}).
+
+    Runs alternate between variants, and the host's state is reset outside the timing."""
+    # untimed: opens the SSH connection that every timed run then shares, so no variant pays for it
+    controller.adhoc(BENCH_HOST, "raw", "true")
+    samples = {mode: {k: {v: [] for v in variants} for k in ks} for mode, variants in VARIANTS.items()}
+    counts = {mode: {k: {v: [] for v in variants if v in OURS} for k in ks} for mode, variants in VARIANTS.items()}
     for k in ks:
-        for mode in MODES:
+        for mode, variants in VARIANTS.items():
             for rep in range(repeat):
-                order = VARIANTS[rep % len(VARIANTS):] + VARIANTS[:rep % len(VARIANTS)]
+                order = variants[rep % len(variants):] + variants[:rep % len(variants)]
                 for variant in order:
                     before = lab.wire(BENCH_HOST, k if mode == "noop" else 0)
-                    seconds = timed_variant(variant, controller, lab, k)
+                    seconds, reported = timed_variant(variant, controller, lab, k, mode)
                     after = lab.connected(BENCH_HOST)
                     if after != set(PLUGS[:k]):
                         raise RuntimeError("%s (K=%d, %s) left %s connected, not %s"
                                            % (variant, k, mode, sorted(after), list(PLUGS[:k])))
                     samples[mode][k][variant].append(seconds)
-                    log("K=%-2d %-5s rep %d/%d  %-12s %6.2f s  (%d connected before the reset)"
-                        % (k, mode, rep + 1, repeat, variant, seconds, len(before)))
-    return samples
-
-
-def measure_api_requests(controller, lab, ks):
-    """snapd API requests per shm_connection run (noop and fresh) and per shm_info run, by K."""
-    counts = {}
-    for k in ks:
-        row = {}
-        lab.wire(BENCH_HOST, 0)
-        row["fresh"] = controller.module(BENCH_HOST, "snapfleet.snapd.shm_connection", {"connections": connections(k)})[1]["api_requests"]
-        row["noop"] = controller.module(BENCH_HOST, "snapfleet.snapd.shm_connection", {"connections": connections(k)})[1]["api_requests"]
-        row["shm_info"] = controller.module(BENCH_HOST, "snapfleet.snapd.shm_info", {})[1]["api_requests"]
-        counts[k] = row
-        log("K=%-2d API requests: shm_connection noop %d, fresh %d; shm_info %d" % (k, row["noop"], row["fresh"], row["shm_info"]))
-    return counts
+                    if reported is not None:
+                        counts[mode][k][variant].append(reported)
+                    log("K=%-2d %-5s rep %d/%d  %-12s %6.2f s  (%d connected before the reset)%s"
+                        % (k, mode, rep + 1, repeat, variant, seconds, len(before),
+                           "" if reported is None else "  %s: %s requests%s" % (
+                               reported["transport"], reported["api_requests"],
+                               "" if reported["remote_commands"] is None else
+                               ", %s remote commands" % reported["remote_commands"])))
+    return samples, counts
 
 
 def measure_read_only(controller, lab, repeat, ks=(1, 10)):
-    """shm_info and shm_verify wall time (ad-hoc, whole command) per host with K connections in place."""
-    samples = {}
-    for host in INFO_HOSTS:
+    """``read_only``: shm_info and shm_verify wall time (ad-hoc, whole command) per host and transport with K
+    connections in place; ``info_requests``: the snapd requests of shm_info as its result reports them."""
+    samples, info_requests = {}, {}
+    for host, transport in INFO_RUNS:
         flavour = lab.hosts[host]["snapd_flavour"]
         for k in ks:
             lab.wire(host, k)
             for module, args in (("shm_info", {}), ("shm_verify", {"connections": connections(k)})):
-                key = "%s %s (%s) K=%d" % (module, host, flavour, k)
-                samples[key] = [controller.module(host, "snapfleet.snapd." + module, args)[0] for _ in range(repeat)]
-                log("%-32s median %.2f s" % (key, statistics.median(samples[key])))
-    return samples
+                key = "%s %s (%s, %s) K=%d" % (module, host, flavour, transport, k)
+                samples[key] = []
+                for _ in range(repeat):
+                    seconds, result = controller.module(host, "snapfleet.snapd." + module, dict(args, transport=transport))
+                    if result.get("transport") != transport:
+                        raise RuntimeError("%s reported transport %s" % (key, result.get("transport")))
+                    samples[key].append(seconds)
+                    if module == "shm_info":
+                        info_requests[key] = result["api_requests"]
+                log("%-44s median %.2f s" % (key, statistics.median(samples[key])))
+    return {"read_only": samples, "info_requests": info_requests}
 
 
 def measure_audit(controller, lab, repeat, k):
-    """snapfleet.snapd.audit on 1 and on 3 hosts, forks = 3, alternating."""
+    """``audit``: snapfleet.snapd.audit on 1 and on 3 hosts, forks = 3, alternating."""
     for host in lab.hosts:
         lab.wire(host, k)
     extra = {"shared_memory_become": False, "shm_report_fail_on": "never"}
@@ -340,7 +408,7 @@ def measure_audit(controller, lab, repeat, k):
             limit = BENCH_HOST if what == "1 host" else "all"
             samples[what].append(controller.playbook("snapfleet.snapd.audit", k, limit, forks=3, extra=extra))
             log("audit %-7s rep %d/%d %6.2f s" % (what, rep + 1, repeat, samples[what][-1]))
-    return samples
+    return {"audit": samples}
 
 
 def main(argv=None):
@@ -372,26 +440,30 @@ def main(argv=None):
         "ks": args.ks,
         "bench_host": BENCH_HOST,
         "notes": [
-            "ours runs the shared_memory role with shared_memory_verify: false (snap_connect and snap connect verify "
-            "nothing); shm_verify is timed on its own",
+            "ours_api and ours_python run the shared_memory role with shared_memory_verify: false (snap_connect and "
+            "snap connect verify nothing) and transport snap-debug-api or python; shm_verify is timed on its own",
             "every Ansible time is the wall time of the whole ansible-playbook/ansible command, pipelining on",
             "floor: the same snap connect commands in one shell on the host, timed inside the guest",
+            "raw: ansible HOST -m raw -a 'snap debug api /v2/connections'; ours_adhoc: ansible HOST -m "
+            "snapfleet.snapd.shm_connection with transport snap-debug-api, same inventory and settings",
             "each repetition runs every variant once in a rotated order; ratios are taken within a repetition",
+            "snapd requests and remote commands: the api_requests and remote_commands fields of each timed "
+            "shm_connection result (over snap debug api one request per snapd answer the remote script returned; "
+            "over the socket one per HTTP request)",
         ],
     }
     try:
         lab.up()
         results["hosts"] = {name: {"flavour": h["snapd_flavour"], "snapd": h["snapd_version"]} for name, h in lab.hosts.items()}
-        results["apply"] = measure_apply(controller, lab, args.ks, args.repeat)
+        results["apply"], results["counts"] = measure_apply(controller, lab, args.ks, args.repeat)
         # a failed part is recorded and the rest still measured: a long run is not thrown away
         parts = (
-            ("api_requests", lambda: measure_api_requests(controller, lab, sorted({1, max(args.ks)} | set(args.ks)))),
             ("read_only", lambda: measure_read_only(controller, lab, args.repeat, ks=(1,) if args.smoke else (1, 10))),
             ("audit", lambda: measure_audit(controller, lab, args.repeat, max(args.ks))),
         )
         for name, measure in parts:
             try:
-                results[name] = measure()
+                results.update(measure())
             except Exception as error:  # noqa: BLE001 - reported in the outputs and by the smoke check
                 log("%s failed: %s" % (name, error))
                 results.setdefault("errors", {})[name] = str(error)
