@@ -46,7 +46,7 @@ def pytest_terminal_summary(terminalreporter):
     if not faults and not bad_input and not hostile:
         return
     lines = []
-    if faults or bad_input:
+    if faults:
         survived = sum(1 for outcome in faults.values() if outcome == "passed")
         lines.append(f"faults survived (desired state after at most one re-run): {survived} of {len(faults)}")
         lines += [f"  {outcome:7} {name}" for name, outcome in faults.items()]
