@@ -236,7 +236,8 @@ def test_installed_snap_yaml_shows_what_snapd_dropped_after_its_warning_is_gone(
         # snapd no longer says it: no warning, and the dropped plug and slot are not in its API
         assert [w for w in api(fleet, host, "/v2/warnings?select=all") or [] if "shm-broken" in w["message"]] == []
         broken = api(fleet, host, "/v2/connections?select=all&snap=shm-broken")
-        assert broken["plugs"] == [] and broken["slots"] == []
+        # snapd writes an empty list as null
+        assert (broken.get("plugs") or [], broken.get("slots") or []) == ([], [])
         others, named = results[host]["others"], results[host]["named"]
         dropped = [(f["code"], f["subject"], f["evidence"].get("rule")) for f in others["findings"]
                    if "dropped" in f["code"]]

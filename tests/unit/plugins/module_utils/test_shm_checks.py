@@ -320,11 +320,13 @@ def test_a_hook_profile_may_hold_what_its_snaps_connections_grant_and_nothing_el
         ("apparmor-profile-not-enforced", "hook consumer.configure")]
 
 
-@pytest.mark.parametrize("flags", ["(attach_disconnected,mediate_deleted,complain)", "(unconfined)"])
+@pytest.mark.parametrize("flags", ["flags=(attach_disconnected,mediate_deleted,complain)", "flags=(unconfined)",
+                                   # snapd's classic template writes its flags without the word flags=
+                                   "(attach_disconnected,mediate_deleted,complain)"])
 def test_a_devmode_or_classic_snap_gives_no_apparmor_finding(flags):
     # devmode: the rules, in complain mode; classic: no interface rules at all, complain or unconfined
     profiles = profiles_for(GOOD_PROFILES)
-    profiles[("consumer", "app")] = 'profile "snap.consumer.app" flags=%s {\n  /** rwlkm,\n}\n' % flags
+    profiles[("consumer", "app")] = 'profile "snap.consumer.app" %s {\n  /** rwlkm,\n}\n' % flags
     kernel = dict(ENFORCED_UPDATE_NS, **{"snap.consumer.app": "complain"})
     assert apparmor(profiles=profiles, kernel=kernel) == []
     profiles[("consumer", "app")] = 'profile "snap.consumer.app" flags=(attach_disconnected) {\n}\n'
