@@ -176,6 +176,13 @@ class PlaybookRun:
         return self.output[-chars:]
 
 
+@pytest.fixture(params=["python", "snap-debug-api"])
+def transport(request):
+    """A test that takes it runs twice: the module with Python over /run/snapd.socket, and the action plugin
+    over `snap debug api` through the connection."""
+    return request.param
+
+
 def ansible_env(collections=None, **extra):
     env = dict(os.environ)
     env.update({"ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",

@@ -148,12 +148,6 @@ def fleet(tmp_path_factory, hostile_snap):
     sys.stderr.write("test_hostile.py: the fleet and every case took %.0f s\n" % (time.monotonic() - started))
 
 
-@pytest.fixture(params=["python", "snap-debug-api"])
-def transport(request):
-    """Each host-side case runs both ways: the module with Python, and the action plugin over snap debug api."""
-    return request.param
-
-
 def on(transport, module, args):
     """One task of `module` with `args`, run through `transport`."""
     return {f"snapfleet.snapd.{module}": dict(args, transport=transport)}

@@ -71,12 +71,6 @@ def holder(fleet):
                        f"snap disconnect {PLUG} {SLOT} 2>/dev/null; true", check=False)
 
 
-@pytest.fixture(params=["python", "snap-debug-api"])
-def transport(request):
-    """Each case runs both ways: the module with Python over the socket, and the action plugin over snap debug api."""
-    return request.param
-
-
 def run_module(fleet, installed_collection, module, args, transport):
     """Run one module task of the installed collection on the host with ansible-playbook, through `transport`;
     its registered result."""
