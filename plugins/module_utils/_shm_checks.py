@@ -54,7 +54,7 @@ STICKY_WORLD = 0o1777
 # the rule forms shared_memory.go emits; the default template's unquoted snap.NAME rules never match
 _INTERFACE_RULE = re.compile(r'^"/(?:\{dev,run\}|dev)/shm/[^"]*" [a-z]+,$')
 # the header of a generated profile: profile "snap.NAME.APP" flags=(attach_disconnected,mediate_deleted,complain) {
-# or, from snapd's classic template, the same flags without the optional word: profile "snap.NAME.APP" (...) {
+# or, as snapd 2.57 writes it (devmode and classic alike), without the optional word: profile "snap.NAME.APP" (...) {
 _PROFILE_FLAGS = re.compile(r'^\s*profile\s+\S+[^{(\n]*?(?:\bflags=)?\(([^)]*)\)', re.MULTILINE)
 
 

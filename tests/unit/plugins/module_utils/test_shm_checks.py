@@ -321,7 +321,7 @@ def test_a_hook_profile_may_hold_what_its_snaps_connections_grant_and_nothing_el
 
 
 @pytest.mark.parametrize("flags", ["flags=(attach_disconnected,mediate_deleted,complain)", "flags=(unconfined)",
-                                   # snapd's classic template writes its flags without the word flags=
+                                   # snapd 2.57 writes the flags without the word flags=
                                    "(attach_disconnected,mediate_deleted,complain)"])
 def test_a_devmode_or_classic_snap_gives_no_apparmor_finding(flags):
     # devmode: the rules, in complain mode; classic: no interface rules at all, complain or unconfined
