@@ -95,13 +95,13 @@ class Fleet:
         with self.guest(name) as guest:
             return guest.run(command, check=check, timeout=timeout)[1]
 
-    def run_everywhere(self, command, timeout=600):
-        """Run a command on every host at once (a thread per host); raises the first failure."""
+    def on_every_host(self, function):
+        """Call function(name) for every host at once (a thread per host); fails with every host's error."""
         errors = []
 
         def one(name):
             try:
-                self.run(name, command, timeout=timeout)
+                function(name)
             except Exception as err:  # re-raised below with the host's name
                 errors.append(f"{name}: {err}")
 
@@ -111,6 +111,10 @@ class Fleet:
         for thread in threads:
             thread.join()
         assert not errors, errors
+
+    def run_everywhere(self, command, timeout=600):
+        """Run a command on every host at once; fails with every host's error."""
+        self.on_every_host(lambda name: self.run(name, command, timeout=timeout))
 
     def pid(self, name):
         """The pid of a host's qemu, from the run folder's fleet.json."""

@@ -20,7 +20,6 @@ flock /tmp/snapfleet-lab.lock .venv/bin/python -m pytest -m lab tests/system/tes
 import json
 import shlex
 import signal
-import threading
 
 import pytest
 import yaml
@@ -103,23 +102,6 @@ def api(fleet, host, path):
     return json.loads(fleet.run(host, API_GET + shlex.quote(path)))["result"]
 
 
-def on_every_host(function):
-    errors = []
-
-    def one(host):
-        try:
-            function(host)
-        except Exception as error:  # re-raised below with the host's name
-            errors.append("%s: %s" % (host, error))
-
-    threads = [threading.Thread(target=one, args=(host,)) for host in HOSTS]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
-
-
 def _interrupted(signum, frame):
     raise KeyboardInterrupt("terminated")
 
@@ -151,7 +133,7 @@ def _fleet(tmp_path_factory):
                     guest.run("snap connect %s %s" % (plug, PROVIDER), timeout=900)
                 guest.run(MAKE_GADGET_CONNECTION, timeout=900)
 
-        on_every_host(prepare)
+        booted.on_every_host(prepare)
         booted.work = work
         yield booted
 
@@ -219,11 +201,11 @@ def test_hook_and_update_ns_profiles_are_checked_where_they_exist(fleet, play):
               "printf '  \"/{{dev,run}}/shm/planted\" mrwlk,\\n' >> {hook} && "
               "sed -i '/mount options=(bind, rw) \\/dev\\/shm\\/snap.shm-private\\//d' {ns}").format(
                   hook=HOOK_PROFILE, ns=UPDATE_NS_PROFILE)
-    on_every_host(lambda host: fleet.run(host, tamper))
+    fleet.on_every_host(lambda host: fleet.run(host, tamper))
     try:
         results = play([verify("tampered", checks=["apparmor"])])
     finally:
-        on_every_host(lambda host: fleet.run(host, "cp /root/hook.bak %s && cp /root/ns.bak %s"
+        fleet.on_every_host(lambda host: fleet.run(host, "cp /root/hook.bak %s && cp /root/ns.bak %s"
                                              % (HOOK_PROFILE, UPDATE_NS_PROFILE)))
     for host in HOSTS:
         assert apparmor_findings(results[host]["tampered"]) == [
@@ -261,7 +243,7 @@ def connection_task(register, check_mode=False, **args):
 
 def test_exclusive_keeps_a_gadget_connection_and_verify_flags_one_disconnected_by_hand(fleet, play):
     # the wrong connection of point 6 is gone, so that exclusive has nothing else to do
-    on_every_host(lambda host: fleet.run(host, "snap disconnect %s %s || true" % (PRIVATE, PROVIDER)))
+    fleet.on_every_host(lambda host: fleet.run(host, "snap disconnect %s %s || true" % (PRIVATE, PROVIDER)))
     for host in HOSTS:
         [gadget] = [c for c in api(fleet, host, "/v2/connections?interface=shared-memory")["established"]
                     if c["plug"] == {"snap": "shm-consumer", "plug": "shmem"}]

@@ -7,7 +7,6 @@ Python), snapd answers with each generation's version, AppArmor enforces on ever
 import json
 import re
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -111,10 +110,7 @@ def _assert_consumer_denied_until_connected(fleet, name):
 
 
 def test_apparmor_denies_consumer_until_connected_on_every_host(fleet):
-    with ThreadPoolExecutor(max_workers=len(fleet.hosts)) as pool:
-        checks = [pool.submit(_assert_consumer_denied_until_connected, fleet, name) for name in fleet.hosts]
-    for check in checks:
-        check.result()
+    fleet.on_every_host(lambda name: _assert_consumer_denied_until_connected(fleet, name))
 
 
 # --- forky (snapd 2.77) and a Python-less forky host, as on Ubuntu Core 26 ---------------------------
