@@ -5,7 +5,8 @@
 
 It answers as snapd's CLI does (the envelope pretty-printed with two-space indentation and sorted keys,
 errors on stderr with exit 1), talking to the FakeSnapd socket named by $FAKE_SNAPD_SOCKET. With
-$FAKE_SNAP_NO_DEBUG_API set it behaves like a snapd older than 2.64, which has no `debug api`.
+$FAKE_SNAP_NO_DEBUG_API set it behaves like a snapd older than 2.64, which has no `debug api`; with
+$FAKE_SNAP_START_SECONDS each process first sleeps that long, as a slow device's `snap` takes to start.
 """
 
 import http.client
@@ -51,11 +52,20 @@ def debug_api(args):
 
 
 def watch(change_id):
-    while not _request("GET", "/v2/changes/" + change_id).get("result", {}).get("ready"):
+    """As snapd's `snap watch`: exit 0 only when the change is ready and Done, else the error and exit 1."""
+    while True:
+        change = _request("GET", "/v2/changes/" + change_id).get("result", {})
+        if change.get("ready"):
+            break
         time.sleep(0.05)
+    if change.get("status") != "Done":
+        sys.stderr.write("error: %s\n" % (change.get("err") or "change finished in status %r" % change.get("status")))
+        sys.exit(1)
 
 
 def main(args):
+    # a slow device: every `snap` process takes this long to start (about a second under emulation)
+    time.sleep(float(os.environ.get("FAKE_SNAP_START_SECONDS") or 0))
     if args[:2] == ["debug", "api"]:
         debug_api(args[2:])
     elif args[:1] == ["watch"]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -146,6 +147,19 @@ def test_a_change_is_one_more_remote_command_whatever_the_number_of_actions(pair
     result = run_connection(CASES["exclusive list"], remote)
     assert [a["action"] for a in result["actions"]] == ["disconnect", "connect", "connect"]
     assert result["remote_commands"] == 2
+    # 3 reads, 3 POSTs, no GET of a change `snap watch` saw Done, then the connections again
+    assert result["api_requests"] == 3 + 3 + 1
+
+
+def test_the_three_reads_of_a_no_op_run_start_their_snap_processes_at_once(pair):
+    # each FAKE `snap` process sleeps 1.5 s first, as on a slow device: one after another the reads would
+    # take 4.5 s and more
+    remote = DebugApiHost(sh_runner(pair[1], FAKE_SNAP_START_SECONDS="1.5"), 20)
+    started = time.monotonic()
+    result = run_connection(params(connections=[item("logger:shmem", "provider:shmem")]), remote)
+    seconds = time.monotonic() - started
+    assert (result["changed"], result["api_requests"]) == (False, 3)
+    assert seconds < 3.5, "the three reads took %.1f s: they ran one after another" % seconds
 
 
 def test_exclusive_keeps_the_gadget_connection_on_both_transports(pair):
