@@ -20,7 +20,10 @@ options:
         runs C(snap debug api) (snapd 2.64 and later) and a few POSIX shell tools through the connection, and does
         the rest on the controller. A no-op run is one remote command per host.
       - V(auto) uses V(snap-debug-api) where snapd has it and O(socket) is the default, else V(python). A host
-        with neither (no Python and snapd older than 2.64) fails with one line saying what to install.
+        with neither (no Python and snapd older than 2.64) fails with one line saying what to install. Where
+        there is something to change and the target has Python, V(auto) reads over C(snap debug api) and lets
+        the module make the change: the module waits for each change inside one process, where C(snap debug api)
+        starts a C(snap) process for every wait (about a second each on a slow device).
       - Both transports take the same options and return the same results.
     type: str
     choices: [auto, python, snap-debug-api]

@@ -64,6 +64,12 @@ PROFILES_DIR = "/var/lib/snapd/apparmor/profiles"
 CALL_TIMEOUT = 60  # seconds for one snap debug api call; the whole step is bounded by the task's timeout
 
 
+class ChangesByModule(Exception):
+    """``transport: auto`` on a device with Python has something to change: the module makes it. It waits for each
+    change inside one process, where over snap debug api every wait is a ``snap`` process (about a second on a
+    slow device); raised before anything is sent."""
+
+
 class NoDebugApi(Exception):
     """This host's snapd has no ``snap debug api``. ``python`` is the host's python3 path, or None."""
 
@@ -457,10 +463,12 @@ class DebugApiHost:
 
     transport = "snap-debug-api"
 
-    def __init__(self, run, timeout, python="python3", root="/"):
+    def __init__(self, run, timeout, python="python3", root="/", changes_by_module=False):
         self._run = run
         self.timeout = timeout
         self.python = python  # the interpreter the module would run with, looked for when snapd lacks debug api
+        self.host_python = None  # its path on the device, found by the read; None where there is none
+        self.changes_by_module = changes_by_module  # apply() hands over to the module where the device has Python
         # where the host's files are read from, as LocalHost's root (the unit tests point both at a fake tree)
         self.root = root.rstrip("/")
         self.request_count = 0
@@ -490,6 +498,7 @@ class DebugApiHost:
             self._uid = None
         if "no-snap" in output.values:
             raise SnapdError("snapd is not installed on this host (no snap command); install snapd")
+        self.host_python = None if output.values.get("python") in (None, "", "none") else output.values["python"]
         answers = {}
         for name, path, query in STATE_REQUESTS:
             what = "GET " + path
@@ -533,6 +542,8 @@ class DebugApiHost:
         return read_snap_interfaces(self, snaps)
 
     def apply(self, actions):
+        if self.changes_by_module and self.host_python:
+            raise ChangesByModule()
         bodies = [json.dumps(_body(action.request()), sort_keys=True) for action in actions]
         output = self._execute(lambda nonce: apply_script(nonce, self.timeout, bodies))
         done = []

@@ -2,10 +2,11 @@
 
 Variants, each connecting K plugs of the lab's shm-many to the matching slots of shm-hub on one forky
 host (snapd 2.77, where both of our transports work):
-  ours_api      the snapfleet.snapd.shared_memory role (one shm_connection run for the whole list) with
-                transport snap-debug-api, the path `auto` picks on snapd 2.64 and later; verification off
-                (the others verify nothing, so verification is timed apart)
-  ours_python   the same role with transport python: the module runs on the host and uses the socket
+  ours_auto     the snapfleet.snapd.shared_memory role (one shm_connection run for the whole list) with the
+                default transport auto: on this host it reads over snap debug api, and the module makes any
+                change; verification off (the others verify nothing, so verification is timed apart)
+  ours_api      the same role with transport snap-debug-api forced (the path of a host without Python)
+  ours_python   the same role with transport python forced: the module runs on the host and uses the socket
   snap_connect  community.general.snap_connect, one module run per connection
   naive         ansible.builtin.command `snap connect PLUG SLOT`, one run per connection
   floor         the same `snap connect` commands in one shell on the host, timed inside the guest:
@@ -52,12 +53,13 @@ HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 REQUIREMENTS = REPO / "tests" / "requirements" / "bench.txt"
 CACHE = Path(os.environ.get("SNAPFLEET_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "snapfleet")
-PYTHON, SNAP_DEBUG_API = "python", "snap-debug-api"
-# what each variant of ours must report as its transport
-OURS = {"ours_api": SNAP_DEBUG_API, "ours_python": PYTHON, "ours_adhoc": SNAP_DEBUG_API}
+AUTO, PYTHON, SNAP_DEBUG_API = "auto", "python", "snap-debug-api"
+# what each variant of ours must report as its transport, in a no-op run and in a run from nothing
+OURS = {"ours_auto": {"noop": SNAP_DEBUG_API, "fresh": PYTHON}, "ours_api": {"noop": SNAP_DEBUG_API, "fresh": SNAP_DEBUG_API},
+        "ours_python": {"noop": PYTHON, "fresh": PYTHON}, "ours_adhoc": {"noop": SNAP_DEBUG_API}}
 VARIANTS = {
-    "noop": ("ours_api", "ours_python", "snap_connect", "naive", "floor", "ours_adhoc", "raw"),
-    "fresh": ("ours_api", "ours_python", "snap_connect", "naive", "floor"),
+    "noop": ("ours_auto", "ours_api", "ours_python", "snap_connect", "naive", "floor", "ours_adhoc", "raw"),
+    "fresh": ("ours_auto", "ours_api", "ours_python", "snap_connect", "naive", "floor"),
 }
 PLUGS = tuple("p%02d" % i for i in range(1, 11))
 BENCH_HOST = "lab3"  # forky in a mixed fleet: snapd 2.77, both transports
@@ -286,6 +288,7 @@ def _ours(transport):
 # The Ansible variants' playbooks, written into the run folder: community.general is only there at
 # run time, so ansible-lint could not resolve snap_connect in a playbook kept in the repository.
 PLAYBOOKS = {
+    "ours_auto": _ours(AUTO),
     "ours_api": _ours(SNAP_DEBUG_API),
     "ours_python": _ours(PYTHON),
     "snap_connect": {"tasks": [{
@@ -334,7 +337,7 @@ def timed_variant(variant, controller, lab, k, mode):
     else:
         return controller.playbook(controller.playbooks[variant], k, BENCH_HOST), None
     # the benchmark must time the path it names, and a no-op run must change nothing
-    if reported["transport"] != OURS[variant] or reported["changed"] != (mode == "fresh"):
+    if reported["transport"] != OURS[variant][mode] or reported["changed"] != (mode == "fresh"):
         raise RuntimeError("%s (K=%d, %s) reported transport %s, changed %s" % (variant, k, mode, reported["transport"],
                                                                                  reported["changed"]))
     return seconds, reported
@@ -440,8 +443,9 @@ def main(argv=None):
         "ks": args.ks,
         "bench_host": BENCH_HOST,
         "notes": [
-            "ours_api and ours_python run the shared_memory role with shared_memory_verify: false (snap_connect and "
-            "snap connect verify nothing) and transport snap-debug-api or python; shm_verify is timed on its own",
+            "ours_auto, ours_api and ours_python run the shared_memory role with shared_memory_verify: false "
+            "(snap_connect and snap connect verify nothing) and transport auto (the default), snap-debug-api or python; "
+            "shm_verify is timed on its own",
             "every Ansible time is the wall time of the whole ansible-playbook/ansible command, pipelining on",
             "floor: the same snap connect commands in one shell on the host, timed inside the guest",
             "raw: ansible HOST -m raw -a 'snap debug api /v2/connections'; ours_adhoc: ansible HOST -m "

@@ -7,9 +7,9 @@ import json
 import statistics
 from pathlib import Path
 
-# the variant every ratio is taken to: our modules over snap debug api, the path `transport: auto` picks on snapd 2.64+
-BASE = "ours_api"
-COLOURS = {"ours_api": "#1b6ac9", "ours_python": "#74c0fc", "ours_adhoc": "#0b7285", "raw": "#868e96",
+# the variant every ratio is taken to: our role with the default transport (auto)
+BASE = "ours_auto"
+COLOURS = {"ours_auto": "#0b3d91", "ours_api": "#1b6ac9", "ours_python": "#74c0fc", "ours_adhoc": "#0b7285", "raw": "#868e96",
            "snap_connect": "#d9480f", "naive": "#7048e8", "floor": "#2b8a3e"}
 TITLES = {"noop": "no-op run (all K already connected)", "fresh": "run from nothing connected"}
 

@@ -248,3 +248,49 @@ def test_a_host_with_neither_way_fails_with_one_line_naming_both(fleet, play):
     result = json.loads((forced.out.parent / f"info.json.{OLD}").read_text())
     assert result["failed"] is True and "transport: python" in result["msg"]
     assert fleet.run(OLD, "snap connections --all") == before
+
+
+AUTO_CHANGE = f"""
+- name: A change and a no-op with transport auto
+  hosts: all
+  gather_facts: false
+  become: true
+  tasks:
+    - name: Connect
+      snapfleet.snapd.shm_connection:
+        {PAIR}
+      register: connect
+    - name: Connect again, nothing to do
+      snapfleet.snapd.shm_connection:
+        {PAIR}
+      register: again
+    - name: Disconnect, back to the image's state
+      snapfleet.snapd.shm_connection:
+        {PAIR}
+        state: disconnected
+      register: disconnect
+    - name: Keep the results on the controller
+      ansible.builtin.copy:
+        content: "{{{{ [connect, again, disconnect] | to_json }}}}"
+        dest: "{{{{ out }}}}.{{{{ inventory_hostname }}}}"
+        mode: "0644"
+      delegate_to: localhost
+      become: false
+"""
+
+
+def test_auto_reads_over_snap_debug_api_and_lets_the_module_make_changes_where_there_is_python(fleet, play):
+    done = play(AUTO_CHANGE, "auto.json")
+    assert done.rc == 0, done.tail()
+    steps = {host: json.loads((done.out.parent / f"auto.json.{host}").read_text()) for host in fleet.hosts}
+    assert {host: [s["changed"] for s in run] for host, run in steps.items()} == {
+        host: [True, False, True] for host in fleet.hosts}
+    # the change goes where waiting for it costs least: the module where there is Python, else snap debug api;
+    # the no-op stays on snap debug api wherever snapd has it
+    assert {host: [s["transport"] for s in run] for host, run in steps.items()} == {
+        OLD: ["python", "python", "python"],
+        **{name: ["python", "snap-debug-api", "python"] for name in BOTH_WAYS},
+        NO_PYTHON: ["snap-debug-api"] * 3}
+    for host in fleet.hosts:
+        assert "shm-consumer:shmem" not in fleet.run(host, "snap connections shm-consumer | grep -v '^Interface'"
+                                                     " | awk '$3 != \"-\"'")

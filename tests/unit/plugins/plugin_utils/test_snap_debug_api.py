@@ -151,6 +151,23 @@ def test_a_change_is_one_more_remote_command_whatever_the_number_of_actions(pair
     assert result["api_requests"] == 3 + 3 + 1
 
 
+def test_auto_hands_a_change_to_the_module_where_the_device_has_python_before_anything_is_sent(pair):
+    remote = DebugApiHost(sh_runner(pair[1]), 20, changes_by_module=True)
+    with pytest.raises(_snap_debug_api.ChangesByModule):
+        run_connection(CASES["connect"], remote)
+    assert remote.host_python and [r for r in pair[1].requests if r[0] == "POST"] == []
+    # nothing to change: the run stays on snap debug api
+    assert run_connection(params(connections=[item("logger:shmem", "provider:shmem")]), remote)["changed"] is False
+
+
+def test_auto_makes_the_change_over_snap_debug_api_where_the_device_has_no_python(pair):
+    local, _ = hosts(pair)
+    remote = DebugApiHost(sh_runner(pair[1]), 20, python="no-such-python3", changes_by_module=True)
+    expected = outcome(run_connection, CASES["connect"], local)
+    assert outcome(run_connection, CASES["connect"], remote) == expected
+    assert remote.host_python is None and [r for r in pair[1].requests if r[0] == "POST"]
+
+
 def test_the_three_reads_of_a_no_op_run_start_their_snap_processes_at_once(pair):
     # each FAKE `snap` process sleeps 1.5 s first, as on a slow device: one after another the reads would
     # take 4.5 s and more
