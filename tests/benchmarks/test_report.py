@@ -58,6 +58,12 @@ def test_a_fresh_run_over_1_1x_the_floor_misses_the_third_target():
     assert verdicts(results(fresh_ours=11.5))[2] is False
 
 
+def test_the_third_target_names_the_forced_transports_beside_auto():
+    target = report.summarise(results())["targets"][2]
+    assert target["passed"] is True
+    assert "snap debug api forced: 3.00x" in target["measured"] and "python forced: 1.50x" in target["measured"]
+
+
 def test_requests_growing_with_k_miss_the_fourth_target_and_say_by_how_much():
     target = report.summarise(results(noop_requests=(3, 4)))["targets"][3]
     assert target["passed"] is False
