@@ -93,7 +93,7 @@ lab-status: $(VENVS_READY) ## list the running lab VMs
 test-lab: build lab-build ## pytest -m lab: the lab itself, the fleet playbooks, AWX jobs, faults, bad input, in-use guard
 	$(VENV_PYTHON) -m pytest -m lab -p no:cacheprovider -v --durations=0 tests/system
 
-test-integration: build lab-build ## integration targets through molecule on a bookworm + trixie fleet (SNAPFLEET_MOLECULE_FLAVOUR for others)
+test-integration: build lab-build ## integration targets through molecule on a trixie + forky fleet (SNAPFLEET_MOLECULE_FLAVOUR for others)
 	rm -rf build/collections
 	$(VENV)/bin/ansible-galaxy collection install -p build/collections build/snapfleet-snapd-*.tar.gz
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/build/collections" \
