@@ -33,7 +33,7 @@ import traceback
 
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._go_text import excerpt
+from ansible_collections.snapfleet.snapd.plugins.module_utils._go_text import excerpt, quoted
 
 try:
     from yaml import YAMLError
@@ -212,7 +212,8 @@ def go_scalar(text, tag=None, plain=True):
     if wanted not in ("", resolved_tag, STR):
         if wanted == FLOAT and resolved_tag == INT:
             return float(value)
-        raise SnapYamlError("cannot decode %s `%s` as a %s" % (_short(resolved_tag), excerpt(text), _short(wanted)))
+        # the scalar Go-quoted: it may hold newlines, and the message is one line
+        raise SnapYamlError("cannot decode %s %s as a %s" % (_short(resolved_tag), quoted(text), _short(wanted)))
     # go-yaml v2 hands a timestamp to an interface{} as its text (decode.go, "for backward compatibility")
     return text if resolved_tag == TIMESTAMP else value
 

@@ -124,6 +124,7 @@ fi
 frame python "$(command -v "$PYTHON" 2>/dev/null || echo none)"
 """
 
+
 # The reads of one snapshot, all at once: the parts of a pipeline run concurrently, and each part after the
 # first takes its own answer whole before it passes the one before it on, so the answers come out in order
 # and never interleave. Each `snap` process costs about a second on a slow device, so three at once are

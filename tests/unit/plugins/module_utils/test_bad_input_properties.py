@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import (
@@ -133,6 +133,7 @@ yaml_documents = st.lists(st.lists(yaml_tokens, max_size=6).map("".join), max_si
 
 @FAST
 @given(yaml_documents)
+@example("!!timestamp |\n\n  shmem:")  # found by this test: a tagged block scalar's newlines were in the message
 def test_yaml_assembled_from_its_syntax_is_linted_or_refused_with_one_line(text):
     try:
         document = load_snap_yaml(text)

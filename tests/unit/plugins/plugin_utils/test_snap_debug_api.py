@@ -161,7 +161,7 @@ def test_auto_hands_a_change_to_the_module_where_the_device_has_python_before_an
 
 
 def test_auto_makes_the_change_over_snap_debug_api_where_the_device_has_no_python(pair):
-    local, _ = hosts(pair)
+    local = hosts(pair)[0]
     remote = DebugApiHost(sh_runner(pair[1]), 20, python="no-such-python3", changes_by_module=True)
     expected = outcome(run_connection, CASES["connect"], local)
     assert outcome(run_connection, CASES["connect"], remote) == expected
