@@ -16,7 +16,8 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import g
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, HostReads, RunFailure
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import (
     CONNECTIONS_REQUEST,
-    STATE_REQUESTS,
+    WARNINGS_REQUEST,
+    state_requests,
     read_snap_interfaces,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import read_snap_processes
@@ -63,10 +64,14 @@ class LocalHost:
     def uid(self):
         return os.geteuid()
 
-    def read(self, processes=False):
+    def read(self, processes=False, warnings=True):
         # /proc is read on demand (processes()): here it costs no round trip
-        answers = dict((name, self.client.get(path, dict(query or ()))) for name, path, query in STATE_REQUESTS)
-        return HostReads(answers["system_info"], answers["connections"], answers["warnings"], self.uid())
+        answers = dict((name, self.client.get(path, dict(query or ()))) for name, path, query in state_requests(warnings))
+        return HostReads(answers["system_info"], answers["connections"], answers.get("warnings"), self.uid())
+
+    def warnings(self):
+        name, path, query = WARNINGS_REQUEST
+        return self.client.get(path, dict(query)) or []
 
     def processes(self, snaps):
         return read_snap_processes(self.root, snaps)

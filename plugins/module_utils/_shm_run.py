@@ -15,9 +15,12 @@ controller, and both give the same result for the same state.
 
 A host provides:
 
-``read(processes=False) -> HostReads``
-    snapd's system-info, shared-memory connections and warnings, read together; with ``processes``
-    the host may gather the snap processes holding /dev/shm objects in the same round trip.
+``read(processes=False, warnings=True) -> HostReads``
+    snapd's system-info, shared-memory connections and (unless ``warnings`` is False) warnings, read
+    together; with ``processes`` the host may gather the snap processes holding /dev/shm objects in the
+    same round trip.
+``warnings()``
+    snapd's warnings on their own; shm_connection reads them only to word a refusal.
 ``processes(snaps) -> ProcessScan``
     the processes of ``snaps`` holding /dev/shm objects open or mapped, and those it could not read
     (``_shm_users``).
@@ -72,7 +75,7 @@ class HostReads:
 
     system_info: t.Mapping[str, t.Any]
     connections: t.Mapping[str, t.Any]
-    warnings: t.Sequence[t.Any]
+    warnings: t.Optional[t.Sequence[t.Any]]  # None when not read (shm_connection reads them only to word a refusal)
     uid: int
 
 
@@ -138,9 +141,14 @@ def run_connection(params, host, check_mode=False, diff=False):
     """shm_connection: reconcile the desired connections; returns the result dict or raises RunFailure."""
     desired = _desired_items(params)
     try:
-        reads = host.read(processes=_may_disconnect(params, desired))
-        state = state_from_api(reads.system_info, reads.connections, reads.warnings)
+        # snapd's warnings only say why a plug or slot is missing (a dropped declaration): read them when the
+        # plan refuses, not on every run (over snap debug api each read is a `snap` process)
+        reads = host.read(processes=_may_disconnect(params, desired), warnings=False)
+        state = state_from_api(reads.system_info, reads.connections, None)
         plan = build_plan(desired, state, params["exclusive"], host.snap_interfaces, params["manage_gadget_connections"])
+        if plan.refusals:
+            state = state_from_api(reads.system_info, reads.connections, host.warnings())
+            plan = build_plan(desired, state, params["exclusive"], host.snap_interfaces, params["manage_gadget_connections"])
     except SnapdError as error:
         raise RunFailure(str(error), api_requests=host.request_count)
 

@@ -176,6 +176,12 @@ STATE_REQUESTS = (
     ("warnings", "/v2/warnings", (("select", "all"),)),
 )
 CONNECTIONS_REQUEST = STATE_REQUESTS[1]
+WARNINGS_REQUEST = STATE_REQUESTS[2]
+
+
+def state_requests(warnings=True):
+    """The GETs of one snapshot; without snapd's warnings when the caller reads them only if it needs them."""
+    return STATE_REQUESTS if warnings else STATE_REQUESTS[:2]
 
 
 def read_state(client, snaps=None):

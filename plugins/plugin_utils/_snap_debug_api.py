@@ -45,7 +45,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import HostFacts, PrivateSetup, facts_needed
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import MAX_YAML_BYTES
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, HostReads
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import CONNECTIONS_REQUEST, STATE_REQUESTS
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import CONNECTIONS_REQUEST, WARNINGS_REQUEST, state_requests
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
     ProcessRecord,
     ProcessScan,
@@ -296,9 +296,9 @@ def _script(nonce, deadline_seconds, *parts, **variables):
     return "\n".join(lines) + "".join(parts)
 
 
-def read_script(nonce, timeout, processes, python="python3", root=""):
+def read_script(nonce, timeout, processes, python="python3", root="", warnings=True):
     calls = _concurrently(["call %s %s" % (name, shlex.quote(query_path(path, query)))
-                           for name, path, query in STATE_REQUESTS])
+                           for name, path, query in state_requests(warnings)])
     return _script(nonce, timeout, _PRELUDE, _READ, calls, _PROCESSES if processes else "", PYTHON=python, ROOT=root)
 
 
@@ -491,8 +491,8 @@ class DebugApiHost:
     def uid(self):
         return self._uid
 
-    def read(self, processes=False):
-        output = self._execute(lambda nonce: read_script(nonce, self.timeout, processes, self.python, self.root))
+    def read(self, processes=False, warnings=True):
+        output = self._execute(lambda nonce: read_script(nonce, self.timeout, processes, self.python, self.root, warnings))
         try:
             self._uid = int(output.values.get("uid", ""))
         except ValueError:
@@ -501,7 +501,7 @@ class DebugApiHost:
             raise SnapdError("snapd is not installed on this host (no snap command); install snapd")
         self.host_python = None if output.values.get("python") in (None, "", "none") else output.values["python"]
         answers = {}
-        for name, path, query in STATE_REQUESTS:
+        for name, path, query in state_requests(warnings):
             what = "GET " + path
             lines = output.sections.get(name)
             if name == "system_info" and "python" in output.values:
@@ -517,13 +517,19 @@ class DebugApiHost:
             answers[name] = result_of(payload, what)
         if processes:
             self._processes = output.sections.get("processes")
-        return HostReads(answers["system_info"], answers["connections"], answers["warnings"] or [], self._uid)
+        return HostReads(answers["system_info"], answers["connections"],
+                         (answers["warnings"] or []) if warnings else None, self._uid)
+
+    def warnings(self):
+        """snapd's warnings, in a round trip of their own (shm_connection reads them only to word a refusal)."""
+        name, path, query = WARNINGS_REQUEST
+        return self.get(path, dict(query)) or []
 
     def processes(self, snaps):
         if not snaps:
             return ProcessScan()
         if self._processes is None:
-            self.read(processes=True)
+            self.read(processes=True, warnings=False)
         return scan_of(self._processes, snaps)
 
     def get(self, path, query=None):

@@ -134,12 +134,12 @@ def test_both_transports_give_the_same_result_and_leave_the_same_state(pair, cas
     assert pair[0].undesired == pair[1].undesired
 
 
-def test_a_no_op_run_is_one_remote_command_and_three_requests_whatever_the_list(pair):
+def test_a_no_op_run_is_one_remote_command_and_two_requests_whatever_the_list(pair):
     items = [item("logger:shmem", "provider:shmem")] * 10
     remote = hosts(pair)[1]
     result = run_connection(params(connections=items), remote)
     assert result["changed"] is False
-    assert (result["remote_commands"], result["api_requests"]) == (1, 3)
+    assert (result["remote_commands"], result["api_requests"]) == (1, 2)
 
 
 def test_a_change_is_one_more_remote_command_whatever_the_number_of_actions(pair):
@@ -147,8 +147,8 @@ def test_a_change_is_one_more_remote_command_whatever_the_number_of_actions(pair
     result = run_connection(CASES["exclusive list"], remote)
     assert [a["action"] for a in result["actions"]] == ["disconnect", "connect", "connect"]
     assert result["remote_commands"] == 2
-    # 3 reads, 3 POSTs, no GET of a change `snap watch` saw Done, then the connections again
-    assert result["api_requests"] == 3 + 3 + 1
+    # 2 reads, 3 POSTs, no GET of a change `snap watch` saw Done, then the connections again
+    assert result["api_requests"] == 2 + 3 + 1
 
 
 def test_auto_hands_a_change_to_the_module_where_the_device_has_python_before_anything_is_sent(pair):
@@ -168,15 +168,27 @@ def test_auto_makes_the_change_over_snap_debug_api_where_the_device_has_no_pytho
     assert remote.host_python is None and [r for r in pair[1].requests if r[0] == "POST"]
 
 
-def test_the_three_reads_of_a_no_op_run_start_their_snap_processes_at_once(pair):
-    # each FAKE `snap` process sleeps 1.5 s first, as on a slow device: one after another the reads would
-    # take 4.5 s and more
+def test_the_reads_of_one_run_start_their_snap_processes_at_once(pair):
+    # each FAKE `snap` process sleeps 1.5 s first, as on a slow device: shm_info's three reads one after
+    # another would take 4.5 s and more
     remote = DebugApiHost(sh_runner(pair[1], FAKE_SNAP_START_SECONDS="1.5"), 20)
     started = time.monotonic()
-    result = run_connection(params(connections=[item("logger:shmem", "provider:shmem")]), remote)
+    result = run_info(dict(snaps=None), remote)
     seconds = time.monotonic() - started
-    assert (result["changed"], result["api_requests"]) == (False, 3)
+    assert result["api_requests"] == 3
     assert seconds < 3.5, "the three reads took %.1f s: they ran one after another" % seconds
+
+
+def test_a_no_op_run_reads_no_warnings_and_a_refusal_reads_them_to_say_why(pair):
+    local, remote = hosts(pair)
+    assert run_connection(params(connections=[item("logger:shmem", "provider:shmem")]), remote)["api_requests"] == 2
+    assert not [r for r in pair[1].requests if r[1] == "/v2/warnings"]
+    # shm-broken's declaration was dropped: the refusal quotes snapd's warning, on both transports alike
+    case = params(connections=[item("shm-broken:shmem", "provider:shmem")])
+    expected = outcome(run_connection, case, local)
+    assert expected["failed"] is True and "snapd warned" in expected["msg"], expected
+    assert outcome(run_connection, case, remote) == expected
+    assert [r for r in pair[1].requests if r[1] == "/v2/warnings"]
 
 
 def test_exclusive_keeps_the_gadget_connection_on_both_transports(pair):
