@@ -51,8 +51,11 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import 
 
 STICKY_WORLD = 0o1777
 
-# the rule forms shared_memory.go emits; the default template's unquoted snap.NAME rules never match
-_INTERFACE_RULE = re.compile(r'^"/(?:\{dev,run\}|dev)/shm/[^"]*" [a-z]+,$')
+# the rule forms shared_memory.go emits, and only those: a slot path's r, rwk (before 2.56.1) or mrwlk on
+# "/{dev,run}/shm/X", and a private plug's mrwlkix on "/dev/shm/*" or "/dev/shm/**". The default template's
+# unquoted snap.NAME rules never match, nor do other interfaces' /dev/shm rules: system-files writes
+# "/dev/shm/X{,/,/**}" rk, or rwkl, (interfaces/builtin/common_files.go)
+_INTERFACE_RULE = re.compile(r'^(?:"/\{dev,run\}/shm/[^"{}]+" (?:r|rwk|mrwlk)|"/dev/shm/\*\*?" mrwlkix),$')
 # the header of a generated profile: profile "snap.NAME.APP" flags=(attach_disconnected,mediate_deleted,complain) {
 # or, as snapd 2.57 writes it (devmode and classic alike), without the optional word: profile "snap.NAME.APP" (...) {
 _PROFILE_FLAGS = re.compile(r'^\s*profile\s+\S+[^{(\n]*?(?:\bflags=)?\(([^)]*)\)', re.MULTILINE)
@@ -446,6 +449,25 @@ def _has_entry(fstab_text, snap):
     return any(line.split() == wanted for line in (fstab_text or "").splitlines())
 
 
+def _umask_meaning(directory):
+    """What a 2.55.3-2.55.4 private directory's mode (0777 minus a umask, no sticky bit) says: who made it, and
+    who may create objects in the snap's private /dev/shm."""
+    mode = directory.mode
+    if mode == 0o755:
+        return ("0755 is snap-update-ns's work under snapd's umask 0022: only root may create objects in the snap's "
+                "private /dev/shm, so the snap's apps running as any other user cannot")
+    if mode == 0o777:
+        return ("0777 is snap-confine's work under umask 0000: any user may create objects in the snap's private "
+                "/dev/shm and, with no sticky bit, delete or replace any other user's")
+    made = "%s is 0777 under umask %s" % (_mode(mode), _mode(0o777 & ~mode))
+    if mode & 0o002:
+        return ("%s: any user may create objects in the snap's private /dev/shm and, with no sticky bit, delete or "
+                "replace any other user's" % made)
+    if mode & 0o020:
+        return "%s: only root and group %d may create objects in the snap's private /dev/shm" % (made, directory.gid)
+    return "%s: only root may create objects in the snap's private /dev/shm" % made
+
+
 def _check_private_dir(snap, setup, version):
     path = "/dev/shm/snap.%s" % snap
     subject = "private %s" % snap
@@ -470,11 +492,12 @@ def _check_private_dir(snap, setup, version):
         return findings
     if (not before(version, PRIVATE_SINCE) and before(version, PRIVATE_DIR_MODE_SINCE)
             and directory.uid == 0 and not directory.mode & ~0o777):
-        findings.append(finding("private-dir-umask", subject, "%s has mode %s, not 1777: snapd %s makes it without the "
-                                "sticky bit and under the umask of whatever runs snap-update-ns (fixed in %s), so only "
-                                "root may create objects in the snap's private /dev/shm; upgrade snapd, then remove the "
-                                "directory while the snap is stopped so that it is made again"
-                                % (path, _mode(directory.mode), version, version_text(PRIVATE_DIR_MODE_SINCE)), evidence))
+        findings.append(finding("private-dir-umask", subject, "%s has mode %s, not 1777: snapd %s makes it 0777 "
+                                "minus the umask of the process that creates it, without the sticky bit (fixed in "
+                                "%s); %s; upgrade snapd, then remove the directory while the snap is stopped so that "
+                                "it is made again" % (path, _mode(directory.mode), version,
+                                                      version_text(PRIVATE_DIR_MODE_SINCE), _umask_meaning(directory)),
+                                evidence))
         return findings
     findings.append(finding("private-dir-mode", subject, "%s has mode %s, not 1777" % (path, _mode(directory.mode)),
                             evidence))

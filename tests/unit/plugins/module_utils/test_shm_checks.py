@@ -28,6 +28,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import
     check_users,
     expected_rules,
     held_declarations,
+    interface_rules,
     merge_findings,
     object_paths,
     profile_apps,
@@ -343,6 +344,41 @@ def test_a_private_plug_on_an_app_slot_is_one_connections_finding_and_no_spuriou
     profiles = profiles_for({("provider", "app"): GOOD_PROFILES[("provider", "app")],
                              ("shm-private", "app"): GOOD_PROFILES[("shm-private", "app")]})
     assert apparmor(state, profiles, {"shm-private": GOOD_UPDATE_NS["shm-private"]}) == []
+
+
+@pytest.mark.parametrize("line, ours", [
+    ('"/{dev,run}/shm/bar" r,', True),
+    ('"/{dev,run}/shm/bar" rwk,', True),
+    ('"/{dev,run}/shm/bar*" mrwlk,', True),
+    ('"/dev/shm/*" mrwlkix,', True),
+    ('"/dev/shm/**" mrwlkix,', True),
+    # system-files (common_files.go formatPath and allowPathAccess): read and write paths
+    ('"/dev/shm/foo{,/,/**}" rk,', False),
+    ('"/dev/shm/foo{,/,/**}" rwkl,', False),
+    ('"/dev/shm/bar{,/,/**}" rwkl,', False),
+    # other permissions or forms shared_memory.go never writes
+    ('"/{dev,run}/shm/bar" rw,', False),
+    ('"/dev/shm/bar" mrwlk,', False),
+    ('"/dev/shm/*" mrwlk,', False),
+    ('"/{dev,run}/shm/snap.x{,/,/**}" r,', False),
+    # the default template's rules are unquoted
+    ("/{dev,run}/shm/snap.@{SNAP_INSTANCE_NAME}.** mrwlkix,", False),
+])
+def test_only_the_rule_forms_of_the_shared_memory_interface_count_as_its_rules(line, ours):
+    assert interface_rules("profile x {\n  %s\n}\n" % line) == ({line} if ours else set())
+
+
+SYSTEM_FILES_RULES = ['"/dev/shm/foo{,/,/**}" rk,', '"/dev/shm/bar{,/,/**}" rwkl,']
+
+
+def test_system_files_rules_on_dev_shm_beside_a_shared_memory_plug_give_no_apparmor_finding():
+    profiles = dict(GOOD_PROFILES)
+    for key in (("consumer", "app"), ("shm-private", "app")):
+        profiles[key] = GOOD_PROFILES[key] + SYSTEM_FILES_RULES
+    assert apparmor(profiles=profiles_for(profiles)) == []
+    # and a rule of ours that no connection grants is still found among them
+    profiles[("consumer", "app")] = profiles[("consumer", "app")] + ['"/{dev,run}/shm/foo" mrwlk,']
+    assert apparmor(profiles=profiles_for(profiles)) == [("apparmor-rule-unexpected", "app consumer.app")]
 
 
 def test_profile_apps_lists_every_bound_app_but_not_the_system_slot():

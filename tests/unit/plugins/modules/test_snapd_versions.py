@@ -112,6 +112,31 @@ def test_a_private_dir_without_the_sticky_bit_is_snapds_own_doing_on_2_55_3_and_
     assert [(code, severity) for code, severity, dummy in found if code != "private-namespace-pending"] == expected
 
 
+UMASK_FIX = ("upgrade snapd, then remove the directory while the snap is stopped so that it is made again")
+
+
+@pytest.mark.parametrize("version, mode, meaning", [
+    ("2.55.4", 0o755, "0755 is snap-update-ns's work under snapd's umask 0022: only root may create objects in the "
+                      "snap's private /dev/shm, so the snap's apps running as any other user cannot"),
+    ("2.55.3", 0o777, "0777 is snap-confine's work under umask 0000: any user may create objects in the snap's "
+                      "private /dev/shm and, with no sticky bit, delete or replace any other user's"),
+    ("2.55.3", 0o775, "0775 is 0777 under umask 0002: only root and group 0 may create objects in the snap's "
+                      "private /dev/shm"),
+    ("2.55.4", 0o700, "0700 is 0777 under umask 0077: only root may create objects in the snap's private /dev/shm"),
+    ("2.55.4", 0o773, "0773 is 0777 under umask 0004: any user may create objects in the snap's private /dev/shm "
+                      "and, with no sticky bit, delete or replace any other user's"),
+])
+def test_the_umask_finding_says_the_mode_found_and_what_it_means(capsys, root, version, mode, meaning):
+    write(root, "var/lib/snapd/mount/snap.shm-private.fstab", "/dev/shm/snap.shm-private /dev/shm none bind,rw 0 0\n")
+    os.mkdir(str(root / "dev" / "shm" / "snap.shm-private"))
+    os.chmod(str(root / "dev" / "shm" / "snap.shm-private"), mode)
+    found = [item for item in verify_on(capsys, version, private_plug, checks=["private"])
+             if item[0] == "private-dir-umask"]
+    assert found == [("private-dir-umask", "warning", "/dev/shm/snap.shm-private has mode %04o, not 1777: snapd %s "
+                      "makes it 0777 minus the umask of the process that creates it, without the sticky bit (fixed in "
+                      "2.55.5); %s; %s" % (mode, version, meaning, UMASK_FIX))]
+
+
 # --- 2.60.3: a connection stored by 2.54 without "private" -----------------------------------------------------------
 
 def stored_by_2_54(fake):
