@@ -429,7 +429,10 @@ def _check_update_ns(snap, text, wanted, kernel_profiles):
 # --- private /dev/shm -------------------------------------------------------------------------------------------
 
 def private_plugs(state):
-    """{snap: plug endpoint} of every snap with a private plug."""
+    """{snap: plug endpoint} of every snap with a plug snapd treats as private: none below snapd 2.55.3, which
+    never reads the attribute."""
+    if before(state.version, PRIVATE_SINCE):
+        return {}
     return dict((endpoint.snap, endpoint) for endpoint, plug in sorted(state.plugs.items()) if plug.private)
 
 
@@ -540,14 +543,15 @@ def check_private(state, private_snaps, setups, host_mounts):
     findings = []
     for snap in private_snaps:
         subject = "private %s" % snap
-        setup = setups.get(snap)
-        if setup is not None:
-            findings.extend(_check_private_dir(snap, setup, state.version))
         if before(state.version, PRIVATE_SINCE):
+            # nor does it make /dev/shm/snap.NAME: whatever is there is no private setup's to judge
             findings.append(finding("private-unsupported", subject, "snapd %s ignores private and has no system "
                                     "shared-memory slot (needs %s)" % (state.version, version_text(PRIVATE_SINCE)),
                                     {"version": state.version}))
             continue
+        setup = setups.get(snap)
+        if setup is not None:
+            findings.extend(_check_private_dir(snap, setup, state.version))
         plug = plugs.get(snap)
         if plug is None:
             findings.append(finding("private-not-connected", subject, "snap %s has no private shared-memory plug" % snap,
