@@ -276,13 +276,14 @@ def private_rule(version):
     return '"/dev/shm/**" mrwlkix,'
 
 
-def expected_rules(state):
-    """{(snap, app): set of alternative-tuples}: the rules each app's profile must hold, from the connections.
+def _sides(state):
+    """(snap, apps, set of alternative-tuples) for each side of each established connection that gets rules.
 
-    Built from the attributes stored with each connection, as snapd builds the profiles.
+    Built from the attributes stored with each connection, as snapd builds the profiles. apps are the apps
+    /v2/connections binds to the plug or slot; hooks are never listed, so a side with no app is bound to hooks only.
     """
     version = state.version
-    expected = {}
+    sides = []
     for connection in state.established:
         plug = state.plugs.get(connection.plug)
         slot = state.slots.get(connection.slot)
@@ -293,26 +294,50 @@ def expected_rules(state):
         else:
             plug_rules = set(_write_rule_forms(version, path) for path in write)
             plug_rules.update(('"/{dev,run}/shm/%s" r,' % path,) for path in read)
-        if slot is not None and not state.is_system(connection.slot):
+        if not state.is_system(connection.slot):
             # the slot side always gets write access to both lists, whatever the plug: AppArmorConnectedSlot skips
             # only the system snap's slot, so even a private plug wrongly connected to an app slot opens it
-            for app in slot.apps:
-                rules = expected.setdefault((connection.slot.snap, app), set())
-                rules.update(_write_rule_forms(version, path) for path in write + read)
-        for app in (plug.apps if plug is not None else ()):
-            expected.setdefault((connection.plug.snap, app), set()).update(plug_rules)
+            sides.append((connection.slot.snap, slot.apps if slot is not None else None,
+                          set(_write_rule_forms(version, path) for path in write + read)))
+        sides.append((connection.plug.snap, plug.apps if plug is not None else None, plug_rules))
+    return sides
+
+
+def expected_rules(state):
+    """{(snap, app): set of alternative-tuples}: the rules each app's profile must hold, from the connections."""
+    expected = {}
+    for snap, apps, rules in _sides(state):
+        for app in apps or ():
+            expected.setdefault((snap, app), set()).update(rules)
     return expected
 
 
+def hook_rules(state):
+    """{snap: set of alternative-tuples} of the plugs and slots bound to no app: what at least one of the snap's
+    hook profiles must hold, since snapd binds them to hooks only."""
+    rules = {}
+    for snap, apps, wanted in _sides(state):
+        if apps is not None and not apps:
+            rules.setdefault(snap, set()).update(wanted)
+    return rules
+
+
 def profile_apps(state):
-    """(snap, app) of every app bound to a shared-memory plug or slot: the profiles worth reading."""
+    """(snap, app) of every app bound to a shared-memory plug or slot: the profiles worth reading.
+
+    The readers read the hooks' and the snap-update-ns profiles of every snap named here, so a snap whose plugs and
+    slots are bound to no app (to hooks only) is named as (snap, None): no app profile of its own to read.
+    """
     apps = set()
-    for endpoint, plug in state.plugs.items():
-        apps.update((endpoint.snap, app) for app in plug.apps)
-    for endpoint, slot in state.slots.items():
-        if not state.is_system(endpoint):
-            apps.update((endpoint.snap, app) for app in slot.apps)
-    return sorted(apps)
+    for endpoint, declared in list(state.plugs.items()) + list(state.slots.items()):
+        if state.is_system(endpoint):
+            continue
+        apps.update((endpoint.snap, app) for app in declared.apps)
+    named = set(snap for snap, app in apps)
+    for endpoint, declared in list(state.plugs.items()) + list(state.slots.items()):
+        if not state.is_system(endpoint) and endpoint.snap not in named and not declared.apps:
+            apps.add((endpoint.snap, None))
+    return sorted(apps, key=lambda pair: (pair[0], pair[1] or ""))
 
 
 def interface_rules(profile_text):
@@ -368,7 +393,7 @@ def check_apparmor(state, apparmor_enabled, kernel_profiles, profiles, update_ns
     expected = expected_rules(state)
     by_design = set(snap for (snap, app), text in profiles.items() if not_enforcing_by_design(text))
     granted = {}
-    for (snap, app), wanted in expected.items():
+    for snap, dummy, wanted in _sides(state):
         granted.setdefault(snap, set()).update(form for forms in wanted for form in forms)
     findings = []
     for snap, app in sorted(set(profiles) | set(expected)):
@@ -395,11 +420,43 @@ def check_apparmor(state, apparmor_enabled, kernel_profiles, profiles, update_ns
                                     % (name, rule), {"profile": name, "rule": rule}))
         if kernel_profiles is not None and (wanted or found):
             _enforced(findings, kernel_profiles, subject, name)
+    for snap, wanted in sorted(hook_rules(state).items()):
+        if snap not in by_design:
+            findings.extend(_check_hooks_hold(snap, wanted, profiles))
     private = set(connection.plug.snap for connection in state.established if connection_is_private(state, connection))
     for snap, text in sorted((update_ns_profiles or {}).items()):
         if snap in by_design:
             continue
         findings.extend(_check_update_ns(snap, text, snap in private, kernel_profiles))
+    return findings
+
+
+def _check_hooks_hold(snap, wanted, profiles):
+    """Each rule of a plug or slot bound to hooks only is in at least one of the snap's hook profiles.
+
+    Which hook a plug is bound to is in the snap.yaml, not in snapd's API: one profile holding the rule is enough.
+    A snap with no hook profile at all has nothing bound to run with it, and gives no finding.
+    """
+    hooks = sorted((app, text) for (owner, app), text in profiles.items()
+                   if owner == snap and app.startswith("hook.") and text is not None)
+    if not hooks:
+        return []
+    if len(hooks) == 1:
+        subject, where = _subject(snap, hooks[0][0]), "profile snap.%s.%s" % (snap, hooks[0][0])
+    else:
+        subject, where = "hooks %s" % snap, "no hook profile of %s (%s)" % (
+            snap, ", ".join("snap.%s.%s" % (snap, app) for app, dummy in hooks))
+    found = set()
+    for dummy, text in hooks:
+        found.update(interface_rules(text))
+    findings = []
+    for forms in sorted(wanted):
+        if not found.intersection(forms):
+            message = ("%s lacks %s" if len(hooks) == 1 else "%s has %s") % (where, forms[-1])
+            findings.append(finding("apparmor-rule-missing", subject, message + ", which a connection of a plug or "
+                                    "slot bound to hooks only grants", {"profiles": ["snap.%s.%s" % (snap, app)
+                                                                                   for app, dummy in hooks],
+                                                                        "rule": forms[-1]}))
     return findings
 
 
