@@ -453,10 +453,9 @@ def _check_hooks_hold(snap, wanted, profiles):
     for forms in sorted(wanted):
         if not found.intersection(forms):
             message = ("%s lacks %s" if len(hooks) == 1 else "%s has %s") % (where, forms[-1])
+            evidence = {"profiles": ["snap.%s.%s" % (snap, app) for app, dummy in hooks], "rule": forms[-1]}
             findings.append(finding("apparmor-rule-missing", subject, message + ", which a connection of a plug or "
-                                    "slot bound to hooks only grants", {"profiles": ["snap.%s.%s" % (snap, app)
-                                                                                   for app, dummy in hooks],
-                                                                        "rule": forms[-1]}))
+                                    "slot bound to hooks only grants", evidence))
     return findings
 
 

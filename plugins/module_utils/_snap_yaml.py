@@ -429,8 +429,7 @@ def _pairs(node):
         key, value = items[index], items[index + 1]
         if _is_merge(key):
             for item in _merged(value):
-                for pair in _pairs(item):
-                    yield pair
+                yield from _pairs(item)
             continue
         yield key, value
 

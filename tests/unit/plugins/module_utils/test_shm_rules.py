@@ -273,8 +273,9 @@ MERGE_FAILS = "cannot parse YAML: map merge requires map or sequence of maps as 
 # (snap.yaml text, what snapd's decoder holds, or the SnapYamlError that refuses the whole snap)
 STRUCTURE = [
     # repeated top-level keys: go-yaml v2 decodes each into the same map field (decode.go mappingStruct, mapping)
-    ("plugs:\n" + PLUG_A + "plugs:\n" + PLUG_B, {"plugs": {"a": {"interface": "shared-memory", "private": True},
-                                                       "b": {"interface": "shared-memory", "shared-memory": "x"}}}),
+    ("plugs:\n" + PLUG_A + "plugs:\n" + PLUG_B,
+     {"plugs": {"a": {"interface": "shared-memory", "private": True},
+                "b": {"interface": "shared-memory", "shared-memory": "x"}}}),
     ("slots:\n  s: {write: [a]}\nslots:\n  t: {read: [b]}\n",
      {"slots": {"s": {"write": ["a"]}, "t": {"read": ["b"]}}}),
     ("apps:\n" + APP_RUN + "apps:\n  other: {plugs: [b]}\n",
@@ -316,8 +317,8 @@ STRUCTURE = [
     ('x: "\\\\ \\t\\x41\\u00e9\\N\\_\\e\\0"\n', {"x": "\\ \tA\u00e9\u0085\u00a0\x1b\x00"}),
     ('x: "\\ud800"\n', SnapYamlError("cannot parse YAML: while scanning a double-quoted scalar: found invalid "
                                      "Unicode character escape code (line 1)")),
-    ('x: "\\U00110000 \\\'"\n', SnapYamlError("cannot parse YAML: while scanning a double-quoted scalar: found "
-                                             "invalid Unicode character escape code")),
+    ('x: "\\U00110000 \\\'"\n',
+     SnapYamlError("cannot parse YAML: while scanning a double-quoted scalar: found invalid Unicode character escape code")),
 ]
 
 

@@ -225,8 +225,8 @@ def test_private_no_snap_is_checked_for_a_private_dev_shm_and_one_named_is_unsup
     os.chmod(str(root / "dev" / "shm" / "snap.consumer"), 0o755)
     assert verify_on(capsys, version, private_on_app_slot, checks=["private"]) == []
     assert verify_on(capsys, version, private_on_app_slot, checks=["private"], private_snaps=["consumer"]) == [
-        ("private-unsupported", "error", "snapd %s ignores private and has no system shared-memory slot (needs "
-                                           "2.55.3)" % version)]
+        ("private-unsupported", "error",
+         "snapd %s ignores private and has no system shared-memory slot (needs 2.55.3)" % version)]
 
 
 @pytest.mark.parametrize("version", OLD_PRIVATE)
