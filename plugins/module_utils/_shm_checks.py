@@ -51,8 +51,11 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import 
 
 STICKY_WORLD = 0o1777
 
-# the rule forms shared_memory.go emits; the default template's unquoted snap.NAME rules never match
-_INTERFACE_RULE = re.compile(r'^"/(?:\{dev,run\}|dev)/shm/[^"]*" [a-z]+,$')
+# the rule forms shared_memory.go emits, and only those: a slot path's r, rwk (before 2.56.1) or mrwlk on
+# "/{dev,run}/shm/X", and a private plug's mrwlkix on "/dev/shm/*" or "/dev/shm/**". The default template's
+# unquoted snap.NAME rules never match, nor do other interfaces' /dev/shm rules: system-files writes
+# "/dev/shm/X{,/,/**}" rk, or rwkl, (interfaces/builtin/common_files.go)
+_INTERFACE_RULE = re.compile(r'^(?:"/\{dev,run\}/shm/[^"{}]+" (?:r|rwk|mrwlk)|"/dev/shm/\*\*?" mrwlkix),$')
 # the header of a generated profile: profile "snap.NAME.APP" flags=(attach_disconnected,mediate_deleted,complain) {
 # or, as snapd 2.57 writes it (devmode and classic alike), without the optional word: profile "snap.NAME.APP" (...) {
 _PROFILE_FLAGS = re.compile(r'^\s*profile\s+\S+[^{(\n]*?(?:\bflags=)?\(([^)]*)\)', re.MULTILINE)
@@ -273,13 +276,14 @@ def private_rule(version):
     return '"/dev/shm/**" mrwlkix,'
 
 
-def expected_rules(state):
-    """{(snap, app): set of alternative-tuples}: the rules each app's profile must hold, from the connections.
+def _sides(state):
+    """(snap, apps, set of alternative-tuples) for each side of each established connection that gets rules.
 
-    Built from the attributes stored with each connection, as snapd builds the profiles.
+    Built from the attributes stored with each connection, as snapd builds the profiles. apps are the apps
+    /v2/connections binds to the plug or slot; hooks are never listed, so a side with no app is bound to hooks only.
     """
     version = state.version
-    expected = {}
+    sides = []
     for connection in state.established:
         plug = state.plugs.get(connection.plug)
         slot = state.slots.get(connection.slot)
@@ -290,26 +294,50 @@ def expected_rules(state):
         else:
             plug_rules = set(_write_rule_forms(version, path) for path in write)
             plug_rules.update(('"/{dev,run}/shm/%s" r,' % path,) for path in read)
-        if slot is not None and not state.is_system(connection.slot):
+        if not state.is_system(connection.slot):
             # the slot side always gets write access to both lists, whatever the plug: AppArmorConnectedSlot skips
             # only the system snap's slot, so even a private plug wrongly connected to an app slot opens it
-            for app in slot.apps:
-                rules = expected.setdefault((connection.slot.snap, app), set())
-                rules.update(_write_rule_forms(version, path) for path in write + read)
-        for app in (plug.apps if plug is not None else ()):
-            expected.setdefault((connection.plug.snap, app), set()).update(plug_rules)
+            sides.append((connection.slot.snap, slot.apps if slot is not None else None,
+                          set(_write_rule_forms(version, path) for path in write + read)))
+        sides.append((connection.plug.snap, plug.apps if plug is not None else None, plug_rules))
+    return sides
+
+
+def expected_rules(state):
+    """{(snap, app): set of alternative-tuples}: the rules each app's profile must hold, from the connections."""
+    expected = {}
+    for snap, apps, rules in _sides(state):
+        for app in apps or ():
+            expected.setdefault((snap, app), set()).update(rules)
     return expected
 
 
+def hook_rules(state):
+    """{snap: set of alternative-tuples} of the plugs and slots bound to no app: what at least one of the snap's
+    hook profiles must hold, since snapd binds them to hooks only."""
+    rules = {}
+    for snap, apps, wanted in _sides(state):
+        if apps is not None and not apps:
+            rules.setdefault(snap, set()).update(wanted)
+    return rules
+
+
 def profile_apps(state):
-    """(snap, app) of every app bound to a shared-memory plug or slot: the profiles worth reading."""
+    """(snap, app) of every app bound to a shared-memory plug or slot: the profiles worth reading.
+
+    The readers read the hooks' and the snap-update-ns profiles of every snap named here, so a snap whose plugs and
+    slots are bound to no app (to hooks only) is named as (snap, None): no app profile of its own to read.
+    """
     apps = set()
-    for endpoint, plug in state.plugs.items():
-        apps.update((endpoint.snap, app) for app in plug.apps)
-    for endpoint, slot in state.slots.items():
-        if not state.is_system(endpoint):
-            apps.update((endpoint.snap, app) for app in slot.apps)
-    return sorted(apps)
+    for endpoint, declared in list(state.plugs.items()) + list(state.slots.items()):
+        if state.is_system(endpoint):
+            continue
+        apps.update((endpoint.snap, app) for app in declared.apps)
+    named = set(snap for snap, app in apps)
+    for endpoint, declared in list(state.plugs.items()) + list(state.slots.items()):
+        if not state.is_system(endpoint) and endpoint.snap not in named and not declared.apps:
+            apps.add((endpoint.snap, None))
+    return sorted(apps, key=lambda pair: (pair[0], pair[1] or ""))
 
 
 def interface_rules(profile_text):
@@ -365,7 +393,7 @@ def check_apparmor(state, apparmor_enabled, kernel_profiles, profiles, update_ns
     expected = expected_rules(state)
     by_design = set(snap for (snap, app), text in profiles.items() if not_enforcing_by_design(text))
     granted = {}
-    for (snap, app), wanted in expected.items():
+    for snap, dummy, wanted in _sides(state):
         granted.setdefault(snap, set()).update(form for forms in wanted for form in forms)
     findings = []
     for snap, app in sorted(set(profiles) | set(expected)):
@@ -392,11 +420,42 @@ def check_apparmor(state, apparmor_enabled, kernel_profiles, profiles, update_ns
                                     % (name, rule), {"profile": name, "rule": rule}))
         if kernel_profiles is not None and (wanted or found):
             _enforced(findings, kernel_profiles, subject, name)
+    for snap, wanted in sorted(hook_rules(state).items()):
+        if snap not in by_design:
+            findings.extend(_check_hooks_hold(snap, wanted, profiles))
     private = set(connection.plug.snap for connection in state.established if connection_is_private(state, connection))
     for snap, text in sorted((update_ns_profiles or {}).items()):
         if snap in by_design:
             continue
         findings.extend(_check_update_ns(snap, text, snap in private, kernel_profiles))
+    return findings
+
+
+def _check_hooks_hold(snap, wanted, profiles):
+    """Each rule of a plug or slot bound to hooks only is in at least one of the snap's hook profiles.
+
+    Which hook a plug is bound to is in the snap.yaml, not in snapd's API: one profile holding the rule is enough.
+    A snap with no hook profile at all has nothing bound to run with it, and gives no finding.
+    """
+    hooks = sorted((app, text) for (owner, app), text in profiles.items()
+                   if owner == snap and app.startswith("hook.") and text is not None)
+    if not hooks:
+        return []
+    if len(hooks) == 1:
+        subject, where = _subject(snap, hooks[0][0]), "profile snap.%s.%s" % (snap, hooks[0][0])
+    else:
+        subject, where = "hooks %s" % snap, "no hook profile of %s (%s)" % (
+            snap, ", ".join("snap.%s.%s" % (snap, app) for app, dummy in hooks))
+    found = set()
+    for dummy, text in hooks:
+        found.update(interface_rules(text))
+    findings = []
+    for forms in sorted(wanted):
+        if not found.intersection(forms):
+            message = ("%s lacks %s" if len(hooks) == 1 else "%s has %s") % (where, forms[-1])
+            evidence = {"profiles": ["snap.%s.%s" % (snap, app) for app, dummy in hooks], "rule": forms[-1]}
+            findings.append(finding("apparmor-rule-missing", subject, message + ", which a connection of a plug or "
+                                    "slot bound to hooks only grants", evidence))
     return findings
 
 
@@ -426,7 +485,10 @@ def _check_update_ns(snap, text, wanted, kernel_profiles):
 # --- private /dev/shm -------------------------------------------------------------------------------------------
 
 def private_plugs(state):
-    """{snap: plug endpoint} of every snap with a private plug."""
+    """{snap: plug endpoint} of every snap with a plug snapd treats as private: none below snapd 2.55.3, which
+    never reads the attribute."""
+    if before(state.version, PRIVATE_SINCE):
+        return {}
     return dict((endpoint.snap, endpoint) for endpoint, plug in sorted(state.plugs.items()) if plug.private)
 
 
@@ -444,6 +506,25 @@ def fstab_entry(snap):
 def _has_entry(fstab_text, snap):
     wanted = fstab_entry(snap).split()
     return any(line.split() == wanted for line in (fstab_text or "").splitlines())
+
+
+def _umask_meaning(directory):
+    """What a 2.55.3-2.55.4 private directory's mode (0777 minus a umask, no sticky bit) says: who made it, and
+    who may create objects in the snap's private /dev/shm."""
+    mode = directory.mode
+    if mode == 0o755:
+        return ("0755 is snap-update-ns's work under snapd's umask 0022: only root may create objects in the snap's "
+                "private /dev/shm, so the snap's apps running as any other user cannot")
+    if mode == 0o777:
+        return ("0777 is snap-confine's work under umask 0000: any user may create objects in the snap's private "
+                "/dev/shm and, with no sticky bit, delete or replace any other user's")
+    made = "%s is 0777 under umask %s" % (_mode(mode), _mode(0o777 & ~mode))
+    if mode & 0o002:
+        return ("%s: any user may create objects in the snap's private /dev/shm and, with no sticky bit, delete or "
+                "replace any other user's" % made)
+    if mode & 0o020:
+        return "%s: only root and group %d may create objects in the snap's private /dev/shm" % (made, directory.gid)
+    return "%s: only root may create objects in the snap's private /dev/shm" % made
 
 
 def _check_private_dir(snap, setup, version):
@@ -470,11 +551,12 @@ def _check_private_dir(snap, setup, version):
         return findings
     if (not before(version, PRIVATE_SINCE) and before(version, PRIVATE_DIR_MODE_SINCE)
             and directory.uid == 0 and not directory.mode & ~0o777):
-        findings.append(finding("private-dir-umask", subject, "%s has mode %s, not 1777: snapd %s makes it without the "
-                                "sticky bit and under the umask of whatever runs snap-update-ns (fixed in %s), so only "
-                                "root may create objects in the snap's private /dev/shm; upgrade snapd, then remove the "
-                                "directory while the snap is stopped so that it is made again"
-                                % (path, _mode(directory.mode), version, version_text(PRIVATE_DIR_MODE_SINCE)), evidence))
+        findings.append(finding("private-dir-umask", subject, "%s has mode %s, not 1777: snapd %s makes it 0777 "
+                                "minus the umask of the process that creates it, without the sticky bit (fixed in "
+                                "%s); %s; upgrade snapd, then remove the directory while the snap is stopped so that "
+                                "it is made again" % (path, _mode(directory.mode), version,
+                                                      version_text(PRIVATE_DIR_MODE_SINCE), _umask_meaning(directory)),
+                                evidence))
         return findings
     findings.append(finding("private-dir-mode", subject, "%s has mode %s, not 1777" % (path, _mode(directory.mode)),
                             evidence))
@@ -517,14 +599,15 @@ def check_private(state, private_snaps, setups, host_mounts):
     findings = []
     for snap in private_snaps:
         subject = "private %s" % snap
-        setup = setups.get(snap)
-        if setup is not None:
-            findings.extend(_check_private_dir(snap, setup, state.version))
         if before(state.version, PRIVATE_SINCE):
+            # nor does it make /dev/shm/snap.NAME: whatever is there is no private setup's to judge
             findings.append(finding("private-unsupported", subject, "snapd %s ignores private and has no system "
                                     "shared-memory slot (needs %s)" % (state.version, version_text(PRIVATE_SINCE)),
                                     {"version": state.version}))
             continue
+        setup = setups.get(snap)
+        if setup is not None:
+            findings.extend(_check_private_dir(snap, setup, state.version))
         plug = plugs.get(snap)
         if plug is None:
             findings.append(finding("private-not-connected", subject, "snap %s has no private shared-memory plug" % snap,

@@ -530,7 +530,8 @@ def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_names
                  slot_paths=()):
     """The HostFacts the chosen check families need (_shm_facts.FACTS_BY_FAMILY), each read once.
 
-    apps are the (snap, app) pairs whose generated profiles to read (_shm_checks.profile_apps);
+    apps are the (snap, app) pairs whose generated profiles to read (_shm_checks.profile_apps; app None for a snap
+    with no app to read, only its hooks' and snap-update-ns profiles);
     private_snaps the snaps whose private setup to inspect; user_snaps the snaps whose processes
     may use a connection's objects (_shm_users.connection_snaps); slot_paths the slots' read and write
     paths to list /dev/shm's objects for (_shm_checks.object_paths).
@@ -549,7 +550,8 @@ def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_names
         "apparmor_enabled": lambda: apparmor()[0],
         "kernel_profiles": lambda: apparmor()[1],
         "profiles": lambda: dict(((snap, app), snap_profile(root, snap, app))
-                                 for snap, app in list(apps) + hook_profiles(root, snaps)) if apparmor()[0] else {},
+                                 for snap, app in list(apps) + hook_profiles(root, snaps)
+                                 if app is not None) if apparmor()[0] else {},
         "update_ns_profiles": lambda: dict((snap, update_ns_profile(root, snap))
                                            for snap in snaps) if apparmor()[0] else {},
         "private": lambda: dict((snap, private_setup_facts(root, snap, ns_reader)) for snap in private_snaps),

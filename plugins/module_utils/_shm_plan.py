@@ -243,7 +243,7 @@ class _Planner:
             if connection.pair in self.decided:
                 continue
             plug = self.state.plugs.get(connection.plug)
-            if plug is not None and plug.private and self.state.is_system(connection.slot):
+            if plug is not None and self._private(plug) and self.state.is_system(connection.slot):
                 # a private plug's system connection is the snap's own /dev/shm, not a sharing decision
                 self.kept.append(Kept(connection.plug, connection.slot,
                                       "a private plug's connection to the system slot: the snap's own /dev/shm"))
@@ -267,7 +267,7 @@ class _Planner:
             reason = "restore the auto-connection that was manually disconnected"
         else:
             reason = "listed as connected"
-        if not plug.private and plug.identifier != slot.identifier:
+        if not self._private(plug) and plug.identifier != slot.identifier:
             reason += "; identifiers differ, let through by allow_identifier_mismatch"
             self.warnings.append(
                 "connecting %s to %s although the plug's shared-memory identifier %s differs from the slot's %s "
@@ -297,14 +297,14 @@ class _Planner:
         snaps have a snap declaration, and a store rule on either replaces it (interfaces/policy/policy.go): the
         user may vouch for such a pair with allow_identifier_mismatch.
         """
-        if plug.private and not self.state.is_system(slot.endpoint):
+        if self._private(plug) and not self.state.is_system(slot.endpoint):
             self.refuse(
                 "private-plug-app-slot",
                 "cannot connect %s to %s: the plug is private (private: true) and may only connect to the system slot "
                 ":shared-memory; leave the slot out or write :shared-memory" % (plug.endpoint, slot.endpoint),
             )
             return False
-        if not plug.private and self.state.is_system(slot.endpoint):
+        if not self._private(plug) and self.state.is_system(slot.endpoint):
             self.refuse(
                 "system-slot-needs-private-plug",
                 "cannot connect %s to %s: the system slot serves only private plugs (private: true), and plug %s "
@@ -312,7 +312,7 @@ class _Planner:
                 % (plug.endpoint, slot.endpoint, plug.endpoint, _quoted(plug.identifier)),
             )
             return False
-        if not plug.private and plug.identifier != slot.identifier and not allow_identifier_mismatch:
+        if not self._private(plug) and plug.identifier != slot.identifier and not allow_identifier_mismatch:
             self.refuse(
                 "identifier-mismatch",
                 "cannot connect %s to %s: the plug's shared-memory identifier %s does not match the slot's %s; "
@@ -324,10 +324,17 @@ class _Planner:
             return False
         return True
 
+    def _private(self, plug):
+        """Whether snapd treats the plug as private: snapd 2.54.0-2.55.2 never read the attribute, so there a
+        plug with private: true is an ordinary one (slot-path rules, no mount, any app slot of its identifier)."""
+        return plug.private and not before(self.state.version, PRIVATE_SINCE)
+
     def _private_supported(self, plug, slot_endpoint):
+        """Below 2.55.3 only what needs the system slot is refused: a plug declared private may still connect to an
+        app slot there, as the ordinary plug snapd takes it for."""
         if not before(self.state.version, PRIVATE_SINCE):
             return True
-        if plug.private or self.state.is_system(slot_endpoint):
+        if self.state.is_system(slot_endpoint):
             self.refuse(
                 "snapd-too-old-for-private",
                 "cannot use %s with %s: snapd %s on this host ignores private: true and has no system shared-memory "

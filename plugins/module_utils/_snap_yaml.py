@@ -36,6 +36,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.snapfleet.snapd.plugins.module_utils._go_text import excerpt, quoted
 
 try:
+    from yaml import SafeLoader as _PurePythonLoader
     from yaml import YAMLError
     from yaml.events import (
         AliasEvent,
@@ -52,6 +53,14 @@ except ImportError:
 else:
     HAS_YAML = True
     YAML_IMPORT_ERROR = None
+
+    class _GoEscapesLoader(_PurePythonLoader):
+        """PyYAML's own scanner with go-yaml v2's escapes in double-quoted scalars (scannerc.go): \\' is a quote,
+        and \\/ an unknown escape; libyaml and PyYAML have them the other way round."""
+
+        ESCAPE_REPLACEMENTS = dict((char, text) for char, text in _PurePythonLoader.ESCAPE_REPLACEMENTS.items()
+                                   if char != "/")
+        ESCAPE_REPLACEMENTS["'"] = "'"
 
 MAX_YAML_BYTES = 1024 * 1024
 MAX_YAML_DEPTH = 64
@@ -232,7 +241,7 @@ def _binary(text):
 class _Node(object):
     """A scalar (``value`` its text), a sequence or a mapping (``items`` its children, keys and values in turn)."""
 
-    __slots__ = ("kind", "tag", "value", "plain", "items", "line", "height")
+    __slots__ = ("kind", "tag", "value", "plain", "items", "line", "height", "alias")
 
     def __init__(self, kind, event, value=None):
         self.kind = kind
@@ -242,6 +251,28 @@ class _Node(object):
         self.items = []
         self.line = event.start_mark.line + 1 if event.start_mark else 0
         self.height = 1
+        self.alias = False
+
+    def aliased(self, event):
+        """The node as an alias (*name) of it stands for it: the same children, marked as reached by an alias,
+        which go-yaml v2's merge tells apart (a sequence alias cannot be merged), at the alias's line."""
+        node = _Node.__new__(_Node)
+        for name in self.__slots__:
+            setattr(node, name, getattr(self, name))
+        node.alias = True
+        node.line = event.start_mark.line + 1 if event.start_mark else 0
+        return node
+
+
+# what go-yaml v2's scanner says of a \\u or \\U escape of a surrogate or past U+10FFFF, as libyaml does
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_BAD_CODE = "while scanning a double-quoted scalar: found invalid Unicode character escape code"
+
+
+def _loader(text):
+    """libyaml (or PyYAML) through ansible's SafeLoader, unless the text holds a backslash: then PyYAML's own
+    scanner with go-yaml's escapes, which only a double-quoted scalar's backslash can tell apart."""
+    return _GoEscapesLoader(text) if "\\" in text else SafeLoader(text)
 
 
 def _compose(text):
@@ -251,15 +282,21 @@ def _compose(text):
     nodes and characters, so a few hundred aliases of one long string would otherwise make every rule and message
     that quotes a path handle gigabytes, and a chain of aliases would nest deeper than any depth limit on the text.
     """
-    loader = SafeLoader(text)
+    loader = _loader(text)
     try:
         anchors = {}   # anchor -> (node, nodes, characters) an alias of it expands to
         stack = []     # [node, anchor, nodes, characters] per open collection
         root = None
         nodes = characters = 0
         aliases_used = False
-        while loader.check_event():
-            event = loader.get_event()
+        while True:
+            try:
+                if not loader.check_event():
+                    break
+                event = loader.get_event()
+            except ValueError:
+                # PyYAML's scanner makes chr() of a \\U escape past U+10FFFF
+                raise SnapYamlError(_BAD_CODE)
             if isinstance(event, DocumentEndEvent):
                 break
             if isinstance(event, CollectionEndEvent):
@@ -276,8 +313,12 @@ def _compose(text):
                 if event.anchor not in anchors:
                     raise SnapYamlError("refusing YAML with a recursive or undefined alias *%s" % event.anchor)
                 node, size_nodes, size_characters = anchors[event.anchor]
+                node = node.aliased(event)
                 aliases_used = True
             elif isinstance(event, ScalarEvent):
+                if event.style == '"' and _SURROGATE.search(event.value):
+                    # only an escape can make one: the text was decoded from UTF-8
+                    raise SnapYamlError("%s (line %d)" % (_BAD_CODE, event.start_mark.line + 1))
                 node, size_nodes, size_characters = _Node("scalar", event, event.value), 1, len(event.value)
                 if event.anchor is not None:
                     anchors[event.anchor] = (node, 1, len(event.value))
@@ -371,52 +412,101 @@ def _text_list(node):
     return _value(node)
 
 
-def _fill(mapping, node, key_of, value_of):
-    """Decode a mapping node into `mapping`, merges (<<) in place: a merged key overwrites the keys before it and
-    the keys after it overwrite it, and of a list of merged maps the first one wins (go-yaml v2's mapping())."""
+def _merged(value):
+    """The maps a merge (<<) brings in, in the order go-yaml v2's merge() decodes them: a map, or the maps of a
+    sequence written in place, last to first, so that the first wins. A sequence reached through an alias (<<: *s)
+    fails as anything else does, and go-yaml's failure refuses the whole document."""
+    merged = value.items[::-1] if value.kind == "seq" and not value.alias else [value]
+    if any(item.kind != "map" for item in merged):
+        raise SnapYamlError("map merge requires map or sequence of maps as the value (line %d)" % value.line)
+    return merged
+
+
+def _pairs(node):
+    """(key node, value node) of a mapping node in go-yaml v2's order, each merge's pairs in its place."""
     items = node.items
     for index in range(0, len(items) - 1, 2):
         key, value = items[index], items[index + 1]
         if _is_merge(key):
-            merged = value.items[::-1] if value.kind == "seq" else [value]
-            if any(item.kind != "map" for item in merged):
-                raise SnapYamlError("map merge requires map or sequence of maps as the value (line %d)" % value.line)
-            for item in merged:
-                _fill(mapping, item, key_of, value_of)
+            for item in _merged(value):
+                yield from _pairs(item)
             continue
+        yield key, value
+
+
+def _fill(mapping, node, key_of, value_of):
+    """Decode a mapping node into `mapping`, merges (<<) in place: a merged key overwrites the keys before it and
+    the keys after it overwrite it, and of a list of merged maps the first one wins (go-yaml v2's mapping())."""
+    for key, value in _pairs(node):
         mapping[key_of(key)] = value_of(value)
 
 
-def _decoded_as(node, fields):
-    """A mapping node decoded as a Go struct: field names are the keys' texts, each field decoded by its function."""
+def _unknown_field(node):
+    """A key snapd's struct has no field for: go-yaml v2's mappingStruct never decodes its value, so nothing in it
+    can fail the document; it is kept as an interface{} would hold it when that decodes, else left out."""
+    try:
+        return _value(node)
+    except SnapYamlError:
+        return _LEFT_OUT
+
+
+_LEFT_OUT = object()
+
+
+def _decoded_as(node, fields, known=None):
+    """A mapping node decoded as a Go struct, as go-yaml v2's mappingStruct does: field names are the keys' texts,
+    and each occurrence of a field, merged (<<) or repeated, is decoded in turn into the same field. A Go map field
+    (a decoder of _names_to) keeps what earlier occurrences put in it and takes the new keys over them; any other
+    field is replaced. `known` names the struct's other fields (decoded as interface{}); None: every key is one."""
     if node.kind != "map":
         return _value(node)
     body = {}
-    _fill(body, node, _name, lambda value: value)
-    # the decoder of each field runs once, on the node that won the field
-    return dict((name, fields.get(name, _value)(value)) for name, value in body.items())
+    for key, value in _pairs(node):
+        name = _name(key)
+        decode = fields.get(name)
+        if decode is None:
+            decode = _value if known is None or name in known else _unknown_field
+        into = body.get(name)
+        if getattr(decode, "into_map", False) and isinstance(into, dict):
+            body[name] = decode(value, into)
+        else:
+            body[name] = decode(value)
+    return dict((name, value) for name, value in body.items() if value is not _LEFT_OUT)
 
 
 def _names_to(decode):
-    """A Go map[string]T: keys are texts, values decoded by `decode`."""
-    def decoded(node):
+    """A Go map[string]T: keys are texts, values decoded by `decode`; decoded `into` a map already there, the keys
+    are added to it (go-yaml v2's mapping() makes a new map only for a nil one)."""
+    def decoded(node, into=None):
         if node.kind != "map":
             return _value(node)
-        mapping = {}
+        mapping = {} if into is None else into
         _fill(mapping, node, _name, decode)
         return mapping
+    decoded.into_map = True
     return decoded
 
 
 _APP_OR_HOOK = {"plugs": _text_list, "slots": _text_list}
+# the other fields of snapd 2.77's appYaml and hookYaml (snap/info_snap_yaml.go); go-yaml skips any other key
+_APP_FIELDS = frozenset((
+    "aliases", "command", "command-chain", "daemon", "daemon-scope", "stop-command", "reload-command",
+    "post-stop-command", "stop-timeout", "start-timeout", "watchdog-timeout", "completer", "refresh-mode", "stop-mode",
+    "install-mode", "restart-condition", "restart-delay", "success-exit-status", "bus-name", "activates-on",
+    "common-id", "environment", "sockets", "after", "before", "timer", "autostart"))
+_HOOK_FIELDS = frozenset(("environment", "command-chain"))
+_SNAP_FIELDS = frozenset((
+    "version", "type", "architectures", "assumes", "title", "description", "summary", "provenance", "license",
+    "epoch", "base", "confinement", "grade", "environment", "layout", "system-usernames", "links", "components",
+    "layouts"))
 # snap/info_snap_yaml.go snapYaml, as far as the declarations go: name string, plugs and slots
 # map[string]interface{}, apps map[string]appYaml and hooks map[string]hookYaml with plugs and slots []string
 _SNAP_YAML = {
     "name": _text,
     "plugs": _names_to(_value),
     "slots": _names_to(_value),
-    "apps": _names_to(lambda node: _decoded_as(node, _APP_OR_HOOK)),
-    "hooks": _names_to(lambda node: _decoded_as(node, _APP_OR_HOOK)),
+    "apps": _names_to(lambda node: _decoded_as(node, _APP_OR_HOOK, _APP_FIELDS)),
+    "hooks": _names_to(lambda node: _decoded_as(node, _APP_OR_HOOK, _HOOK_FIELDS)),
 }
 
 
@@ -458,7 +548,7 @@ def load_snap_yaml(content):
         root = _compose(text)
         if root is None:
             return None
-        return _decoded_as(root, _SNAP_YAML)
+        return _decoded_as(root, _SNAP_YAML, _SNAP_FIELDS)
     except YAMLError as exc:
         raise SnapYamlError("cannot parse YAML: %s" % _yaml_problem(exc))
     except SnapYamlError as exc:

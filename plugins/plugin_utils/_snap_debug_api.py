@@ -333,7 +333,7 @@ def facts_script(nonce, timeout, families, apps, private_snaps, user_snaps=(), r
         steps.append(file("text", "aa_profiles", "/sys/kernel/security/apparmor/profiles"))
     if "profiles" in wanted:
         steps += [file("text", "profile:%s.%s" % (snap, app), "%s/snap.%s.%s" % (PROFILES_DIR, snap, app))
-                  for snap, app in apps]
+                  for snap, app in apps if app is not None]
         steps += ["hookprofiles %s" % shlex.quote(snap) for snap in sorted(set(snap for snap, app in apps))]
     if "update_ns_profiles" in wanted:
         steps += [file("text", "update-ns:" + snap, "%s/snap-update-ns.%s" % (PROFILES_DIR, snap))
@@ -596,7 +596,7 @@ class DebugApiHost:
         return Applied(tuple(done), connections=result_of(payload, "GET /v2/connections"))
 
     def facts(self, families, apps, private_snaps, user_snaps, slot_paths):
-        for name in [snap for snap, app in apps] + [app for snap, app in apps] + list(private_snaps):
+        for name in [snap for snap, app in apps] + [app for snap, app in apps if app is not None] + list(private_snaps):
             _checked_name(name)
         if not facts_needed(families):
             # the connections are all in snapd's answers: nothing of the host to read, no remote command
@@ -855,7 +855,7 @@ def _profiles(output, apps, snaps):
         if snap in snaps and HOOK_NAME.fullmatch(hook))
     return dict(((snap, app), _text_value(output, "profile:%s.%s" % (snap, app),
                                           "%s/snap.%s.%s" % (PROFILES_DIR, snap, app)))
-                for snap, app in list(apps) + hooks)
+                for snap, app in list(apps) + hooks if app is not None)
 
 
 def _private_setup(output, snap):

@@ -1,4 +1,4 @@
-"""Issue 12 on real snapd: gadget-made connections, dropped declarations after snapd's warning is gone, and
+"""Issues 12 and 20 on real snapd: gadget-made connections, dropped declarations after snapd's warning is gone, and
 confinement and profiles, judged through snapd's API on every lab flavour at once.
 
 One fleet of three hosts: lab1 bookworm (snapd 2.57, the module runs with Python), lab2 trixie (snapd 2.68) and
@@ -9,6 +9,9 @@ Python-less variant of a flavour is not one of them. Set up on each host:
 - three snaps of our own, packed here: shm-hooked (strict, with a `remove` hook, so snapd writes the hook's
   profile), shm-devmode (installed --devmode) and shm-classic (installed --classic), each plugging into
   shm-provider:shmem; and shm-private's private plug wrongly connected to shm-provider:shmem as well;
+- two snaps of issue 20, packed from tests/system/snaps/: shm-sysfiles, whose app holds a system-files plug on
+  /dev/shm paths (connected to the system) beside a shared-memory plug (connected to shm-provider:shmem), and
+  shm-hooky, whose private plug is bound only to its `remove` hook (connected to the system slot), not to its app;
 - shm-consumer:shmem connected to shm-provider:shmem, then marked made by the gadget (`by-gadget` and `auto` in
   /var/lib/snapd/state.json, edited while snapd is stopped: without a model assertion there is no other way to
   get one), and snapd's warnings about shm-broken removed, as if the 28 days had passed.
@@ -20,6 +23,7 @@ flock /tmp/snapfleet-lab.lock .venv/bin/python -m pytest -m lab tests/system/tes
 import json
 import shlex
 import signal
+from pathlib import Path
 
 import pytest
 import yaml
@@ -33,12 +37,17 @@ HOSTS = {"lab1": "bookworm", "lab2": "trixie", "lab3": "forky"}
 PROVIDER = "shm-provider:shmem"
 GADGET = "shm-consumer:shmem"
 PRIVATE = "shm-private:shared-memory"
-OURS = ("shm-hooked", "shm-devmode", "shm-classic")
-# the desired state of the gadget test: our three snaps and the private plug's own /dev/shm, not the gadget's pair
+OURS = ("shm-hooked", "shm-devmode", "shm-classic", "shm-sysfiles")
+# the desired state of the gadget test: our snaps and the private plug's own /dev/shm, not the gadget's pair
 WIRING = [{"plug": "%s:shmem" % snap, "slot": PROVIDER} for snap in OURS] + [{"plug": PRIVATE}]
+# issue 20's snaps, packed from their folders here at test time
+SNAP_FOLDERS = Path(__file__).resolve().parent / "snaps"
 PROFILES = "/var/lib/snapd/apparmor/profiles"
 HOOK_PROFILE = PROFILES + "/snap.shm-hooked.hook.remove"
 UPDATE_NS_PROFILE = PROFILES + "/snap-update-ns.shm-private"
+SYSFILES_PROFILE = PROFILES + "/snap.shm-sysfiles.run"
+HOOKY_PROFILE = PROFILES + "/snap.shm-hooky.hook.remove"
+HOOKY_UPDATE_NS_PROFILE = PROFILES + "/snap-update-ns.shm-hooky"
 
 
 def snap_yaml(name, confinement, hook=False):
@@ -121,6 +130,9 @@ def _fleet(tmp_path_factory):
     packed = {"shm-hooked": (make_snap(work, "shm-hooked", "strict", hook=True), "--dangerous"),
               "shm-devmode": (make_snap(work, "shm-devmode", "devmode"), "--devmode --dangerous"),
               "shm-classic": (make_snap(work, "shm-classic", "classic"), "--classic --dangerous")}
+    for name in ("shm-sysfiles", "shm-hooky"):
+        pack_snap(SNAP_FOLDERS / name, work / (name + ".snap"))
+        packed[name] = (work / (name + ".snap"), "--dangerous")
     with lab_fleet(len(HOSTS), work / "run", flavour=",".join(HOSTS.values())) as booted:
         assert {host: booted.hosts[host]["snapd_flavour"] for host in HOSTS} == HOSTS
 
@@ -131,6 +143,9 @@ def _fleet(tmp_path_factory):
                     guest.run("snap install %s /root/%s.snap" % (flags, name), timeout=900)
                 for plug in ["%s:shmem" % snap for snap in OURS] + [GADGET, PRIVATE]:
                     guest.run("snap connect %s %s" % (plug, PROVIDER), timeout=900)
+                # to the system's slots: system-files, and the private plug's own /dev/shm (a no-op if auto-connected)
+                for plug in ("shm-sysfiles:sysfiles", "shm-hooky:shmem"):
+                    guest.run("snap connect %s" % plug, timeout=900)
                 guest.run(MAKE_GADGET_CONNECTION, timeout=900)
 
         booted.on_every_host(prepare)
@@ -172,11 +187,16 @@ def apparmor_findings(result):
 
 # --- confinement and profiles (point 6) --------------------------------------------------------------------------
 
-def test_devmode_and_classic_snaps_give_no_apparmor_finding_and_a_private_plug_on_an_app_slot_one_finding(fleet, play):
-    results = play([verify("audit", connections=WIRING + [{"plug": GADGET, "slot": PROVIDER}],
-                           checks=["connections", "apparmor"])])
+@pytest.fixture(scope="module")
+def audit(play):
+    """shm_verify's connections and AppArmor checks of the fleet as set up, run once for the tests that judge it."""
+    return play([verify("audit", connections=WIRING + [{"plug": GADGET, "slot": PROVIDER}],
+                        checks=["connections", "apparmor"])])
+
+
+def test_devmode_and_classic_snaps_give_no_apparmor_finding_and_a_private_plug_on_an_app_slot_one_finding(fleet, audit):
     for host in HOSTS:
-        result = results[host]["audit"]
+        result = audit[host]["audit"]
         assert not result.get("failed"), result
         assert errors(result) == [("connection-unexpected", "plug " + PRIVATE), ("private-to-app-slot", "plug " + PRIVATE)]
         assert apparmor_findings(result) == []
@@ -195,21 +215,78 @@ def test_devmode_and_classic_snaps_give_no_apparmor_finding_and_a_private_plug_o
         assert "/dev/shm/snap.shm-private/" in fleet.run(host, "grep 'mount options' %s" % UPDATE_NS_PROFILE)
 
 
-def test_hook_and_update_ns_profiles_are_checked_where_they_exist(fleet, play):
-    # the profile files only, not what is loaded: shm_verify reads what snapd generated
-    tamper = ("cp {hook} /root/hook.bak && cp {ns} /root/ns.bak && "
-              "printf '  \"/{{dev,run}}/shm/planted\" mrwlk,\\n' >> {hook} && "
-              "sed -i '/mount options=(bind, rw) \\/dev\\/shm\\/snap.shm-private\\//d' {ns}").format(
-                  hook=HOOK_PROFILE, ns=UPDATE_NS_PROFILE)
+TAMPERED = (HOOK_PROFILE, UPDATE_NS_PROFILE, HOOKY_PROFILE, HOOKY_UPDATE_NS_PROFILE)
+
+
+@pytest.fixture(scope="module")
+def tampered(fleet, play):
+    """shm_verify's AppArmor checks with profile files edited, then put back: a rule planted in shm-hooked's hook,
+    the private mount rule taken out of snap-update-ns.shm-private, and shm-hooky's private rule and mount rule taken
+    out of its hook and snap-update-ns profiles. The files only, not what is loaded: shm_verify reads what snapd
+    generated."""
+    save = " && ".join("cp %s /root/tampered.%d" % (path, index) for index, path in enumerate(TAMPERED))
+    tamper = ("{save} && printf '  \"/{{dev,run}}/shm/planted\" mrwlk,\\n' >> {hook} && "
+              "sed -i '/mount options=(bind, rw) \\/dev\\/shm\\/snap.shm-private\\//d' {ns} && "
+              "sed -i '/^[[:space:]]*\"\\/dev\\/shm\\/\\*/d' {hooky} && "
+              "sed -i '/mount options=(bind, rw) \\/dev\\/shm\\/snap.shm-hooky\\//d' {hooky_ns}").format(
+                  save=save, hook=HOOK_PROFILE, ns=UPDATE_NS_PROFILE, hooky=HOOKY_PROFILE,
+                  hooky_ns=HOOKY_UPDATE_NS_PROFILE)
+    restore = " && ".join("cp /root/tampered.%d %s" % (index, path) for index, path in enumerate(TAMPERED))
     fleet.on_every_host(lambda host: fleet.run(host, tamper))
     try:
-        results = play([verify("tampered", checks=["apparmor"])])
+        return play([verify("tampered", checks=["apparmor"])])
     finally:
-        fleet.on_every_host(lambda host: fleet.run(host, "cp /root/hook.bak %s && cp /root/ns.bak %s"
-                                             % (HOOK_PROFILE, UPDATE_NS_PROFILE)))
+        fleet.on_every_host(lambda host: fleet.run(host, restore))
+
+
+def test_hook_and_update_ns_profiles_are_checked_where_they_exist(tampered):
     for host in HOSTS:
-        assert apparmor_findings(results[host]["tampered"]) == [
+        assert [item for item in apparmor_findings(tampered[host]["tampered"]) if "shm-hooky" not in item[1]] == [
             ("apparmor-rule-missing", "update-ns shm-private"), ("apparmor-rule-unexpected", "hook shm-hooked.remove")]
+
+
+# --- issue 20: beside another interface's /dev/shm rules, and a plug bound only to a hook ------------------------------
+
+def connections_of(fleet, host, snap):
+    """{plug name: [(slot snap, slot name)]} and {plug name: apps} of a snap, as snapd's API gives them."""
+    answer = api(fleet, host, "/v2/connections?snap=%s" % snap)
+    slots = {}
+    for entry in answer.get("established") or []:
+        if entry["plug"]["snap"] == snap:
+            slots.setdefault(entry["plug"]["plug"], []).append((entry["slot"]["snap"], entry["slot"]["slot"]))
+    apps = dict((plug["plug"], plug.get("apps") or []) for plug in answer.get("plugs") or [] if plug["snap"] == snap)
+    return slots, apps
+
+
+def test_a_system_files_plug_on_dev_shm_beside_a_shared_memory_plug_gives_no_apparmor_finding(fleet, audit):
+    for host in HOSTS:
+        # what snapd says and wrote: both plugs of the one app connected, its profile holds both interfaces' rules
+        slots, apps = connections_of(fleet, host, "shm-sysfiles")
+        assert slots["shmem"] == [("shm-provider", "shmem")]
+        assert [name for snap, name in slots["sysfiles"]] == ["system-files"]
+        assert apps == {"sysfiles": ["run"], "shmem": ["run"]}
+        for rule in ('"/dev/shm/lab-sysfiles{,/,/**}" rwkl,', '"/dev/shm/lab-sysfiles-ro{,/,/**}" rk,',
+                     '"/{dev,run}/shm/lab-shm-data" mrwlk,'):
+            assert int(fleet.run(host, "grep -cF %s %s" % (shlex.quote(rule), SYSFILES_PROFILE))) == 1, (host, rule)
+        result = audit[host]["audit"]
+        assert not result.get("failed"), result
+        assert [(f["code"], f["subject"]) for f in result["findings"] if "shm-sysfiles" in f["subject"]] == []
+        assert apparmor_findings(result) == []
+
+
+def test_a_private_plug_bound_only_to_a_hook_is_checked_in_its_hook_and_update_ns_profiles(fleet, audit, tampered):
+    for host in HOSTS:
+        # snapd binds the plug to no app, connects it to the system slot, and writes its rules for the hook only
+        slots, apps = connections_of(fleet, host, "shm-hooky")
+        assert apps == {"shmem": []}
+        assert [name for snap, name in slots["shmem"]] == ["shared-memory"]
+        assert int(fleet.run(host, "grep -c '^[[:space:]]*\"/dev/shm/\\*\\{1,2\\}\" mrwlkix,' %s"
+                             % HOOKY_PROFILE)) == 1
+        assert "/dev/shm/snap.shm-hooky/" in fleet.run(host, "grep 'mount options' %s" % HOOKY_UPDATE_NS_PROFILE)
+        # as snapd wrote them, nothing to say; with the rules taken out, both profiles are found lacking them
+        assert [item for item in apparmor_findings(audit[host]["audit"]) if "shm-hooky" in item[1]] == []
+        assert [item for item in apparmor_findings(tampered[host]["tampered"]) if "shm-hooky" in item[1]] == [
+            ("apparmor-rule-missing", "hook shm-hooky.remove"), ("apparmor-rule-missing", "update-ns shm-hooky")]
 
 
 # --- dropped declarations once snapd's warning is gone (point 4) -------------------------------------------------------

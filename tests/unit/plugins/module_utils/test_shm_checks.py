@@ -28,6 +28,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import
     check_users,
     expected_rules,
     held_declarations,
+    interface_rules,
     merge_findings,
     object_paths,
     profile_apps,
@@ -343,6 +344,135 @@ def test_a_private_plug_on_an_app_slot_is_one_connections_finding_and_no_spuriou
     profiles = profiles_for({("provider", "app"): GOOD_PROFILES[("provider", "app")],
                              ("shm-private", "app"): GOOD_PROFILES[("shm-private", "app")]})
     assert apparmor(state, profiles, {"shm-private": GOOD_UPDATE_NS["shm-private"]}) == []
+
+
+@pytest.mark.parametrize("line, ours", [
+    ('"/{dev,run}/shm/bar" r,', True),
+    ('"/{dev,run}/shm/bar" rwk,', True),
+    ('"/{dev,run}/shm/bar*" mrwlk,', True),
+    ('"/dev/shm/*" mrwlkix,', True),
+    ('"/dev/shm/**" mrwlkix,', True),
+    # system-files (common_files.go formatPath and allowPathAccess): read and write paths
+    ('"/dev/shm/foo{,/,/**}" rk,', False),
+    ('"/dev/shm/foo{,/,/**}" rwkl,', False),
+    ('"/dev/shm/bar{,/,/**}" rwkl,', False),
+    # other permissions or forms shared_memory.go never writes
+    ('"/{dev,run}/shm/bar" rw,', False),
+    ('"/dev/shm/bar" mrwlk,', False),
+    ('"/dev/shm/*" mrwlk,', False),
+    ('"/{dev,run}/shm/snap.x{,/,/**}" r,', False),
+    # the default template's rules are unquoted
+    ("/{dev,run}/shm/snap.@{SNAP_INSTANCE_NAME}.** mrwlkix,", False),
+])
+def test_only_the_rule_forms_of_the_shared_memory_interface_count_as_its_rules(line, ours):
+    assert interface_rules("profile x {\n  %s\n}\n" % line) == ({line} if ours else set())
+
+
+SYSTEM_FILES_RULES = ['"/dev/shm/foo{,/,/**}" rk,', '"/dev/shm/bar{,/,/**}" rwkl,']
+
+
+def test_system_files_rules_on_dev_shm_beside_a_shared_memory_plug_give_no_apparmor_finding():
+    profiles = dict(GOOD_PROFILES)
+    for key in (("consumer", "app"), ("shm-private", "app")):
+        profiles[key] = GOOD_PROFILES[key] + SYSTEM_FILES_RULES
+    assert apparmor(profiles=profiles_for(profiles)) == []
+    # and a rule of ours that no connection grants is still found among them
+    profiles[("consumer", "app")] = profiles[("consumer", "app")] + ['"/{dev,run}/shm/foo" mrwlk,']
+    assert apparmor(profiles=profiles_for(profiles)) == [("apparmor-rule-unexpected", "app consumer.app")]
+
+
+def hook_only_state(private=False):
+    """shm-hooky's plug bound only to its hooks: /v2/connections lists no app for it."""
+    if private:
+        plug = {"snap": "shm-hooky", "plug": "shmem", "interface": "shared-memory", "attrs": {"private": True},
+                "apps": []}
+        entry = connection("shm-hooky:shmem", "snapd:shared-memory", manual=False)
+        entry["plug-attrs"] = {"private": True}
+    else:
+        plug = {"snap": "shm-hooky", "plug": "shmem", "interface": "shared-memory",
+                "attrs": {"shared-memory": "foo", "private": False}}
+        entry = connection("shm-hooky:shmem", "provider:shmem")
+        entry["plug-attrs"], entry["slot-attrs"] = {"shared-memory": "foo", "private": False}, dict(PROVIDER_ATTRS)
+    return host(established=[provider_connection(), private_connection(), entry], extra_plugs=[plug])
+
+
+HOOKY_ENFORCED = dict(ENFORCED_UPDATE_NS, **{"snap.shm-hooky.hook.remove": "enforce",
+                                             "snap.shm-hooky.hook.configure": "enforce",
+                                             "snap-update-ns.shm-hooky": "enforce"})
+HOOKY_RULES = ['"/{dev,run}/shm/bar" mrwlk,', '"/{dev,run}/shm/bar-ro" r,']
+
+
+def hooky(rules_by_hook, update_ns=""):
+    rules = dict(GOOD_PROFILES)
+    rules.update((("shm-hooky", "hook." + hook), hook_rules) for hook, hook_rules in rules_by_hook.items())
+    profiles = profiles_for(rules)
+    return profiles, dict(GOOD_UPDATE_NS, **{"shm-hooky": "profile snap-update-ns.shm-hooky {\n%s}\n" % update_ns})
+
+
+def hooky_findings(state, rules_by_hook, update_ns=""):
+    profiles, update_ns_profiles = hooky(rules_by_hook, update_ns)
+    return [(f["code"], f["subject"], f["message"])
+            for f in check_apparmor(state, True, HOOKY_ENFORCED, profiles, update_ns_profiles)]
+
+
+MISSING_BAR = ", which a connection of a plug or slot bound to hooks only grants"
+
+
+@pytest.mark.parametrize("rules_by_hook, expected", [
+    ({"remove": HOOKY_RULES}, []),
+    ({"remove": HOOKY_RULES, "configure": []}, []),
+    ({"remove": HOOKY_RULES[:1]}, [
+        ("apparmor-rule-missing", "hook shm-hooky.remove",
+         'profile snap.shm-hooky.hook.remove lacks "/{dev,run}/shm/bar-ro" r,' + MISSING_BAR)]),
+    ({"remove": [], "configure": HOOKY_RULES[1:]}, [
+        ("apparmor-rule-missing", "hooks shm-hooky",
+         'no hook profile of shm-hooky (snap.shm-hooky.hook.configure, snap.shm-hooky.hook.remove) has '
+         '"/{dev,run}/shm/bar" mrwlk,' + MISSING_BAR)]),
+    ({"remove": HOOKY_RULES + ['"/{dev,run}/shm/planted" mrwlk,']}, [
+        ("apparmor-rule-unexpected", "hook shm-hooky.remove", 'profile snap.shm-hooky.hook.remove has '
+         '"/{dev,run}/shm/planted" mrwlk,, which no connection grants')]),
+    # no hook profile at all: nothing is bound to run with the plug
+    ({}, []),
+])
+def test_a_plug_bound_only_to_hooks_has_its_rules_in_a_hook_profile_and_nothing_more(rules_by_hook, expected):
+    assert hooky_findings(hook_only_state(), rules_by_hook) == expected
+
+
+def test_a_private_plug_bound_only_to_a_hook_is_checked_in_the_hook_and_the_update_ns_profiles():
+    state = hook_only_state(private=True)
+    mount = "  mount options=(bind, rw) /dev/shm/snap.shm-hooky/ -> /dev/shm/,\n"
+    assert hooky_findings(state, {"remove": ['"/dev/shm/**" mrwlkix,']}, mount) == []
+    assert hooky_findings(state, {"remove": []}) == [
+        ("apparmor-rule-missing", "hook shm-hooky.remove",
+         'profile snap.shm-hooky.hook.remove lacks "/dev/shm/**" mrwlkix,' + MISSING_BAR),
+        ("apparmor-rule-missing", "update-ns shm-hooky", "profile snap-update-ns.shm-hooky lacks mount options=(bind, "
+                                                         "rw) /dev/shm/snap.shm-hooky/ -> /dev/shm/,")]
+
+
+def test_profile_apps_names_a_snap_bound_to_hooks_only_with_no_app():
+    assert ("shm-hooky", None) in profile_apps(hook_only_state())
+    assert [pair for pair in profile_apps(hook_only_state()) if pair[0] == "shm-hooky"] == [("shm-hooky", None)]
+    # a snap with an app bound needs no such entry
+    assert [pair for pair in profile_apps(compliant_state()) if pair[1] is None] == []
+
+
+def test_the_hooks_and_update_ns_profiles_of_a_snap_bound_to_hooks_only_are_gathered(tmp_path):
+    root = str(tmp_path)
+    profiles, update_ns = hooky({"remove": HOOKY_RULES})
+    for (snap, app), text in list(profiles.items()) + [(("shm-hooky", "update-ns"), update_ns["shm-hooky"])]:
+        name = "snap-update-ns.shm-hooky" if app == "update-ns" else "snap.%s.%s" % (snap, app)
+        path = os.path.join(root, "var/lib/snapd/apparmor/profiles", name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as handle:
+            handle.write(text)
+    for path, text in (("sys/module/apparmor/parameters/enabled", "Y\n"),):
+        os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
+        with open(os.path.join(root, path), "w") as handle:
+            handle.write(text)
+    facts = gather_facts(root, ["apparmor"], profile_apps(hook_only_state()))
+    assert sorted(key for key in facts.profiles if key[0] == "shm-hooky") == [("shm-hooky", "hook.remove")]
+    assert facts.profiles[("shm-hooky", "hook.remove")] == profiles[("shm-hooky", "hook.remove")]
+    assert facts.update_ns_profiles["shm-hooky"] == update_ns["shm-hooky"]
 
 
 def test_profile_apps_lists_every_bound_app_but_not_the_system_slot():

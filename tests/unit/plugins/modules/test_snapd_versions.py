@@ -13,11 +13,12 @@ import os
 
 import pytest
 
+from fake_proc import add_process
 from fake_snapd import FakeSnapd
 from module_run import run_module
 from shm_fixtures import install_snap_yaml
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_local
-from ansible_collections.snapfleet.snapd.plugins.modules import shm_verify
+from ansible_collections.snapfleet.snapd.plugins.modules import shm_connection, shm_verify
 
 MOUNTINFO = "25 24 0:23 / /dev/shm rw,nosuid,nodev - tmpfs tmpfs rw\n"
 
@@ -112,6 +113,31 @@ def test_a_private_dir_without_the_sticky_bit_is_snapds_own_doing_on_2_55_3_and_
     assert [(code, severity) for code, severity, dummy in found if code != "private-namespace-pending"] == expected
 
 
+UMASK_FIX = ("upgrade snapd, then remove the directory while the snap is stopped so that it is made again")
+
+
+@pytest.mark.parametrize("version, mode, meaning", [
+    ("2.55.4", 0o755, "0755 is snap-update-ns's work under snapd's umask 0022: only root may create objects in the "
+                      "snap's private /dev/shm, so the snap's apps running as any other user cannot"),
+    ("2.55.3", 0o777, "0777 is snap-confine's work under umask 0000: any user may create objects in the snap's "
+                      "private /dev/shm and, with no sticky bit, delete or replace any other user's"),
+    ("2.55.3", 0o775, "0775 is 0777 under umask 0002: only root and group 0 may create objects in the snap's "
+                      "private /dev/shm"),
+    ("2.55.4", 0o700, "0700 is 0777 under umask 0077: only root may create objects in the snap's private /dev/shm"),
+    ("2.55.4", 0o773, "0773 is 0777 under umask 0004: any user may create objects in the snap's private /dev/shm "
+                      "and, with no sticky bit, delete or replace any other user's"),
+])
+def test_the_umask_finding_says_the_mode_found_and_what_it_means(capsys, root, version, mode, meaning):
+    write(root, "var/lib/snapd/mount/snap.shm-private.fstab", "/dev/shm/snap.shm-private /dev/shm none bind,rw 0 0\n")
+    os.mkdir(str(root / "dev" / "shm" / "snap.shm-private"))
+    os.chmod(str(root / "dev" / "shm" / "snap.shm-private"), mode)
+    found = [item for item in verify_on(capsys, version, private_plug, checks=["private"])
+             if item[0] == "private-dir-umask"]
+    assert found == [("private-dir-umask", "warning", "/dev/shm/snap.shm-private has mode %04o, not 1777: snapd %s "
+                      "makes it 0777 minus the umask of the process that creates it, without the sticky bit (fixed in "
+                      "2.55.5); %s; %s" % (mode, version, meaning, UMASK_FIX))]
+
+
 # --- 2.60.3: a connection stored by 2.54 without "private" -----------------------------------------------------------
 
 def stored_by_2_54(fake):
@@ -140,3 +166,102 @@ def test_before_2_55_3_nothing_was_private(capsys, root):
     assert verify_on(capsys, "2.54.4", stored_by_2_54, checks=["connections"]) == [
         ("connection-grants-nothing", "warning", "shm-private:shared-memory is not private but connected to the system "
                                                  "slot snapd:shared-memory, which grants no paths")]
+
+
+# --- 2.55.3: "private" arrived; before it a private: true plug is an ordinary one -------------------------------------
+
+OLD_PRIVATE = ("2.54.4", "2.55.2")
+PROFILES = "var/lib/snapd/apparmor/profiles/"
+
+
+def private_on_app_slot(fake):
+    """A plug declaring private: true connected to an app slot, as 2.54.0-2.55.2 store it: the raw attribute kept,
+    the identifier defaulted to the plug's name (BeforePreparePlug of 2.54), no system slot."""
+    fake.add_slot("provider", "shmem", {"shared-memory": "shmem", "write": ["bar"], "read": ["bar-ro"]})
+    fake.add_plug("consumer", "shmem", {"private": True, "shared-memory": "shmem"})
+    fake.add_connection("consumer:shmem", "provider:shmem")
+
+
+def rwk_profiles(root):
+    """The profiles 2.54-2.55.2 write for that connection: slot paths on both sides, rwk, no mount rule."""
+    write(root, "sys/kernel/security/apparmor/profiles", "snap.consumer.app (enforce)\nsnap.provider.app (enforce)\n"
+          "snap-update-ns.consumer (enforce)\n")
+    write(root, PROFILES + "snap.consumer.app", '  "/{dev,run}/shm/bar" rwk,\n  "/{dev,run}/shm/bar-ro" r,\n')
+    write(root, PROFILES + "snap.provider.app", '  "/{dev,run}/shm/bar" rwk,\n  "/{dev,run}/shm/bar-ro" rwk,\n')
+    write(root, PROFILES + "snap-update-ns.consumer", "profile snap-update-ns.consumer {\n}\n")
+
+
+CONNECTED = [{"plug": "consumer:shmem", "slot": "provider:shmem"}]
+
+
+@pytest.mark.parametrize("version", OLD_PRIVATE)
+def test_connections_a_private_true_plug_on_an_app_slot_is_an_ordinary_connection(capsys, root, version):
+    assert verify_on(capsys, version, private_on_app_slot, checks=["connections"], connections=CONNECTED) == []
+    assert [code for code, dummy, dummy2 in verify_on(capsys, "2.55.3", private_on_app_slot, checks=["connections"],
+                                                      connections=CONNECTED)] == ["private-to-app-slot"]
+
+
+@pytest.mark.parametrize("version", OLD_PRIVATE)
+def test_apparmor_a_private_true_plug_gets_the_slot_paths_rwk_and_r_and_no_mount(capsys, root, version):
+    rwk_profiles(root)
+    assert verify_on(capsys, version, private_on_app_slot, checks=["apparmor"]) == []
+    # the private forms would be wrong there: the plug's rules are missing, its private rule and mount rule unexpected
+    write(root, PROFILES + "snap.consumer.app", '  "/dev/shm/*" mrwlkix,\n')
+    write(root, PROFILES + "snap-update-ns.consumer", "  mount options=(bind, rw) /dev/shm/snap.consumer/ -> /dev/shm/,\n")
+    assert [(code, message) for code, dummy, message in verify_on(capsys, version, private_on_app_slot,
+                                                                  checks=["apparmor"])] == [
+        ("apparmor-rule-missing", 'profile snap.consumer.app lacks "/{dev,run}/shm/bar" rwk,'),
+        ("apparmor-rule-missing", 'profile snap.consumer.app lacks "/{dev,run}/shm/bar-ro" r,'),
+        ("apparmor-rule-unexpected", 'profile snap.consumer.app has "/dev/shm/*" mrwlkix,, which no connection grants'),
+        ("apparmor-rule-unexpected", "profile snap-update-ns.consumer has mount options=(bind, rw) "
+                                     "/dev/shm/snap.consumer/ -> /dev/shm/,, which no private connection grants"),
+    ]
+
+
+@pytest.mark.parametrize("version", OLD_PRIVATE)
+def test_private_no_snap_is_checked_for_a_private_dev_shm_and_one_named_is_unsupported(capsys, root, version):
+    # the snap's own directory under /dev/shm is no private setup there, whatever its mode
+    os.mkdir(str(root / "dev" / "shm" / "snap.consumer"))
+    os.chmod(str(root / "dev" / "shm" / "snap.consumer"), 0o755)
+    assert verify_on(capsys, version, private_on_app_slot, checks=["private"]) == []
+    assert verify_on(capsys, version, private_on_app_slot, checks=["private"], private_snaps=["consumer"]) == [
+        ("private-unsupported", "error",
+         "snapd %s ignores private and has no system shared-memory slot (needs 2.55.3)" % version)]
+
+
+@pytest.mark.parametrize("version", OLD_PRIVATE)
+def test_objects_only_the_slot_paths_make_a_private_true_plugs_snap_a_user(capsys, root, version):
+    add_process(root, 40, "snap.consumer.app (enforce)", fds=["/dev/shm/unrelated"])
+    assert [code for code, dummy, dummy2 in verify_on(capsys, version, private_on_app_slot, checks=["objects"])] == []
+    add_process(root, 41, "snap.consumer.app (enforce)", fds=["/dev/shm/bar"])
+    assert [(code, message) for code, dummy, message in verify_on(capsys, version, private_on_app_slot,
+                                                                  checks=["objects"])
+            if code == "connection-in-use"] == [
+        ("connection-in-use", "consumer:shmem - provider:shmem is in use by consumer.app pid 41 (/dev/shm/bar)")]
+
+
+@pytest.mark.parametrize("version", OLD_PRIVATE)
+def test_declarations_and_the_installed_snap_yaml_a_private_true_plug_with_an_identifier_is_kept(capsys, root, version):
+    install_snap_yaml(root, "consumer", "name: consumer\nplugs:\n  shmem:\n    interface: shared-memory\n"
+                                        "    private: true\n    shared-memory: shmem\n")
+    assert verify_on(capsys, version, private_on_app_slot, checks=["declarations", "warnings"]) == []
+    # from 2.55.3 on, snapd drops such a plug (the fake still holds it, so only the declaration is judged)
+    assert [code for code, dummy, dummy2 in verify_on(capsys, "2.55.3", private_on_app_slot,
+                                                      checks=["declarations", "warnings"])] == ["private-with-identifier"]
+
+
+@pytest.mark.parametrize("version", OLD_PRIVATE)
+def test_planning_a_private_true_plug_connects_to_an_app_slot_and_not_to_the_system_slot(capsys, version):
+    fake = FakeSnapd(version=version)
+    private_on_app_slot(fake)
+    fake.established = []
+    with fake:
+        planned = run_module(capsys, shm_connection, socket=fake.socket_path, timeout=5, connections=CONNECTED,
+                             _ansible_check_mode=True)
+        refused = run_module(capsys, shm_connection, socket=fake.socket_path, timeout=5,
+                             connections=[{"plug": "consumer:shmem"}], _ansible_check_mode=True)
+    assert [(a["action"], a["plug"], a["slot"]) for a in planned["actions"]] == [
+        ("connect", "consumer:shmem", "provider:shmem")]
+    assert refused["failed"] is True and refused["msg"] == (
+        "refused before changing anything: cannot use consumer:shmem with snapd:shared-memory: snapd %s on this host ignores private: true and has no "
+        "system shared-memory slot (both arrived in snapd 2.55.3); upgrade snapd" % version)

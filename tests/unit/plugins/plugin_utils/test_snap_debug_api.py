@@ -471,3 +471,24 @@ def test_ls_listing_gives_lstat_facts_for_hostile_names():
     assert listing["odd"] == FileFacts("dir", 0, 0, 0o7740 | 0o100)
     assert listing["null"].kind == "other"
     assert "." not in listing and ".." not in listing
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="shm_verify reads as root")
+def test_a_snap_bound_to_hooks_only_has_its_hooks_and_update_ns_profiles_read_on_both_transports(pair, tmp_path):
+    # (snap, None) from _shm_checks.profile_apps: no app profile to read, the hooks' and snap-update-ns ones all the same
+    profiles = "var/lib/snapd/apparmor/profiles/"
+    fake_tree(tmp_path, {
+        "sys/module/apparmor/parameters/enabled": "Y\n",
+        "sys/kernel/security/apparmor/profiles": "snap.shm-hooky.hook.remove (enforce)\n",
+        profiles + "snap.shm-hooky.hook.remove": '  "/dev/shm/**" mrwlkix,\n',
+        profiles + "snap-update-ns.shm-hooky": "  mount options=(bind, rw) /dev/shm/snap.shm-hooky/ -> /dev/shm/,\n",
+    })
+    local = LocalHost(None, root=str(tmp_path))
+    remote = DebugApiHost(sh_runner(pair[1]), 20, root=str(tmp_path))
+    asked = dict(apps=[("shm-hooky", None)], private_snaps=[], user_snaps=[], slot_paths=[])
+    gathered = [host.facts(["apparmor"], **asked) for host in (local, remote)]
+    for facts in gathered:
+        assert facts.profiles == {("shm-hooky", "hook.remove"): '  "/dev/shm/**" mrwlkix,\n'}
+        assert facts.update_ns_profiles == {
+            "shm-hooky": "  mount options=(bind, rw) /dev/shm/snap.shm-hooky/ -> /dev/shm/,\n"}
+    assert gathered[1] == gathered[0]
