@@ -70,6 +70,20 @@ build: $(VENVS_READY) ## build build/snapfleet-snapd-*.tar.gz and fail if it hol
 test: ## the whole suite (the parts in TEST_PARTS), with per-part timings and a summary
 	tests/tools/run-parts.sh $(foreach part,$(TEST_PARTS),'$(part)')
 
+# The execution environment of examples/execution-environment/, as a user makes it: the definition copied
+# to build/ee/ with the built tarball next to it, `ansible-builder create` (no container engine), then
+# the context checked (tests/tools/check-ee-context.sh). `ansible-builder build -f build/ee/...` builds it.
+.PHONY: ee
+ee: build ## the AWX execution environment's build context in build/ee/context (ansible-builder create), checked
+	rm -rf build/ee
+	mkdir -p build/ee
+	cp examples/execution-environment/execution-environment.yml examples/execution-environment/requirements.yml \
+	    build/snapfleet-snapd-*.tar.gz build/ee/
+	cd build/ee && $(CURDIR)/$(VENV)/bin/ansible-builder create --output-filename Containerfile
+	tests/tools/check-ee-context.sh build/ee/context
+
+TEST_PARTS += ee
+
 # --- lab: real snapd hosts in qemu (tests/lab/README.md) ---
 LAB := $(VENV_PYTHON) -m tests.lab
 # The images the test suite uses: the three snapd generations, and forky without Python.
