@@ -119,7 +119,7 @@ test-report: $(VENVS_READY) ## the shm_report role on a fake controller-local fl
 TEST_PARTS += test-report test-lab-tool lab-build test-lab test-integration
 
 .PHONY: demo
-demo: build lab-build ## the demo: 3 real snapd hosts (DEMO_FLAVOUR, default bookworm,trixie) apply, use and verify one spec
+demo: build lab-build ## the demo: 3 real snapd hosts (DEMO_FLAVOUR, default bookworm,trixie,forky:nopython): apply the example fleet spec, audit, print the report, stop them
 	tests/tools/demo.sh
 
 # --- benchmarks ---
