@@ -23,8 +23,10 @@ tarball=${tarballs[0]}
 manifest=$(tar -xzOf "$tarball" MANIFEST.json | "$VENV/bin/python" -c 'import json, sys; i = json.load(sys.stdin)["collection_info"]; print(i["namespace"], i["name"], i["version"])')
 [[ $manifest == "snapfleet snapd $version" ]] || fail "$tarball's MANIFEST.json names '$manifest', not 'snapfleet snapd $version'"
 
+# Containerfile for podman (ansible-builder's default runtime), Dockerfile when only docker is installed
 containerfile=$context/Containerfile
-[[ -f $containerfile ]] || fail "no $containerfile (ansible-builder create --output-filename Containerfile)"
+[[ -f $containerfile ]] || containerfile=$context/Dockerfile
+[[ -f $containerfile ]] || fail "no Containerfile or Dockerfile in $context: run ansible-builder create"
 install_line=$(grep -n '^RUN ansible-galaxy collection install .*/build/collections/snapfleet-snapd-\*\.tar\.gz$' "$containerfile" | cut -d: -f1 || true)
 introspect_line=$(grep -n '^RUN .*introspect.py introspect .*--write-bindep=.* --write-pip=' "$containerfile" | cut -d: -f1 || true)
 [[ -n $install_line ]] || fail "$containerfile does not install the tarball (additional_build_steps.append_galaxy)"
