@@ -70,6 +70,42 @@ build: $(VENVS_READY) ## build build/snapfleet-snapd-*.tar.gz and fail if it hol
 test: ## the whole suite (the parts in TEST_PARTS), with per-part timings and a summary
 	tests/tools/run-parts.sh $(foreach part,$(TEST_PARTS),'$(part)')
 
+# The execution environment of examples/execution-environment/, as a user makes it: the definition copied
+# to build/ee/ with the built tarball next to it, `ansible-builder create` (no container engine), then
+# the context checked (tests/tools/check-ee-context.sh). `ansible-builder build -f build/ee/...` builds it.
+.PHONY: ee
+ee: build ## the AWX execution environment's build context in build/ee/context (ansible-builder create), checked
+	rm -rf build/ee
+	mkdir -p build/ee
+	cp examples/execution-environment/execution-environment.yml examples/execution-environment/requirements.yml \
+	    build/snapfleet-snapd-*.tar.gz build/ee/
+	cd build/ee && $(CURDIR)/$(VENV)/bin/ansible-builder create --output-filename Containerfile
+	tests/tools/check-ee-context.sh build/ee/context
+
+TEST_PARTS += ee
+
+# The docs site (antsibull-docs collection): its guides are the Markdown in docs/, written as
+# docs/docsite/rst/*.rst by tests/tools/docsite.py; docsite-check fails when they are stale, then renders
+# the site from the built tarball into build/docsite/ and checks every guide of extra-docs.yml is in it.
+.PHONY: docsite docsite-check
+docsite: $(VENVS_READY) ## write the docs site's guides (docs/docsite/rst/) from the Markdown in docs/
+	$(VENV_PYTHON) tests/tools/docsite.py
+
+docsite-check: build ## the docs site: guides current with docs/*.md, rendered by antsibull-docs collection into build/docsite
+	$(VENV_PYTHON) tests/tools/docsite.py --check
+	rm -rf build/docsite
+	$(VENV)/bin/ansible-galaxy collection install -p build/docsite/collections build/snapfleet-snapd-*.tar.gz >/dev/null
+	install -d -m 0755 build/docsite/rst
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/build/docsite/collections" \
+	    $(VENV)/bin/antsibull-docs collection --use-current --squash-hierarchy --dest-dir build/docsite/rst snapfleet.snapd
+	for page in $$(sed -n 's/^ *- ref: //p' docs/docsite/extra-docs.yml); do \
+	    test -s build/docsite/rst/docsite/$$page.rst || { echo "FAIL: the docs site has no guide $$page"; exit 1; }; \
+	    grep -q "docsite/$$page>" build/docsite/rst/index.rst || { echo "FAIL: the docs site's index does not list $$page"; exit 1; }; \
+	done
+	@echo "OK: build/docsite/rst holds the guides of docs/docsite/extra-docs.yml, listed in its index"
+
+TEST_PARTS += docsite-check
+
 # --- lab: real snapd hosts in qemu (tests/lab/README.md) ---
 LAB := $(VENV_PYTHON) -m tests.lab
 # The images the test suite uses: the three snapd generations, and forky without Python.
@@ -104,8 +140,16 @@ test-report: $(VENVS_READY) ## the shm_report role on a fake controller-local fl
 
 TEST_PARTS += test-report test-lab-tool lab-build test-lab test-integration
 
+# The molecule scenario users copy (examples/molecule/), run as its README tells a user to, against two
+# lab hosts of its own (snapd 2.68 with Python, 2.77 without): tests/tools/molecule-example.sh.
+.PHONY: test-molecule-example
+test-molecule-example: build lab-build ## the users' molecule scenario (examples/molecule/) on a trixie + Python-less forky fleet
+	tests/tools/molecule-example.sh
+
+TEST_PARTS += test-molecule-example
+
 .PHONY: demo
-demo: build lab-build ## the demo: 3 real snapd hosts (DEMO_FLAVOUR, default bookworm,trixie) apply, use and verify one spec
+demo: build lab-build ## the demo: 3 real snapd hosts (DEMO_FLAVOUR, default bookworm,trixie,forky:nopython): apply the example fleet spec, audit, print the report, stop them
 	tests/tools/demo.sh
 
 # --- benchmarks ---
