@@ -39,6 +39,11 @@ options:
         of every host (ten thousand hosts took a minute that way), and nothing in it can be read as a template.
     type: bool
     default: false
+  key:
+    description:
+      - With O(results=true), sign the results with this key (the controller's C(SHM_REPORT_KEY), at least 32
+        characters), so that a later fleet report can tell them from results someone else wrote.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -68,13 +73,21 @@ _value:
         - C(generated), C(check_mode), C(summary) and C(gate) of the report, and C(hosts), each host's status by name.
       type: dict
     failures:
-      description: The message of each host whose status is V(failed) or V(unreachable), by name.
+      description:
+        - The message of each host the role fails, by name; the hosts whose status is V(failed), and V(unreachable)
+          when they are beyond the report's tolerance.
       type: dict
+    not_seen:
+      description: How many hosts were not seen (unreachable) against the tolerance, in words.
+      type: str
     verdict:
       description: The gate's verdict in words, V(passed) or V(FAILED by) and the first hosts that failed it.
       type: str
     results:
       description: With O(results=true), every host's entry of the report, by name, as JSON text; else V(null).
+      type: str
+    signature:
+      description: With O(results=true) and O(key), the results' signature; else V(null).
       type: str
 """
 
@@ -83,6 +96,7 @@ import json
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.snapfleet.snapd.plugins.filter.shm_fleet_report import results_signature
 
 FORMATS = ("json", "markdown", "html")
 HOST_STATUSES = ("compliant", "non-compliant", "failed", "unreachable", "unverified")
@@ -141,6 +155,19 @@ def _verdict(gate, escape):
     return "passed" if gate["passed"] else "FAILED by " + _names(gate["failed_by"], escape)
 
 
+def not_seen(gate):
+    """The unreachable hosts against the tolerance, in words."""
+    unreachable = gate.get("unreachable") or {"hosts": 0, "max": "0", "allowed": 0, "within": True}
+    if unreachable["allowed"] is None:
+        limit = "up to %s of the fleet, judged by the fleet report" % unreachable["max"]
+    else:
+        limit = "up to %d allowed" % unreachable["allowed"]
+        if unreachable["max"].endswith("%"):
+            limit += " (%s)" % unreachable["max"]
+    return "%d hosts not seen (unreachable), %s: %s" % (
+        unreachable["hosts"], limit, "within the tolerance" if unreachable["within"] else "BEYOND the tolerance")
+
+
 def render_markdown(report, title):
     md, code = markdown_text, markdown_code
     summary, gate = report["summary"], report["gate"]
@@ -155,6 +182,7 @@ def render_markdown(report, title):
         "- **compliance gate (fail on %s): %s" % (md(gate["fail_on"]), gate_text),
         "- **%d hosts**: %s; %d changed" % (summary["hosts"], statuses, summary["changed"]),
         "- findings: error %(error)d, warning %(warning)d, info %(info)d" % summary["findings"],
+        "- " + md(not_seen(gate)),
         "- connections: " + _connection_counts(summary["connections"]),
         "- snapd versions: " + _versions(summary["snapd_versions"], md),
         "",
@@ -245,10 +273,11 @@ def render_html(report, title):
                "<tr><th>findings</th><td>%d errors, %d warnings, %d info</td></tr>\n"
                "<tr><th>snapd versions</th><td>%s</td></tr>\n"
                '<tr><th>compliance gate</th><td id="gate" data-passed="%s">fail on %s: %s</td></tr>\n'
+               '<tr><th>not seen</th><td id="not-seen">%s</td></tr>\n'
                "<tr><th>connections</th><td>%s</td></tr>\n</table>\n"
                % (summary["changed"], summary["findings"]["error"], summary["findings"]["warning"],
                   summary["findings"]["info"], _versions(summary["snapd_versions"], e), str(gate["passed"]).lower(),
-                  e(gate["fail_on"]), gate_text, _connection_counts(summary["connections"])))
+                  e(gate["fail_on"]), gate_text, e(not_seen(gate)), _connection_counts(summary["connections"])))
     out.append('\n<h2>Hosts</h2>\n<table id="hosts">\n<thead><tr><th>host</th><th>status</th><th>snapd</th><th>flavour</th>'
                "<th>errors</th><th>warnings</th><th>info</th><th>changes</th></tr></thead>\n<tbody>\n")
     for index, host in enumerate(report["hosts"], 1):
@@ -300,7 +329,14 @@ def render_html(report, title):
     return "".join(out)
 
 
-def shm_report_views(report, formats=FORMATS, title="Shared-memory compliance", results=False):
+def _failures(report):
+    """The hosts the role fails: every failed host, and the unreachable ones when they are beyond the tolerance."""
+    unreachable = report["gate"].get("unreachable") or {"within": False}
+    failing = ("failed",) if unreachable["within"] else ("failed", "unreachable")
+    return {host["name"]: host["message"] for host in report["hosts"] if host["status"] in failing}
+
+
+def shm_report_views(report, formats=FORMATS, title="Shared-memory compliance", results=False, key=None):
     """The views dict documented above."""
     if not isinstance(report, dict) or not isinstance(report.get("hosts"), list) or "gate" not in report:
         raise AnsibleFilterError("shm_report_views expects the report of the shm_fleet_report filter, got %r"
@@ -314,14 +350,17 @@ def shm_report_views(report, formats=FORMATS, title="Shared-memory compliance", 
         "html": lambda: render_html(report, title),
     }
     hosts = report["hosts"]
+    published = json.dumps({host["name"]: host for host in hosts}, separators=(",", ":")) if results else None
     return {
         "files": {name: renderers[name]() for name in formats},
         "summary": {"generated": report.get("generated"), "check_mode": report.get("check_mode"),
                     "summary": report["summary"], "gate": report["gate"],
                     "hosts": {host["name"]: host["status"] for host in hosts}},
-        "failures": {host["name"]: host["message"] for host in hosts if host["status"] in ("failed", "unreachable")},
+        "failures": _failures(report),
         "verdict": _verdict(report["gate"], str),
-        "results": json.dumps({host["name"]: host for host in hosts}, separators=(",", ":")) if results else None,
+        "not_seen": not_seen(report["gate"]),
+        "results": published,
+        "signature": results_signature(key, published) if published is not None and key else None,
     }
 
 

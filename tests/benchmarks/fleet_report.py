@@ -47,6 +47,8 @@ LINEAR_TOLERANCE = 0.5
 LINEAR_FROM = 1000
 SLICES = 3
 SOURCES = ("cache", "artifacts")
+# the SHM_REPORT_KEY the slices signed their artifacts with and the report job checks them with
+KEY = "bench-report-key-" + "0" * 32
 
 
 def _collections(tmp: Path) -> Path:
@@ -128,10 +130,10 @@ def make_fleet(size, where: Path):
         kind, result = fake_result(index, rnd, shm_host_result)
         expected["failed" if kind == "none" else kind] = expected.get("failed" if kind == "none" else kind, 0) + 1
         if result is not None:
-            results[name] = result
+            results[name] = dict(result, flavour=flavours[name])
     inventory = {"all": {"children": {
-        "robots": {"hosts": groups["robots"], "vars": {"snapd_flavour": "bookworm"}},
-        "gateways": {"hosts": groups["gateways"], "vars": {"snapd_flavour": "trixie"}}}}}
+        "robots": {"hosts": groups["robots"], "vars": {"shared_memory_flavour": "bookworm"}},
+        "gateways": {"hosts": groups["gateways"], "vars": {"shared_memory_flavour": "trixie"}}}}}
     (where / "inventory.json").write_text(json.dumps(inventory))
     return results, flavours, expected
 
@@ -151,15 +153,17 @@ def write_artifacts(results, flavours, path: Path):
     """The extra variables an AWX workflow passes to its next job: the merged artifacts of three slice jobs, each
     with its hosts' entries of its report as JSON text and the status of each (AWX slices the hosts ordered by
     name, every third one), written as AWX writes extra variables (YAML, every string !unsafe)."""
+    from ansible_collections.snapfleet.snapd.plugins.filter.shm_fleet_report import results_signature
     from tests.system.awx import extravars_file
 
     names = sorted(results)
     artifacts = {}
     for number in range(SLICES):
         hosts = {name: dict(results[name], name=name, flavour=flavours[name]) for name in names[number::SLICES]}
+        text = json.dumps(hosts, separators=(",", ":"))
         artifacts["shm_report_job_%d" % (101 + number)] = {
             "hosts": {name: entry["status"] for name, entry in hosts.items()},
-            "results": json.dumps(hosts, separators=(",", ":"))}
+            "results": text, "signature": results_signature(KEY, text)}
     path.write_text(extravars_file(artifacts))
 
 
@@ -175,6 +179,7 @@ def run_report(source, size, work: Path, collections: Path, venv_bin: Path):
                    ANSIBLE_CACHE_PLUGIN_TIMEOUT="0")
     else:
         command += ["-e", "@%s" % (work / "artifacts.yml")]
+        env["SHM_REPORT_KEY"] = KEY
     started = time.monotonic()
     with open(work / ("output-%s.txt" % source), "w") as output:
         process = subprocess.Popen(command, cwd=work, env=env, stdout=output, stderr=subprocess.STDOUT)

@@ -11,6 +11,8 @@ the venv's pytest: the ansible-playbook next to its Python is used.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -34,6 +36,16 @@ SCHEMA = json.loads((REPO / "docs" / "shm-report.schema.json").read_text())
 STATUSES = {"broken": "failed", "drifted": "non-compliant", "gone": "unreachable", "good": "compliant",
             "lost_one": "failed"}
 HOSTILE = "a lone * grants it's [all](javascript:alert(1)) & [docs](https://evil.example/x) | _x_"
+# the controller's SHM_REPORT_KEY in the tests that sign and read artifacts
+KEY = "5a1f" * 16
+SECRET = "TOPSECRET-4f1d2c"
+NONE_UNREACHABLE = {"hosts": 0, "max": "0", "allowed": 0, "within": True}
+
+
+def signed(results, key=KEY):
+    """An artifact as a slice's report publishes it: the results as JSON text and their HMAC-SHA256 under KEY."""
+    text = json.dumps(results)
+    return {"results": text, "signature": "hmac-sha256:" + hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()}
 
 
 class Run:
@@ -66,12 +78,15 @@ def playbook(tmp_path_factory):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_SHOW_CUSTOM_STATS="true",
                ANSIBLE_NOCOLOR="true", ANSIBLE_HOST_KEY_CHECKING="false", ANSIBLE_RETRY_FILES_ENABLED="false")
 
-    def run(*args, playbook=str(HERE / "report.yml"), fact_cache=None):
+    def run(*args, playbook=str(HERE / "report.yml"), fact_cache=None, key=None):
         workdir = tmp_path_factory.mktemp("run")
         cache = {"ANSIBLE_CACHE_PLUGIN": "jsonfile", "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(fact_cache)} if fact_cache else {}
+        if key:
+            cache["SHM_REPORT_KEY"] = key
         done = subprocess.run(
             [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(HERE / "inventory.yml"), playbook, *args],
-            cwd=workdir, env=dict(env, **cache), text=True, capture_output=True, timeout=300, check=False)
+            cwd=workdir, env=dict({name: value for name, value in env.items() if name != "SHM_REPORT_KEY"}, **cache),
+            text=True, capture_output=True, timeout=300, check=False)
         # shm_report_dir's default, shm-report, is relative to where ansible-playbook runs
         return Run(done, workdir / "shm-report")
 
@@ -150,7 +165,8 @@ def test_the_error_gate_fails_the_run_after_the_report_is_written(fleet_run):
     assert fleet_run.rc == 2
     assert "compliance gate (fail on error) FAILED by broken, drifted, gone, lost_one" in fleet_run.output
     assert fleet_run.json()["gate"] == {"fail_on": "error", "passed": False,
-                                        "failed_by": ["broken", "drifted", "gone", "lost_one"]}
+                                        "failed_by": ["broken", "drifted", "gone", "lost_one"],
+                                        "unreachable": {"hosts": 1, "max": "0", "allowed": 0, "within": False}}
 
 
 def test_failed_and_unreachable_hosts_fail_in_the_recap(fleet_run):
@@ -248,7 +264,7 @@ def test_check_mode_with_survey_strings_writes_the_report_and_passes_the_never_g
     jsonschema.validate(report, SCHEMA)
     assert report["check_mode"] is True
     assert [host["name"] for host in report["hosts"]] == ["drifted", "good"]
-    assert report["gate"] == {"fail_on": "never", "passed": True, "failed_by": []}
+    assert report["gate"] == {"fail_on": "never", "passed": True, "failed_by": [], "unreachable": NONE_UNREACHABLE}
     assert "in check mode" in run.file(".md")
     assert "compliance gate (fail on never): passed**" in run.file(".md")
 
@@ -280,22 +296,92 @@ def test_the_report_playbook_reports_every_host_from_the_artifacts_of_earlier_jo
     entries = {host["name"]: host for host in fleet_run.json()["hosts"]}
     extra = tmp_path_factory.mktemp("artifacts") / "extravars.yml"
     extra.write_text(extravars_file({
-        "shm_report_job_11": {"results": json.dumps({name: entries[name] for name in ("broken", "good")})},
-        "shm_report_job_12": {"results": json.dumps({name: entries[name] for name in ("drifted", "gone", "lost_one")})}}))
-    run = playbook("-e", "@%s" % extra, "-e", "shm_report_fail_on=never", playbook="snapfleet.snapd.report")
+        "shm_report_job_11": signed({name: entries[name] for name in ("broken", "good")}),
+        "shm_report_job_12": signed({name: entries[name] for name in ("drifted", "gone", "lost_one")})}))
+    run = playbook("-e", "@%s" % extra, "-e", "shm_report_fail_on=never", playbook="snapfleet.snapd.report", key=KEY)
     assert run.rc == 0, run.output[-3000:]
+    assert run.json()["artifacts"] == {"used": 2, "refused": []}
     assert {host["name"]: host["status"] for host in run.json()["hosts"]} == STATUSES
     assert run.host("good")["flavour"] == "bookworm"
-    assert run.json()["gate"] == {"fail_on": "never", "passed": True, "failed_by": []}
+    assert run.json()["gate"] == {"fail_on": "never", "passed": True, "failed_by": [],
+                                  "unreachable": {"hosts": 1, "max": "0", "allowed": 0, "within": False}}
 
 
 def test_inside_an_awx_workflow_a_play_report_publishes_its_results_under_its_own_key(playbook):
     run = playbook("--limit", "good,drifted", "-e", "shm_report_fail_on=never", "-e", "awx_job_id=42",
-                   "-e", "awx_workflow_job_id=40")
+                   "-e", "awx_workflow_job_id=40", key=KEY)
     assert run.rc == 0, run.output[-3000:]
     found = re.search(r"RUN: (\{.*\})", run.output)
     published = json.loads(found.group(1))
     assert list(published) == ["shm_report_job_42"]
+    # signed with the controller's key, so that the fleet report can tell it from a forged one
+    text = published["shm_report_job_42"]["results"]
+    assert published["shm_report_job_42"]["signature"] == (
+        "hmac-sha256:" + hmac.new(KEY.encode(), text.encode(), hashlib.sha256).hexdigest())
     results = json.loads(published["shm_report_job_42"]["results"])
     assert sorted(results) == ["drifted", "good"]
     assert results["good"]["connections"][0]["gadget"] is True
+
+
+# --- a report that can't be turned against its users ------------------------------------------------------------
+
+def test_a_variable_name_given_at_launch_cannot_bring_a_secret_into_the_report(playbook):
+    """The report once took the names of the variables it read; now it reads shared_memory_result alone."""
+    run = playbook("--limit", "good,drifted", "-e", "shm_report_fail_on=never", "-e", "shm_report_flavour_var=fake_api_token",
+                   "-e", "shm_report_result_var=fake_api_token", "-e", "awx_job_id=43", "-e", "awx_workflow_job_id=40",
+                   key=KEY)
+    assert run.rc == 0, run.output[-3000:]
+    assert run.host("good")["flavour"] == "bookworm"
+    for suffix in (".json", ".md", ".html"):
+        assert SECRET not in run.file(suffix)
+    assert SECRET not in run.output
+
+
+def test_forged_artifacts_given_at_launch_cannot_pass_the_fleet_gate(fleet_run, playbook, fact_cache, tmp_path_factory):
+    """Every host claimed compliant, later than any real result: unsigned, signed with another key, and a real
+    signature over other results. The fleet report refuses all three and gates on the fact cache."""
+    forged = {name: dict(fleet_run.host(name), status="compliant", message=None, recorded="2099-01-01T00:00:00Z")
+              for name in STATUSES}
+    genuine = signed({"good": fleet_run.host("good")})
+    extra = tmp_path_factory.mktemp("forged") / "extravars.yml"
+    extra.write_text(extravars_file({
+        "shm_report_job_900": {"results": json.dumps(forged)},
+        "shm_report_job_901": signed(forged, key="0" * 64),
+        "shm_report_job_902": dict(genuine, results=json.dumps(forged))}))
+    run = playbook("-e", "@%s" % extra, playbook="snapfleet.snapd.report", fact_cache=fact_cache, key=KEY)
+    assert run.rc == 2, run.output[-3000:]
+    assert run.json()["artifacts"] == {"used": 0, "refused": ["shm_report_job_900", "shm_report_job_901",
+                                                              "shm_report_job_902"]}
+    assert run.json()["gate"]["failed_by"] == ["broken", "drifted", "gone", "lost_one"]
+    assert "3 artifacts of earlier jobs were refused" in run.host("lost_one")["message"]
+
+
+def test_a_report_given_at_launch_is_refused_before_anything_is_written(playbook):
+    forged = json.dumps({"shm_report_views": {"summary": {"gate": {"passed": True}}, "failures": {}}})
+    run = playbook("--limit", "good,drifted", "-e", forged)
+    assert run.rc == 2, run.output[-3000:]
+    assert "shm_report_views is set before the report made it" in run.output
+    assert not run.report_dir.exists()
+
+
+def test_unreachable_hosts_within_the_tolerance_end_green_and_are_counted_as_not_seen(playbook):
+    run = playbook("--limit", "good,gone", "-e", "shm_report_max_unreachable=50%")
+    assert run.rc == 0, run.output[-3000:]
+    report = run.json()
+    jsonschema.validate(report, SCHEMA)
+    assert report["gate"]["unreachable"] == {"hosts": 1, "max": "50%", "allowed": 1, "within": True}
+    assert report["gate"]["passed"] is True
+    assert (report["summary"]["unreachable"], report["summary"]["failed"]) == (1, 0)
+    # listed with the reason Ansible gave
+    assert "Failed to connect to the host via ssh" in run.host("gone")["message"]
+    assert "1 hosts not seen (unreachable), up to 1 allowed (50%): within the tolerance" in run.file(".md")
+    assert "1 hosts not seen (unreachable)" in run.output
+    recap = run.output[run.output.index("PLAY RECAP"):]
+    assert re.search(r"^gone\s+:.*failed=0", recap, re.M), recap
+
+
+def test_unreachable_hosts_beyond_the_tolerance_fail_the_run(playbook):
+    run = playbook("--limit", "good,gone", "-e", "shm_report_max_unreachable=49%")
+    assert run.rc == 2, run.output[-3000:]
+    assert run.json()["gate"]["failed_by"] == ["gone"]
+    assert "BEYOND the tolerance" in run.output

@@ -35,6 +35,8 @@ AWX_PROJECT = REPO / "examples" / "awx-project"
 SCREENSHOTS = REPO / "tests" / "output" / "report"
 SCHEMA = json.loads((REPO / "docs" / "shm-report.schema.json").read_text())
 GATEWAY_LINK = "shm-consumer:shmem shm-provider:shmem"
+NONE_UNREACHABLE = {"hosts": 0, "max": "0", "allowed": 0, "within": True}
+REPORT_KEY = "lab-report-key-" + "7" * 32
 
 
 @pytest.fixture(scope="module")
@@ -125,9 +127,12 @@ def awx(fleet, tmp_path_factory):
     classes = {"bookworm": "robots", "trixie": "gateways"}
     devices = {"all": {"vars": fleet.vars, "children": {group: {"hosts": {}} for group in classes.values()}}}
     for name, variables in fleet.hosts.items():
-        devices["all"]["children"][classes[variables["snapd_flavour"]]]["hosts"][name] = variables
+        devices["all"]["children"][classes[variables["snapd_flavour"]]]["hosts"][name] = dict(
+            variables, shared_memory_flavour=variables["snapd_flavour"])
     project = Project(AWX_PROJECT, workdir, tarball, devices)
-    return Awx(project, Inventory(project.path / "inventory" / "hosts"), workdir)
+    # the report key, as the credential docs/awx.md describes injects it into every job
+    return Awx(project, Inventory(project.path / "inventory" / "hosts"), workdir,
+               credential_env={"SHM_REPORT_KEY": REPORT_KEY})
 
 
 def test_awx_lists_the_projects_playbooks_and_inventory(awx):
@@ -159,7 +164,7 @@ def test_awx_check_job_then_run_job_of_the_project(fleet, awx):
     report = real.artifacts["shm_report"]
     assert report["check_mode"] is False
     assert report["hosts"] == {"lab1": "compliant", "lab2": "compliant", "lab3": "compliant"}
-    assert report["gate"] == {"fail_on": "error", "passed": True, "failed_by": []}
+    assert report["gate"] == {"fail_on": "error", "passed": True, "failed_by": [], "unreachable": NONE_UNREACHABLE}
     assert report["summary"]["connections"]["missing"] == 0 and report["summary"]["connections"]["connected"] == 3
     # outside a workflow nobody reads the results back from the artifacts
     assert "results" not in report
@@ -178,7 +183,7 @@ def test_audit_after_a_fault_reports_that_host_in_every_format(fleet, play):
     assert [finding["code"] for finding in lab2["findings"] if finding["severity"] == "error"] == ["connection-missing"]
     assert lab2["connections"] == [{"plug": "shm-consumer:shmem", "slot": "shm-provider:shmem", "desired": "connected",
                                     "actual": "disconnected", "gadget": None, "status": "missing"}]
-    assert data["gate"] == {"fail_on": "error", "passed": False, "failed_by": ["lab2"]}
+    assert data["gate"] == {"fail_on": "error", "passed": False, "failed_by": ["lab2"], "unreachable": NONE_UNREACHABLE}
     assert "shared-memory compliance gate (fail on error) FAILED by lab2;" in run.output
     markdown = (run.report_dir / "shm-report.md").read_text()
     assert "## lab2: non-compliant" in markdown and "`connection-missing`" in markdown
@@ -213,13 +218,19 @@ def test_a_sliced_audit_then_the_report_job_cover_the_whole_fleet(fleet, awx, tm
     assert [job.status for job in slices] == ["successful", "failed", "failed"], [job.output() for job in slices]
     assert sorted(artifacts) == sorted("shm_report_job_%d" % job.id for job in slices)
     results = [json.loads(published["results"]) for published in artifacts.values()]
+    # signed with the key every job of the workflow has, so that the report job can tell them from forged ones
+    assert all(published["signature"].startswith("hmac-sha256:") for published in artifacts.values())
     assert {name: entry["status"] for hosts in results for name, entry in hosts.items()} \
         == {"lab1": "compliant", "lab2": "non-compliant", "lab3": "failed"}
 
     expected = {"lab1": "compliant", "lab2": "non-compliant", "lab3": "failed"}
     report_answers = awx.project.survey_answers("report")
-    # the next node of the workflow: the slices' artifacts arrive as extra variables
-    from_artifacts = awx.job("report.yml", dict(report_answers, **artifacts), workflow=awx.new_id())
+    # the next node of the workflow: the slices' artifacts arrive as extra variables, and a launcher's forged one
+    # claiming every host compliant later than the slices ran
+    forged = {name: dict(entry, status="compliant", message=None, recorded="2099-01-01T00:00:00Z")
+              for hosts in results for name, entry in hosts.items()}
+    from_artifacts = awx.job("report.yml", dict(report_answers, shm_report_job_1={"results": json.dumps(forged)},
+                                                **artifacts), workflow=awx.new_id())
     # with one jsonfile fact cache the slices all wrote to (outside AWX: see docs/awx.md)
     from_cache = awx.job("report.yml", report_answers,
                          shared_cache=shared_fact_cache(slices, tmp_path_factory.mktemp("shared-fact-cache")))
@@ -228,7 +239,8 @@ def test_a_sliced_audit_then_the_report_job_cover_the_whole_fleet(fleet, awx, tm
         assert "compliance gate (fail on error) FAILED by lab2, lab3" in job.output()
         published = job.artifacts["shm_report"]
         assert published["hosts"] == expected
-        assert published["gate"] == {"fail_on": "error", "passed": False, "failed_by": ["lab2", "lab3"]}
+        assert published["gate"] == {"fail_on": "error", "passed": False, "failed_by": ["lab2", "lab3"],
+                                     "unreachable": NONE_UNREACHABLE}
         data = json.loads((Path(job.runner.config.private_data_dir) / "project" / "shm-report" / "shm-report.json")
                           .read_text())
         jsonschema.validate(data, SCHEMA)
@@ -237,6 +249,8 @@ def test_a_sliced_audit_then_the_report_job_cover_the_whole_fleet(fleet, awx, tm
         assert "cannot reach snapd at /run/snapd.socket" in hosts["lab3"]["message"]
         assert [row["status"] for row in hosts["lab2"]["connections"]] == ["missing"]
         assert (hosts["lab1"]["flavour"], hosts["lab2"]["flavour"]) == ("bookworm", "trixie")
+        assert data["artifacts"] == ({"used": 3, "refused": ["shm_report_job_1"]} if job is from_artifacts
+                                     else {"used": 0, "refused": []})
     # lab3's snapd is back for the tests after this one
     fleet.run("lab3", "snap wait system seed.loaded && snap version >/dev/null")
 

@@ -143,6 +143,33 @@ def test_a_bad_report_or_format_is_refused(value, formats):
         shm_report_views(value, formats=formats)
 
 
+def test_the_results_are_signed_only_with_a_key_and_the_fleet_report_reads_them_back():
+    key = "k" * 32
+    views = shm_report_views(report(), results=True, key=key)
+    assert views["signature"].startswith("hmac-sha256:") and len(views["signature"]) == len("hmac-sha256:") + 64
+    assert shm_report_views(report(), results=True)["signature"] is None
+    again = shm_fleet_report(["lab2", "lab10"], artifacts={"shm_report_job_7": {"results": views["results"],
+                                                                               "signature": views["signature"]}},
+                             key=key, source="recorded")
+    assert again["artifacts"] == {"used": 1, "refused": []}
+    assert [host["status"] for host in again["hosts"]] == ["compliant", "non-compliant"]
+
+
+def test_unreachable_hosts_within_the_tolerance_are_not_failed_and_are_counted_as_not_seen():
+    results = {"lab1": host_result(), "lab2": host_result("unreachable", message="shm_verify: ssh: No route to host"),
+               "lab3": host_result("failed", message="shm_verify: boom")}
+    within = shm_report_views(shm_fleet_report(list(results), results, max_unreachable="1"))
+    assert within["failures"] == {"lab3": "shm_verify: boom"}
+    assert within["not_seen"] == "1 hosts not seen (unreachable), up to 1 allowed: within the tolerance"
+    assert "- 1 hosts not seen (unreachable), up to 1 allowed: within the tolerance" in within["files"]["markdown"]
+    assert '<td id="not-seen">1 hosts not seen' in within["files"]["html"]
+    beyond = shm_report_views(shm_fleet_report(list(results), results, max_unreachable="10%"))
+    assert sorted(beyond["failures"]) == ["lab2", "lab3"]
+    assert beyond["not_seen"] == "1 hosts not seen (unreachable), up to 0 allowed (10%): BEYOND the tolerance"
+    part = shm_report_views(shm_fleet_report(list(results), results, max_unreachable="10%", scope="part"))
+    assert part["not_seen"].endswith("up to 10% of the fleet, judged by the fleet report: within the tolerance")
+
+
 def test_the_results_for_the_artifacts_are_one_json_text():
     assert json.loads(shm_report_views(report(), results=True)["results"])["lab10"]["connections"] == ROWS
 
