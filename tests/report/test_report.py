@@ -22,6 +22,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 from markdown_it import MarkdownIt
 
 from tests.system.awx import extravars_file
@@ -385,3 +386,28 @@ def test_unreachable_hosts_beyond_the_tolerance_fail_the_run(playbook):
     assert run.rc == 2, run.output[-3000:]
     assert run.json()["gate"]["failed_by"] == ["gone"]
     assert "BEYOND the tolerance" in run.output
+
+
+# --- the example AWX project's surveys ---------------------------------------------------------------------------
+
+PROJECT = REPO / "examples" / "awx-project"
+
+
+def test_no_survey_question_sets_what_a_device_class_sets():
+    """A survey answer is an extra variable: it would override every device class's group_vars."""
+    class_variables = set()
+    for path in (PROJECT / "inventory" / "group_vars").glob("*.yml"):
+        class_variables |= set(yaml.safe_load(path.read_text()) or {})
+    assert "shared_memory_exclusive" in class_variables
+    for survey in (PROJECT / "surveys").glob("*.json"):
+        asked = {question["variable"] for question in json.loads(survey.read_text())["spec"]}
+        assert not asked & (class_variables - {"shm_report_dir", "shm_report_fail_on"}), survey.name
+        assert not any(variable.startswith("shared_memory_") and variable != "shared_memory_verify"
+                       for variable in asked), survey.name
+
+
+def test_every_survey_asks_for_the_unreachable_tolerance_as_text_defaulting_to_none_tolerated():
+    for name in ("apply", "audit", "report"):
+        spec = json.loads((PROJECT / "surveys" / (name + ".json")).read_text())["spec"]
+        [question] = [question for question in spec if question["variable"] == "shm_report_max_unreachable"]
+        assert (question["type"], question["default"]) == ("text", "0")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 
 from tests.system.awx import Awx, Inventory, Project, shared_fact_cache
 from tests.system.conftest import REPO, lab_fleet, run_playbook
@@ -110,11 +111,62 @@ def test_apply_converges_every_host_of_both_snapd_versions(fleet, play):
     assert gateway_connected(fleet)
 
 
-def test_apply_again_changes_nothing(fleet, play):
-    run = play("snapfleet.snapd.apply")
+def offline_device(directory: Path, group="robots"):
+    """An inventory adding a device that is off: its ssh port is closed, so every task finds it unreachable."""
+    path = directory / "offline.yml"
+    path.write_text(yaml.safe_dump({"all": {"children": {group: {"hosts": {"offline-1": {
+        "ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh",
+        "ansible_ssh_common_args": "-o ConnectTimeout=3 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+        "shared_memory_flavour": "off"}}}}}}))
+    return path
+
+
+def test_apply_again_changes_nothing_and_an_offline_device_within_the_tolerance_keeps_it_green(fleet, play,
+                                                                                            tmp_path):
+    run = play("snapfleet.snapd.apply", "-i", str(offline_device(tmp_path)), "-e", "shm_report_max_unreachable=1")
     assert run.rc == 0, run.tail()
-    assert {host: counts["changed"] for host, counts in run.recap.items()} == {"lab1": 0, "lab2": 0, "lab3": 0}
-    assert report(run)["summary"]["changed"] == 0
+    assert {host: counts["changed"] for host, counts in run.recap.items()} == {"lab1": 0, "lab2": 0, "lab3": 0,
+                                                                               "offline-1": 0}
+    assert run.recap["offline-1"]["failed"] == 0, run.recap
+    data = report(run)
+    assert data["summary"]["changed"] == 0
+    assert statuses(data) == {"lab1": "compliant", "lab2": "compliant", "lab3": "compliant",
+                              "offline-1": "unreachable"}
+    assert (data["summary"]["unreachable"], data["summary"]["failed"]) == (1, 0)
+    assert data["gate"]["unreachable"] == {"hosts": 1, "max": "1", "allowed": 1, "within": True}
+    offline = next(host for host in data["hosts"] if host["name"] == "offline-1")
+    assert "Failed to connect to the host via ssh" in offline["message"], offline
+    assert "1 hosts not seen (unreachable), up to 1 allowed: within the tolerance" in run.output
+
+
+def survey_defaults(name):
+    """The default answer of every question of the example project's survey NAME, as AWX passes them (strings)."""
+    spec = json.loads((AWX_PROJECT / "surveys" / (name + ".json")).read_text())
+    return {question["variable"]: str(question["default"]) for question in spec["spec"]}
+
+
+def test_the_apply_surveys_defaults_never_override_a_device_class_that_is_not_exclusive(fleet, play, tmp_path):
+    """lab1 in a class of robots with shared_memory_exclusive: false and a connection the class does not list;
+    the Apply survey's default answers as extra variables leave it connected."""
+    classes = tmp_path / "classes"
+    (classes / "group_vars").mkdir(parents=True)
+    (classes / "hosts.yml").write_text(yaml.safe_dump(
+        {"all": {"children": {"robots": {"children": {"open_robots": {"hosts": {"lab1": None}}}}}}}))
+    (classes / "group_vars" / "open_robots.yml").write_text("---\nshared_memory_exclusive: false\n")
+    answers = survey_defaults("apply")
+    assert not any(variable.startswith("shared_memory_") and variable != "shared_memory_verify" for variable in answers)
+    fleet.run("lab1", f"snap connect {GATEWAY_LINK}")
+    try:
+        extra = [argument for variable, answer in answers.items() for argument in ("-e", f"{variable}={answer}")]
+        run = play("snapfleet.snapd.apply", "--limit", "lab1", "-i", str(classes / "hosts.yml"), *extra)
+        # verification still names the connection nobody listed: the gate fails, after nothing was changed
+        assert run.rc == 2 and run.changed("lab1") == 0, run.tail()
+        lab1 = report(run)["hosts"][0]
+        assert [row["status"] for row in lab1["connections"] if row["plug"] == "shm-consumer:shmem"] == ["unexpected"]
+        assert re.search(r"^shared-memory\s+shm-consumer:shmem\s+shm-provider:shmem", consumer_connections(fleet, "lab1"),
+                         re.M)
+    finally:
+        fleet.run("lab1", f"snap disconnect {GATEWAY_LINK}")
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +199,8 @@ def test_awx_lists_the_projects_playbooks_and_inventory(awx):
 def test_awx_check_job_then_run_job_of_the_project(fleet, awx):
     fleet.run("lab2", f"snap disconnect {GATEWAY_LINK}")  # drift on the gateway
     answers = awx.project.survey_answers("apply")
-    assert answers["shared_memory_exclusive"] == "true"
+    # the device classes say whether they are exclusive, not the survey
+    assert "shared_memory_exclusive" not in answers
     check = awx.job("apply.yml", dict(answers, shm_report_fail_on="never"), check=True)
     assert (check.status, check.rc) == ("successful", 0), check.output()
     connection = check.results("snapfleet.snapd.shm_connection")
@@ -206,25 +259,33 @@ def test_audit_after_a_fault_reports_that_host_in_every_format(fleet, play):
 
 
 def test_a_sliced_audit_then_the_report_job_cover_the_whole_fleet(fleet, awx, tmp_path_factory):
-    """AWX's workflow: the project's audit sliced in 3 (a host each, lab3 without snapd), then the report job."""
+    """AWX's workflow: the project's audit sliced in 3 (lab1 and a device that is off, lab2, and lab3 without snapd),
+    tolerating 25% of the fleet unreachable, then the report job."""
+    # the inventory imported with the device that is off, in the same project
+    workdir = tmp_path_factory.mktemp("awx-offline")
+    awx = Awx(awx.project, Inventory(awx.project.path / "inventory" / "hosts", offline_device(workdir)), workdir,
+              credential_env=awx.credential_env)
+    tolerance = {"shm_report_max_unreachable": "25%"}
     fleet.run("lab3", "systemctl stop snapd.socket snapd.service")
     try:
-        slices, artifacts = awx.sliced("audit.yml", awx.project.survey_answers("audit"), 3)
+        slices, artifacts = awx.sliced("audit.yml", dict(awx.project.survey_answers("audit"), **tolerance), 3)
     finally:
         fleet.run("lab3", "systemctl start snapd.socket snapd.service")
-    assert [job.hosts for job in slices] == [["lab1"], ["lab2"], ["lab3"]]
-    # each slice reports on its own host and fails on it; each publishes under its own key, so AWX's merge of
-    # the slices' artifacts keeps every host's result
+    assert [job.hosts for job in slices] == [["lab1", "offline-1"], ["lab2"], ["lab3"]]
+    # each slice reports on its own hosts and fails on them, but leaves a percentage of unreachable hosts to the
+    # report job; each publishes under its own key, so AWX's merge of the slices' artifacts keeps every host's result
     assert [job.status for job in slices] == ["successful", "failed", "failed"], [job.output() for job in slices]
+    assert slices[0].artifacts["shm_report_job_%d" % slices[0].id]["gate"]["unreachable"] == {
+        "hosts": 1, "max": "25%", "allowed": None, "within": True}
     assert sorted(artifacts) == sorted("shm_report_job_%d" % job.id for job in slices)
     results = [json.loads(published["results"]) for published in artifacts.values()]
     # signed with the key every job of the workflow has, so that the report job can tell them from forged ones
     assert all(published["signature"].startswith("hmac-sha256:") for published in artifacts.values())
     assert {name: entry["status"] for hosts in results for name, entry in hosts.items()} \
-        == {"lab1": "compliant", "lab2": "non-compliant", "lab3": "failed"}
+        == {"lab1": "compliant", "lab2": "non-compliant", "lab3": "failed", "offline-1": "unreachable"}
 
-    expected = {"lab1": "compliant", "lab2": "non-compliant", "lab3": "failed"}
-    report_answers = awx.project.survey_answers("report")
+    expected = {"lab1": "compliant", "lab2": "non-compliant", "lab3": "failed", "offline-1": "unreachable"}
+    report_answers = dict(awx.project.survey_answers("report"), **tolerance)
     # the next node of the workflow: the slices' artifacts arrive as extra variables, and a launcher's forged one
     # claiming every host compliant later than the slices ran
     forged = {name: dict(entry, status="compliant", message=None, recorded="2099-01-01T00:00:00Z")
@@ -239,14 +300,16 @@ def test_a_sliced_audit_then_the_report_job_cover_the_whole_fleet(fleet, awx, tm
         assert "compliance gate (fail on error) FAILED by lab2, lab3" in job.output()
         published = job.artifacts["shm_report"]
         assert published["hosts"] == expected
+        # the tolerance judged over the whole fleet: 1 of 4 hosts
         assert published["gate"] == {"fail_on": "error", "passed": False, "failed_by": ["lab2", "lab3"],
-                                     "unreachable": NONE_UNREACHABLE}
+                                     "unreachable": {"hosts": 1, "max": "25%", "allowed": 1, "within": True}}
         data = json.loads((Path(job.runner.config.private_data_dir) / "project" / "shm-report" / "shm-report.json")
                           .read_text())
         jsonschema.validate(data, SCHEMA)
         assert statuses(data) == expected
         hosts = {host["name"]: host for host in data["hosts"]}
         assert "cannot reach snapd at /run/snapd.socket" in hosts["lab3"]["message"]
+        assert "Failed to connect to the host via ssh" in hosts["offline-1"]["message"]
         assert [row["status"] for row in hosts["lab2"]["connections"]] == ["missing"]
         assert (hosts["lab1"]["flavour"], hosts["lab2"]["flavour"]) == ("bookworm", "trixie")
         assert data["artifacts"] == ({"used": 3, "refused": ["shm_report_job_1"]} if job is from_artifacts
