@@ -26,8 +26,8 @@ options:
     description: The files to render.
     type: list
     elements: str
-    choices: [json, markdown, html]
-    default: [json, markdown, html]
+    choices: [json, markdown, html, prometheus]
+    default: [json, markdown, html, prometheus]
   title:
     description: The title of the Markdown and HTML pages.
     type: str
@@ -91,6 +91,7 @@ _value:
       type: str
 """
 
+import datetime
 import html
 import json
 import re
@@ -98,7 +99,7 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible_collections.snapfleet.snapd.plugins.filter.shm_fleet_report import results_signature
 
-FORMATS = ("json", "markdown", "html")
+FORMATS = ("json", "markdown", "html", "prometheus")
 HOST_STATUSES = ("compliant", "non-compliant", "failed", "unreachable", "unverified")
 # how many host names the gate line lists before "and N more" (the JSON lists them all)
 NAMES_SHOWN = 20
@@ -336,6 +337,71 @@ def _failures(report):
     return {host["name"]: host["message"] for host in report["hosts"] if host["status"] in failing}
 
 
+_METRIC_CONNECTION_STATES = ("connected", "missing", "undesired", "unexpected", "disconnected")
+_SEVERITIES = ("error", "warning", "info")
+
+
+def prometheus_label(value):
+    """A label value in the Prometheus text format: backslash, double quote and line feed escaped."""
+    return _as_text(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _timestamp(generated):
+    try:
+        moment = datetime.datetime.strptime(_as_text(generated), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return None
+    return int(moment.replace(tzinfo=datetime.timezone.utc).timestamp())
+
+
+def render_prometheus(report):
+    """The report as metrics in the Prometheus text format (0.0.4), for node_exporter's textfile collector or a
+    Pushgateway: per host (label host) and over the fleet. Every family has HELP and TYPE; all are gauges."""
+    out = []
+
+    def family(name, helptext, samples):
+        out.append("# HELP %s %s\n# TYPE %s gauge\n" % (name, helptext, name))
+        out.extend("%s%s %s\n" % (name, "{%s}" % ",".join('%s="%s"' % (key, prometheus_label(value))
+                                                          for key, value in labels) if labels else "", value)
+                   for labels, value in samples)
+
+    hosts, summary, gate = report["hosts"], report["summary"], report["gate"]
+    timestamp = _timestamp(report.get("generated"))
+    if timestamp is not None:
+        family("shm_report_timestamp_seconds", "When the shared-memory report was made, in seconds since the epoch.",
+               [((), timestamp)])
+    family("shm_report_check_mode", "1 when the report comes from a check-mode run (changes predicted, not made).",
+           [((), int(bool(report.get("check_mode"))))])
+    family("shm_host_compliant", "1 when the host is compliant with its shared-memory spec, else 0.",
+           [((("host", host["name"]),), int(host["status"] == "compliant")) for host in hosts])
+    family("shm_host_status", "1 for the host's status in the report (compliant, non-compliant, failed, unreachable, "
+           "unverified).", [((("host", host["name"]), ("status", host["status"])), 1) for host in hosts])
+    family("shm_host_findings", "The host's findings by severity.",
+           [((("host", host["name"]), ("severity", severity)), host["summary"][severity])
+            for host in hosts for severity in _SEVERITIES])
+    connection_samples = []
+    for host in hosts:
+        counts = dict.fromkeys(_METRIC_CONNECTION_STATES, 0)
+        for row in host["connections"] or ():
+            if row["status"] in counts:
+                counts[row["status"]] += 1
+        connection_samples += [((("host", host["name"]), ("state", state)), counts[state])
+                               for state in _METRIC_CONNECTION_STATES]
+    family("shm_host_connections", "The host's shared-memory connections by state, desired against actual.",
+           connection_samples)
+    family("shm_fleet_hosts", "Hosts of the report by status.",
+           [((("status", status),), summary[status]) for status in HOST_STATUSES])
+    family("shm_fleet_findings", "Findings over every host by severity.",
+           [((("severity", severity),), summary["findings"][severity]) for severity in _SEVERITIES])
+    family("shm_fleet_connections", "Shared-memory connections over every host by state.",
+           [((("state", state),), summary["connections"][state]) for state in _METRIC_CONNECTION_STATES])
+    family("shm_fleet_gate_passed", "1 when the report's compliance gate passed, else 0.", [((), int(gate["passed"]))])
+    unreachable = gate.get("unreachable") or {}
+    family("shm_fleet_unreachable_allowed", "How many unreachable hosts the run tolerates (-1: judged by the fleet "
+           "report).", [((), -1 if unreachable.get("allowed") is None else unreachable["allowed"])])
+    return "".join(out)
+
+
 def shm_report_views(report, formats=FORMATS, title="Shared-memory compliance", results=False, key=None):
     """The views dict documented above."""
     if not isinstance(report, dict) or not isinstance(report.get("hosts"), list) or "gate" not in report:
@@ -343,11 +409,13 @@ def shm_report_views(report, formats=FORMATS, title="Shared-memory compliance", 
                                  % (type(report).__name__,))
     unknown = [name for name in formats if name not in FORMATS]
     if unknown or isinstance(formats, (str, bytes)):
-        raise AnsibleFilterError("shm_report_views: formats must be a list of json, markdown and html, got %r" % (formats,))
+        raise AnsibleFilterError("shm_report_views: formats must be a list of json, markdown, html and prometheus, got %r"
+                                 % (formats,))
     renderers = {
         "json": lambda: json.dumps(report, indent=2, default=_as_text) + "\n",
         "markdown": lambda: render_markdown(report, title),
         "html": lambda: render_html(report, title),
+        "prometheus": lambda: render_prometheus(report),
     }
     hosts = report["hosts"]
     published = json.dumps({host["name"]: host for host in hosts}, separators=(",", ":")) if results else None

@@ -11,11 +11,13 @@ the venv's pytest: the ansible-playbook next to its Python is used.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -182,7 +184,8 @@ def test_the_set_stats_artifact_carries_the_summary(fleet_run):
     assert stats["hosts"] == STATUSES
     assert stats["summary"] == report["summary"]
     assert stats["gate"] == report["gate"]
-    assert [Path(name).name for name in stats["files"]] == ["shm-report.json", "shm-report.md", "shm-report.html"]
+    assert [Path(name).name for name in stats["files"]] == ["shm-report.json", "shm-report.md", "shm-report.html",
+                                                           "shm-report.prom"]
     # outside an AWX workflow nobody reads the hosts' results back from the artifacts
     assert "results" not in stats
 
@@ -411,3 +414,50 @@ def test_every_survey_asks_for_the_unreachable_tolerance_as_text_defaulting_to_n
         spec = json.loads((PROJECT / "surveys" / (name + ".json")).read_text())["spec"]
         [question] = [question for question in spec if question["variable"] == "shm_report_max_unreachable"]
         assert (question["type"], question["default"]) == ("text", "0")
+
+
+# --- Prometheus metrics -----------------------------------------------------------------------------------------
+
+def promtool():
+    """promtool as tests/tools/bootstrap.sh takes it out of Debian's prometheus package, or one on PATH."""
+    cache = Path(os.environ.get("SNAPFLEET_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                 / "snapfleet")
+    found = cache / "tools" / "promtool"
+    if found.exists():
+        return str(found)
+    on_path = shutil.which("promtool")
+    if not on_path:
+        pytest.fail("no promtool: run make bootstrap (it puts one in %s)" % found)
+    return on_path
+
+
+def check_metrics(text):
+    return subprocess.run([promtool(), "check", "metrics"], input=text, text=True, capture_output=True, timeout=60,
+                          check=False)
+
+
+def test_the_metrics_file_passes_promtool_and_holds_every_host_and_the_fleet(fleet_run):
+    text = fleet_run.file(".prom")
+    checked = check_metrics(text)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    for name, status in STATUSES.items():
+        assert samples['shm_host_compliant{host="%s"}' % name] == str(int(status == "compliant"))
+        assert samples['shm_host_status{host="%s",status="%s"}' % (name, status)] == "1"
+    assert samples['shm_host_findings{host="drifted",severity="error"}'] == "3"
+    assert samples['shm_host_findings{host="drifted",severity="warning"}'] == "1"
+    assert samples['shm_host_connections{host="drifted",state="unexpected"}'] == "1"
+    assert samples['shm_host_connections{host="good",state="connected"}'] == "2"
+    assert samples['shm_fleet_hosts{status="failed"}'] == "2" and samples["shm_fleet_gate_passed"] == "0"
+    report = fleet_run.json()
+    generated = datetime.datetime.strptime(report["generated"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc)
+    assert samples["shm_report_timestamp_seconds"] == str(int(generated.timestamp()))
+
+
+def test_promtool_can_fail_on_a_broken_metrics_file(fleet_run):
+    """The check above can fail: the same file with one family announced twice does not pass."""
+    text = fleet_run.file(".prom")
+    checked = check_metrics(text + "# HELP shm_fleet_gate_passed again\n# TYPE shm_fleet_gate_passed gauge\n"
+                                   "shm_fleet_gate_passed 1\n")
+    assert checked.returncode != 0

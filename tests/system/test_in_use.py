@@ -147,9 +147,30 @@ ROLE_PLAYBOOK = """
         shared_memory_timeout: 45
         shared_memory_verify_checks: [connections]
         shared_memory_defer_failures: true
+    - name: Keep the first results
+      ansible.builtin.set_fact:
+        kept: "{{ {'apply': shared_memory_apply_result, 'verify': shared_memory_verify_result} }}"
+    - name: The role again with a socket where snapd is not (the module reads the socket on the python transport)
+      ansible.builtin.include_role:
+        name: snapfleet.snapd.shared_memory
+      vars:
+        shared_memory_socket: /run/snapd-missing.socket
+        shared_memory_transport: python
+        shared_memory_timeout: 5
+        shared_memory_defer_failures: true
+    - name: Keep why it failed
+      ansible.builtin.set_fact:
+        kept: "{{ kept | combine({'socket': shared_memory_result.message}) }}"
+    - name: The role again with a timeout the modules refuse
+      ansible.builtin.include_role:
+        name: snapfleet.snapd.shared_memory
+      vars:
+        shared_memory_transport: "{{ transport }}"
+        shared_memory_timeout: -1
+        shared_memory_defer_failures: true
     - name: Keep the results
       ansible.builtin.copy:
-        content: "{{ {'apply': shared_memory_apply_result, 'verify': shared_memory_verify_result} | to_json }}"
+        content: "{{ kept | combine({'timeout': shared_memory_result.message}) | to_json }}"
         dest: "{{ out }}"
         mode: "0644"
       delegate_to: localhost
@@ -183,9 +204,8 @@ def test_the_role_passes_force_allow_identifier_mismatch_transport_socket_and_ti
         assert "identifier" in apply["actions"][1]["reason"]
         # and verification was given the same item: the mismatch is allowed there too
         assert "identifier-mismatch" not in [finding["code"] for finding in verify["findings"]]
-        if transport == "python":
-            # the module's own arguments: socket and timeout as the role was given them
-            assert (apply["invocation"]["module_args"]["socket"], apply["invocation"]["module_args"]["timeout"]) == (
-                "/run/snapd.socket", 45.0)
+        # socket and timeout: each reaches the modules, as their refusals show
+        assert results["socket"].startswith("shm_connection: cannot reach snapd at /run/snapd-missing.socket:"), results
+        assert "timeout must be a number of seconds above 0, not -1" in results["timeout"], results
     finally:
         guest_run(fleet, f"snap disconnect {STRANGER} {SLOT}; true", check=False)

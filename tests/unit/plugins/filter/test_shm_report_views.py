@@ -180,3 +180,28 @@ def test_a_timestamp_ansible_read_from_yaml_is_written_as_text():
     data = report()
     data["hosts"][0]["recorded"] = datetime.datetime(2026, 12, 1, 10, 0, tzinfo=datetime.timezone.utc)
     assert json.loads(shm_report_views(data)["files"]["json"])["hosts"][0]["recorded"] == "2026-12-01T10:00:00+00:00"
+
+
+def test_the_metrics_have_one_sample_per_host_and_state_and_fleet_totals():
+    from ansible_collections.snapfleet.snapd.plugins.filter.shm_report_views import render_prometheus
+
+    text = render_prometheus(report())
+    lines = text.splitlines()
+    assert "shm_report_timestamp_seconds 1796119200" in lines
+    assert 'shm_host_compliant{host="lab2"} 1' in lines and 'shm_host_compliant{host="lab10"} 0' in lines
+    assert 'shm_host_status{host="gw_*1*",status="failed"} 1' in lines
+    assert 'shm_host_findings{host="lab10",severity="error"} 1' in lines
+    assert 'shm_host_connections{host="lab10",state="unexpected"} 1' in lines
+    assert 'shm_host_connections{host="lab10",state="connected"} 1' in lines
+    assert 'shm_fleet_hosts{status="non-compliant"} 1' in lines and "shm_fleet_gate_passed 0" in lines
+    # every family is announced once, with HELP then TYPE, before its samples
+    families = [line.split()[2] for line in lines if line.startswith("# TYPE ")]
+    assert len(families) == len(set(families)) == 11
+    samples = [line for line in lines if not line.startswith("#")]
+    assert len(samples) == 3 * (1 + 1 + 3 + 5) + 5 + 3 + 5 + 4
+
+
+def test_a_metric_label_escapes_backslash_quote_and_line_feed():
+    from ansible_collections.snapfleet.snapd.plugins.filter.shm_report_views import prometheus_label
+
+    assert prometheus_label('a"b\\c\nd}') == 'a\\"b\\\\c\\nd}'
