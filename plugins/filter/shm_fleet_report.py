@@ -59,6 +59,15 @@ options:
         Unreachable hosts beyond it fail the gate, every one of them.
     type: raw
     default: 0
+  batches:
+    description:
+      - The batches of a canary rollout, as the play's C(serial) (for example V([1, "10%", "100%"])). The report then
+        covers the hosts of O(batch) and of the batches before it, and says in RV(_value.rollout) which batch it is.
+    type: raw
+  batch:
+    description: With O(batches), the hosts of the current batch (C(ansible_play_batch)).
+    type: list
+    elements: str
   scope:
     description:
       - V(fleet) when the hosts are the whole fleet; V(part) for one part of it (a slice of a sliced job), where a
@@ -138,6 +147,12 @@ _value:
       type: dict
     artifacts:
       description: C(used), how many artifacts of earlier jobs were read, and C(refused), the names of the others.
+      type: dict
+    rollout:
+      description:
+        - With O(batches) only. C(batch), the number of the current batch from 1, C(batches), how many there are,
+          C(sizes), their sizes, C(hosts_reached) and C(hosts), and C(stopped), whether this batch failed the gate
+          with batches left, which stops the rollout.
       type: dict
     hosts:
       description:
@@ -371,6 +386,44 @@ def unreachable_gate(entries, max_unreachable, scope):
             "within": allowed is None or unreachable <= allowed}
 
 
+def _batch_size(value, count):
+    """One entry of ``serial`` as ansible-playbook reads it: a count, or a percentage of the play's hosts (at least 1)."""
+    text = ("%s" % (value,)).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    if text.isdigit() and len(text) <= 9 and int(text) > 0:
+        return int(text)
+    if text.endswith("%") and text[:-1].isdigit() and len(text) <= 4 and 0 < int(text[:-1]) <= 100:
+        return int(int(text[:-1]) / 100.0 * count) or 1
+    raise AnsibleFilterError("shm_fleet_report: each batch must be a count of hosts above 0 (such as 1) or a percentage "
+                             "(such as \"10%%\"), not %r" % (bounded_text(value, 40),))
+
+
+def rollout_batches(hosts, batches):
+    """The batches ansible-playbook makes of the play's hosts, in play order, for ``serial: BATCHES``: each entry in
+    turn, the last one repeated until every host is in a batch."""
+    entries = [batches] if isinstance(batches, (int, str)) else list(batches or ())
+    if not entries:
+        raise AnsibleFilterError("shm_fleet_report: batches must name at least one batch size")
+    left, groups, index = list(hosts), [], 0
+    while left:
+        size = _batch_size(entries[index], len(hosts))
+        groups.append(left[:size])
+        left = left[size:]
+        index = min(index + 1, len(entries) - 1)
+    return groups
+
+
+def _rollout(hosts, batch, batches):
+    """``(reached hosts, rollout)`` of a batched run: the hosts of this batch and the ones before it."""
+    groups = rollout_batches(hosts, batches)
+    current = set(batch or ())
+    number = next((index for index, group in enumerate(groups, 1) if current & set(group)), None)
+    if number is None:
+        raise AnsibleFilterError("shm_fleet_report: the batch's hosts are not among the play's hosts")
+    reached = [name for group in groups[:number] for name in group]
+    return reached, {"batch": number, "batches": len(groups), "sizes": [len(group) for group in groups],
+                     "hosts_reached": len(reached), "hosts": len(hosts)}
+
+
 def _summary(hosts):
     versions = {}
     connections = dict.fromkeys(CONNECTION_STATUSES + ("gadget",), 0)
@@ -391,7 +444,8 @@ def _summary(hosts):
 
 
 def shm_fleet_report(hosts, results=None, hostvars=None, active=None, source="play", fail_on="error", generated=None,
-                     check_mode=False, artifacts=None, key=None, max_unreachable=0, scope="fleet"):
+                     check_mode=False, artifacts=None, key=None, max_unreachable=0, scope="fleet", batch=None,
+                     batches=None):
     """The report dict documented above."""
     if fail_on not in ("error", "warning", "never"):
         raise AnsibleFilterError("shm_fleet_report: fail_on must be error, warning or never, not %r" % (fail_on,))
@@ -410,6 +464,9 @@ def shm_fleet_report(hosts, results=None, hostvars=None, active=None, source="pl
         check_key(key)
     signed, refused = verified_results(artifacts, key)
     sources += signed
+    rollout = None
+    if batches is not None:
+        hosts, rollout = _rollout(list(hosts), batch, batches)
     names = sorted(set(hosts), key=natural_key)
     if hostvars is not None:
         uncovered = [name for name in names if not any(name in found for found in sources)]
@@ -425,7 +482,7 @@ def shm_fleet_report(hosts, results=None, hostvars=None, active=None, source="pl
     unreachable = unreachable_gate(entries, max_unreachable, scope)
     failed_by = [host["name"] for host in entries if _fails_gate(host, fail_on)
                  or (host["status"] == "unreachable" and not unreachable["within"] and fail_on != "never")]
-    return {
+    report = {
         "schema_version": SCHEMA_VERSION,
         "generated": generated,
         "check_mode": bool(check_mode),
@@ -434,6 +491,11 @@ def shm_fleet_report(hosts, results=None, hostvars=None, active=None, source="pl
         "artifacts": {"used": len(signed), "refused": refused},
         "hosts": entries,
     }
+    if rollout is not None:
+        # a failed gate fails the batch, and ansible-playbook runs no later batch
+        rollout["stopped"] = bool(failed_by) and rollout["batch"] < rollout["batches"]
+        report["rollout"] = rollout
+    return report
 
 
 class FilterModule:

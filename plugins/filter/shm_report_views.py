@@ -70,7 +70,8 @@ _value:
       type: dict
     summary:
       description:
-        - C(generated), C(check_mode), C(summary) and C(gate) of the report, and C(hosts), each host's status by name.
+        - C(generated), C(check_mode), C(summary) and C(gate) of the report, and C(hosts), each host's status by name;
+          in a canary rollout also C(rollout).
       type: dict
     failures:
       description:
@@ -79,6 +80,9 @@ _value:
       type: dict
     not_seen:
       description: How many hosts were not seen (unreachable) against the tolerance, in words.
+      type: str
+    rollout:
+      description: In a canary rollout, which batch this is and whether it stopped the rollout, in words; else V(null).
       type: str
     verdict:
       description: The gate's verdict in words, V(passed) or V(FAILED by) and the first hosts that failed it.
@@ -184,6 +188,7 @@ def render_markdown(report, title):
         "- **%d hosts**: %s; %d changed" % (summary["hosts"], statuses, summary["changed"]),
         "- findings: error %(error)d, warning %(warning)d, info %(info)d" % summary["findings"],
         "- " + md(not_seen(gate)),
+    ] + (["- " + md(rollout_text(report))] if report.get("rollout") else []) + [
         "- connections: " + _connection_counts(summary["connections"]),
         "- snapd versions: " + _versions(summary["snapd_versions"], md),
         "",
@@ -275,10 +280,13 @@ def render_html(report, title):
                "<tr><th>snapd versions</th><td>%s</td></tr>\n"
                '<tr><th>compliance gate</th><td id="gate" data-passed="%s">fail on %s: %s</td></tr>\n'
                '<tr><th>not seen</th><td id="not-seen">%s</td></tr>\n'
+               "%s"
                "<tr><th>connections</th><td>%s</td></tr>\n</table>\n"
                % (summary["changed"], summary["findings"]["error"], summary["findings"]["warning"],
                   summary["findings"]["info"], _versions(summary["snapd_versions"], e), str(gate["passed"]).lower(),
-                  e(gate["fail_on"]), gate_text, e(not_seen(gate)), _connection_counts(summary["connections"])))
+                  e(gate["fail_on"]), gate_text, e(not_seen(gate)),
+                  '<tr><th>rollout</th><td id="rollout">%s</td></tr>\n' % e(rollout_text(report))
+                  if report.get("rollout") else "", _connection_counts(summary["connections"])))
     out.append('\n<h2>Hosts</h2>\n<table id="hosts">\n<thead><tr><th>host</th><th>status</th><th>snapd</th><th>flavour</th>'
                "<th>errors</th><th>warnings</th><th>info</th><th>changes</th></tr></thead>\n<tbody>\n")
     for index, host in enumerate(report["hosts"], 1):
@@ -328,6 +336,22 @@ def render_html(report, title):
         out.append("</section>\n")
     out.append("</body>\n</html>\n")
     return "".join(out)
+
+
+def rollout_text(report):
+    """Where a canary rollout stands after this batch, in words; None outside one."""
+    rollout = report.get("rollout")
+    if not rollout:
+        return None
+    where = "batch %d of %d (%d hosts; %d of %d hosts reached)" % (
+        rollout["batch"], rollout["batches"], rollout["sizes"][rollout["batch"] - 1], rollout["hosts_reached"],
+        rollout["hosts"])
+    if rollout["stopped"]:
+        return "rollout STOPPED at %s: the compliance gate failed, so no later batch runs" % where
+    if report["gate"]["passed"]:
+        return "rollout at %s: %s" % (where, "every batch done" if rollout["batch"] == rollout["batches"]
+                                      else "passed, the next batch follows")
+    return "rollout at %s, the last: the compliance gate failed" % where
 
 
 def _failures(report):
@@ -421,12 +445,14 @@ def shm_report_views(report, formats=FORMATS, title="Shared-memory compliance", 
     published = json.dumps({host["name"]: host for host in hosts}, separators=(",", ":")) if results else None
     return {
         "files": {name: renderers[name]() for name in formats},
-        "summary": {"generated": report.get("generated"), "check_mode": report.get("check_mode"),
-                    "summary": report["summary"], "gate": report["gate"],
-                    "hosts": {host["name"]: host["status"] for host in hosts}},
+        "summary": dict({"generated": report.get("generated"), "check_mode": report.get("check_mode"),
+                         "summary": report["summary"], "gate": report["gate"],
+                         "hosts": {host["name"]: host["status"] for host in hosts}},
+                        **({"rollout": report["rollout"]} if report.get("rollout") else {})),
         "failures": _failures(report),
         "verdict": _verdict(report["gate"], str),
         "not_seen": not_seen(report["gate"]),
+        "rollout": rollout_text(report),
         "results": published,
         "signature": results_signature(key, published) if published is not None and key else None,
     }

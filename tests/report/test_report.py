@@ -461,3 +461,33 @@ def test_promtool_can_fail_on_a_broken_metrics_file(fleet_run):
     checked = check_metrics(text + "# HELP shm_fleet_gate_passed again\n# TYPE shm_fleet_gate_passed gauge\n"
                                    "shm_fleet_gate_passed 1\n")
     assert checked.returncode != 0
+
+
+# --- canary rollouts ---------------------------------------------------------------------------------------------
+
+def test_a_canary_batch_that_fails_the_gate_stops_the_rollout_and_the_report_says_which(playbook):
+    """Batches of 2 then the rest, in play order: good and drifted first; drifted is non-compliant."""
+    run = playbook("-e", '{"fake_batches": [2, "100%"]}')
+    assert run.rc == 2, run.output[-3000:]
+    report = run.json()
+    jsonschema.validate(report, SCHEMA)
+    assert report["rollout"] == {"batch": 1, "batches": 2, "sizes": [2, 3], "hosts_reached": 2, "hosts": 5,
+                                 "stopped": True}
+    # the report covers the batches that ran; the hosts of the later batch were never touched
+    assert [host["name"] for host in report["hosts"]] == ["drifted", "good"]
+    recap = run.output[run.output.index("PLAY RECAP"):]
+    assert not re.search(r"^(broken|gone|lost_one)\s+:", recap, re.M), recap
+    line = "rollout STOPPED at batch 1 of 2 (2 hosts; 2 of 5 hosts reached): the compliance gate failed"
+    assert line in run.file(".md") and line in run.output
+    assert run.stats()["rollout"]["stopped"] is True
+
+
+def test_a_canary_batch_that_passes_lets_the_next_batch_run(playbook):
+    run = playbook("--limit", "good,drifted", "-e", "shm_report_fail_on=never", "-e", '{"fake_batches": [1, "100%"]}')
+    assert run.rc == 0, run.output[-3000:]
+    report = run.json()
+    assert report["rollout"] == {"batch": 2, "batches": 2, "sizes": [1, 1], "hosts_reached": 2, "hosts": 2,
+                                 "stopped": False}
+    assert [host["name"] for host in report["hosts"]] == ["drifted", "good"]
+    assert "rollout at batch 1 of 2 (1 hosts; 1 of 2 hosts reached): passed, the next batch follows" in run.output
+    assert "rollout at batch 2 of 2 (1 hosts; 2 of 2 hosts reached): every batch done" in run.output

@@ -366,3 +366,54 @@ def test_a_signed_artifact_with_a_huge_number_does_not_break_the_report():
 def test_a_short_key_is_refused_in_one_line(key):
     with pytest.raises(AnsibleFilterError, match="SHM_REPORT_KEY must be at least 32 characters"):
         shm_fleet_report(FLEET, key=key)
+
+
+# --- canary rollouts: the batches are ansible-playbook's own ------------------------------------------------------
+
+def ansible_batches(hosts, serial):
+    """The batches ansible-core's PlaybookExecutor makes for a play with this serial."""
+    from ansible.executor.playbook_executor import PlaybookExecutor
+
+    class Inventory:
+        def get_hosts(self, pattern, order=None):
+            return list(hosts)
+
+    class Play:
+        pass
+
+    play = Play()
+    play.hosts, play.order, play.serial = "all", None, serial
+    executor = PlaybookExecutor.__new__(PlaybookExecutor)
+    executor._inventory = Inventory()
+    return executor._get_serialized_batches(play)
+
+
+@pytest.mark.parametrize("size, serial", [(1, [1, "10%", "100%"]), (10, [1, "10%", "100%"]), (100, [1, "10%", "100%"]),
+                                          (7, [2]), (7, ["30%", 1]), (5, ["100%"]), (3, [5, 1]), (40, [1, "5%", "50%"])])
+def test_the_batches_are_the_ones_ansible_playbook_makes(size, serial):
+    from ansible_collections.snapfleet.snapd.plugins.filter.shm_fleet_report import rollout_batches
+
+    hosts = ["host%d" % number for number in range(size)]
+    assert rollout_batches(hosts, serial) == ansible_batches(hosts, serial)
+
+
+def test_the_report_of_a_batch_covers_it_and_the_batches_before_and_says_which_it_is():
+    hosts = ["lab%d" % number for number in range(1, 11)]
+    results = {name: result("compliant") for name in hosts}
+    results["lab2"] = result("non-compliant")
+    first = shm_fleet_report(hosts, results, batch=["lab1"], batches=[1, "20%", "100%"])
+    assert [host["name"] for host in first["hosts"]] == ["lab1"]
+    assert first["rollout"] == {"batch": 1, "batches": 3, "sizes": [1, 2, 7], "hosts_reached": 1, "hosts": 10,
+                                "stopped": False}
+    second = shm_fleet_report(hosts, results, batch=["lab2", "lab3"], batches=[1, "20%", "100%"])
+    assert [host["name"] for host in second["hosts"]] == ["lab1", "lab2", "lab3"]
+    assert second["rollout"]["stopped"] is True and second["gate"]["failed_by"] == ["lab2"]
+    last = shm_fleet_report(hosts, results, batch=hosts[3:], batches=[1, "20%", "100%"])
+    assert (last["rollout"]["batch"], last["rollout"]["stopped"]) == (3, False)
+    assert "rollout" not in shm_fleet_report(hosts, results)
+
+
+@pytest.mark.parametrize("batches", [[0], ["0%"], ["ten"], [], [True], ["150%"]])
+def test_a_batch_size_ansible_playbook_would_not_take_is_refused_in_one_line(batches):
+    with pytest.raises(AnsibleFilterError, match="batch"):
+        shm_fleet_report(FLEET, COMPLIANT, batch=["lab1"], batches=batches)
