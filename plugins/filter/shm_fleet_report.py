@@ -308,10 +308,47 @@ def verified_results(artifacts, key):
         except ValueError:
             loaded = None
         if isinstance(loaded, dict):
-            sources.append(loaded)
+            sources.append({host: _expanded(record) for host, record in loaded.items()})
         else:
             refused.append(name)
     return sources, refused
+
+
+# A host's result as a slice publishes it for the fleet report: counts, not detail, so that a slice's artifact
+# stays within COMPACT_BUDGET bytes a host (the detail is in the fact cache and in the slice's own report files).
+COMPACT_BUDGET = 300
+COMPACT_MESSAGE = 100
+COMPACT_CONNECTIONS = CONNECTION_STATUSES + ("gadget",)
+
+
+def compact_entry(host):
+    """A report entry as the few keys a slice publishes per host (keys with no value left out)."""
+    counts = dict.fromkeys(COMPACT_CONNECTIONS, 0)
+    for row in host.get("connections") or ():
+        if row.get("status") in counts:
+            counts[row["status"]] += 1
+        counts["gadget"] += bool(row.get("gadget"))
+    record = {"s": host["status"], "m": bounded_text(host.get("message"), COMPACT_MESSAGE),
+              "v": host.get("snapd_version"), "f": host.get("flavour"), "r": host.get("recorded"),
+              "n": [host["summary"][severity] for severity in SEVERITIES],
+              "c": None if host.get("connections") is None else [counts[state] for state in COMPACT_CONNECTIONS],
+              "x": 1 if host.get("changed") else None}
+    return {key: value for key, value in record.items() if value is not None}
+
+
+def _expanded(record):
+    """A published compact record as a result the report reads; a full result passes as it is."""
+    if not isinstance(record, dict) or "s" not in record:
+        return record
+    counts = _list(record.get("n"))
+    connections = record.get("c")
+    return {"status": record.get("s"), "message": record.get("m"), "snapd_version": record.get("v"),
+            "flavour": record.get("f"), "recorded": record.get("r"), "changed": record.get("x") == 1,
+            "counts": {severity: _count(counts[index]) if index < len(counts) else 0
+                       for index, severity in enumerate(SEVERITIES)},
+            "connection_counts": None if not isinstance(connections, list) else {
+                state: _count(connections[index]) if index < len(connections) else 0
+                for index, state in enumerate(COMPACT_CONNECTIONS)}}
 
 
 def _newest(sources, name):
@@ -347,20 +384,26 @@ def _host_entry(name, result, missing_message, generated):
         status = "failed"
     findings = [_finding(finding) for finding in _list(result.get("findings"))]
     connections = result.get("connections")
-    return {
+    counts = result.get("counts")
+    entry = {
         "name": name,
         "status": status,
         "message": bounded_text(result.get("message")),
         "snapd_version": snapd_version_text(result.get("snapd_version")),
         "flavour": bounded_text(result.get("flavour"), 64) or None,
-        "summary": {severity: sum(1 for finding in findings if finding["severity"] == severity)
-                    for severity in SEVERITIES},
+        "summary": dict(counts) if isinstance(counts, dict) else {
+            severity: sum(1 for finding in findings if finding["severity"] == severity) for severity in SEVERITIES},
         "findings": findings,
         "connections": None if connections is None else [_connection(row) for row in _list(connections)],
         "changed": result.get("changed") is True,
         "actions": [_record(action, ("action", "plug", "slot", "reason")) for action in _list(result.get("actions"))],
         "recorded": bounded_text(result.get("recorded"), 40),
     }
+    if isinstance(counts, dict):
+        # from a slice's artifact: counts, without the findings and connections (in the slice's own report)
+        entry["detail"] = "counts"
+        entry["connection_counts"] = result.get("connection_counts")
+    return entry
 
 
 def _fails_gate(host, fail_on):
@@ -434,6 +477,8 @@ def _summary(hosts):
             if row["status"] in connections:
                 connections[row["status"]] += 1
             connections["gadget"] += bool(row["gadget"])
+        for state, count in (host.get("connection_counts") or {}).items():
+            connections[state] += count
     summary = {"hosts": len(hosts)}
     summary.update({status: sum(1 for host in hosts if host["status"] == status) for status in STATUSES})
     summary["changed"] = sum(1 for host in hosts if host["changed"])

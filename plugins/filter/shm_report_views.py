@@ -70,8 +70,8 @@ _value:
       type: dict
     summary:
       description:
-        - C(generated), C(check_mode), C(summary) and C(gate) of the report, and C(hosts), each host's status by name;
-          in a canary rollout also C(rollout).
+        - C(generated), C(check_mode), C(summary) and C(gate) of the report, and C(hosts), each host's status by name
+          (not with O(results=true), whose results hold it); in a canary rollout also C(rollout).
       type: dict
     failures:
       description:
@@ -88,7 +88,11 @@ _value:
       description: The gate's verdict in words, V(passed) or V(FAILED by) and the first hosts that failed it.
       type: str
     results:
-      description: With O(results=true), every host's entry of the report, by name, as JSON text; else V(null).
+      description:
+        - With O(results=true), every host's result in a few bytes, by name, as JSON text; else V(null). Status,
+          message (cut to 100 characters), snapd version, flavour, time recorded, findings per severity and
+          connections per state, changed; not the findings and connections themselves, which stay in the report
+          files and the fact cache, so that a slice publishes at most 300 bytes a host.
       type: str
     signature:
       description: With O(results=true) and O(key), the results' signature; else V(null).
@@ -101,7 +105,7 @@ import json
 import re
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.snapfleet.snapd.plugins.filter.shm_fleet_report import results_signature
+from ansible_collections.snapfleet.snapd.plugins.filter.shm_fleet_report import compact_entry, results_signature
 
 FORMATS = ("json", "markdown", "html", "prometheus")
 HOST_STATUSES = ("compliant", "non-compliant", "failed", "unreachable", "unverified")
@@ -219,7 +223,11 @@ def render_markdown(report, title):
             lines += ["- %s %s / %s (%s)" % (md(action.get("action")), code(action.get("plug")), code(action.get("slot")),
                                              md(action.get("reason") or "no reason given"))
                       for action in host["actions"]]
-        if host["summary"]["error"] + host["summary"]["warning"]:
+        if host.get("detail") == "counts":
+            lines += ["", "From a slice's artifact, which carries counts only: %d errors, %d warnings, %d info; the "
+                      "findings and connections are in that slice's report." % (
+                          host["summary"]["error"], host["summary"]["warning"], host["summary"]["info"])]
+        elif host["summary"]["error"] + host["summary"]["warning"]:
             lines += ["", "Findings:", ""]
             lines += ["- **%s** %s %s: %s" % (md(finding.get("severity")), code(finding.get("code")), md(finding.get("subject")),
                                               md(finding.get("message")))
@@ -322,6 +330,9 @@ def render_html(report, title):
                     % (e(action.get("action") or ""), e(action.get("plug") or ""), e(action.get("slot") or ""),
                        e(action.get("reason") or "no reason given")) for action in host["actions"]]
             out.append("</ul>\n")
+        if host.get("detail") == "counts":
+            out.append('<p class="detail">From a slice\'s artifact, which carries counts only; the findings and '
+                       "connections are in that slice's report.</p>\n")
         if host["findings"]:
             out.append('<table class="findings">\n<thead><tr><th>severity</th><th>code</th><th>subject</th><th>message</th>'
                        "</tr></thead>\n<tbody>\n")
@@ -331,7 +342,7 @@ def render_html(report, title):
                        e(finding.get("code") or ""), e(finding.get("subject") or ""), e(finding.get("message") or ""))
                     for finding in host["findings"]]
             out.append("</tbody>\n</table>\n")
-        elif host["status"] in ("compliant", "non-compliant"):
+        elif host["status"] in ("compliant", "non-compliant") and host.get("detail") != "counts":
             out.append("<p>No findings.</p>\n")
         out.append("</section>\n")
     out.append("</body>\n</html>\n")
@@ -352,6 +363,14 @@ def rollout_text(report):
         return "rollout at %s: %s" % (where, "every batch done" if rollout["batch"] == rollout["batches"]
                                       else "passed, the next batch follows")
     return "rollout at %s, the last: the compliance gate failed" % where
+
+
+def _published_gate(gate, results):
+    """The gate as published; with results, the first NAMES_SHOWN hosts that failed it and their count (the results
+    say which hosts failed), so that an artifact does not grow by a name for every failing host."""
+    if not results or len(gate["failed_by"]) <= NAMES_SHOWN:
+        return gate
+    return dict(gate, failed_by=gate["failed_by"][:NAMES_SHOWN], failed_by_count=len(gate["failed_by"]))
 
 
 def _failures(report):
@@ -409,6 +428,8 @@ def render_prometheus(report):
         for row in host["connections"] or ():
             if row["status"] in counts:
                 counts[row["status"]] += 1
+        for state in counts:
+            counts[state] += (host.get("connection_counts") or {}).get(state, 0)
         connection_samples += [((("host", host["name"]), ("state", state)), counts[state])
                                for state in _METRIC_CONNECTION_STATES]
     family("shm_host_connections", "The host's shared-memory connections by state, desired against actual.",
@@ -442,13 +463,15 @@ def shm_report_views(report, formats=FORMATS, title="Shared-memory compliance", 
         "prometheus": lambda: render_prometheus(report),
     }
     hosts = report["hosts"]
-    published = json.dumps({host["name"]: host for host in hosts}, separators=(",", ":")) if results else None
+    published = json.dumps({host["name"]: compact_entry(host) for host in hosts}, separators=(",", ":")) \
+        if results else None
     return {
         "files": {name: renderers[name]() for name in formats},
+        # with results, each host's status is in them: the summary leaves hosts out, to keep an artifact small
         "summary": dict({"generated": report.get("generated"), "check_mode": report.get("check_mode"),
-                         "summary": report["summary"], "gate": report["gate"],
-                         "hosts": {host["name"]: host["status"] for host in hosts}},
-                        **({"rollout": report["rollout"]} if report.get("rollout") else {})),
+                         "summary": report["summary"], "gate": _published_gate(report["gate"], results)},
+                        **({"rollout": report["rollout"]} if report.get("rollout") else {}),
+                        **({} if results else {"hosts": {host["name"]: host["status"] for host in hosts}})),
         "failures": _failures(report),
         "verdict": _verdict(report["gate"], str),
         "not_seen": not_seen(report["gate"]),

@@ -225,6 +225,35 @@ def test_awx_check_job_then_run_job_of_the_project(fleet, awx):
     assert gateway_connected(fleet)
 
 
+SQUATTED = "/dev/shm/snap.shm-private"
+
+
+def test_a_canary_batch_that_fails_verify_stops_the_rollout(fleet, play):
+    """Batches of 1 then the rest: lab1 first, its private /dev/shm squatted by uid 1000 (an shm_verify error that
+    applying cannot fix); lab2, drifted, is in the batch that never runs, so it stays drifted."""
+    fleet.run("lab2", f"snap disconnect {GATEWAY_LINK}")
+    before = fleet.run("lab1", f"stat -c '%u:%g %a' {SQUATTED} 2>/dev/null || echo none").strip()
+    fleet.run("lab1", f"mkdir -p {SQUATTED} && chown 1000:1000 {SQUATTED}")
+    try:
+        run = play("snapfleet.snapd.apply", "-e", "shm_apply_batches=1,100%")
+        assert run.rc == 2, run.tail()
+        assert sorted(run.recap) == ["lab1"], run.recap
+        data = report(run)
+        assert data["rollout"] == {"batch": 1, "batches": 2, "sizes": [1, 2], "hosts_reached": 1, "hosts": 3,
+                                   "stopped": True}
+        assert statuses(data) == {"lab1": "non-compliant"}
+        assert "private-dir-squatted" in [finding["code"] for finding in data["hosts"][0]["findings"]]
+        assert "rollout STOPPED at batch 1 of 2 (1 hosts; 1 of 3 hosts reached)" in run.output
+        assert not gateway_connected(fleet)
+    finally:
+        if before == "none":
+            fleet.run("lab1", f"rm -rf {SQUATTED}")
+        else:
+            owner, mode = before.split()
+            fleet.run("lab1", f"chown {owner} {SQUATTED} && chmod {mode} {SQUATTED}")
+        fleet.run("lab2", f"snap connect {GATEWAY_LINK}")
+
+
 def test_audit_after_a_fault_reports_that_host_in_every_format(fleet, play):
     fleet.run("lab2", f"snap disconnect {GATEWAY_LINK}")  # the fault
     run = play("snapfleet.snapd.audit")

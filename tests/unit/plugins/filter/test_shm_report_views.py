@@ -131,7 +131,8 @@ def test_only_the_formats_asked_for_are_rendered():
 
 def test_the_summary_failures_and_results_for_the_artifacts():
     views = shm_report_views(report(), results=True)
-    assert views["summary"]["hosts"] == {"gw_*1*": "failed", "lab2": "compliant", "lab10": "non-compliant"}
+    assert shm_report_views(report())["summary"]["hosts"] == {"gw_*1*": "failed", "lab2": "compliant",
+                                                              "lab10": "non-compliant"}
     assert views["summary"]["gate"]["failed_by"] == ["gw_*1*", "lab10"]
     assert views["failures"] == {"gw_*1*": "shm_verify: " + HOSTILE}
     assert shm_report_views(report())["results"] is None
@@ -170,8 +171,36 @@ def test_unreachable_hosts_within_the_tolerance_are_not_failed_and_are_counted_a
     assert part["not_seen"].endswith("up to 10% of the fleet, judged by the fleet report: within the tolerance")
 
 
-def test_the_results_for_the_artifacts_are_one_json_text():
-    assert json.loads(shm_report_views(report(), results=True)["results"])["lab10"]["connections"] == ROWS
+def test_the_results_for_the_artifacts_are_one_json_text_of_counts():
+    published = json.loads(shm_report_views(report(), results=True)["results"])
+    assert published["lab10"] == {"s": "non-compliant", "v": "2.68.3", "r": "2026-12-01T10:00:00Z", "n": [1, 0, 0],
+                                  "c": [1, 0, 0, 1, 0, 1]}
+    assert published["gw_*1*"]["m"] == ("shm_verify: " + HOSTILE)[:99] + "\u2026"
+    assert "c" not in published["gw_*1*"]
+
+
+def test_a_slice_publishes_at_most_300_bytes_a_host_and_the_fleet_report_reads_the_counts_back():
+    """The worst realistic host: a long ssh error, every finding kind and many connections, a long name."""
+    from ansible_collections.snapfleet.snapd.plugins.filter.shm_fleet_report import COMPACT_BUDGET
+
+    names = ["gateway-%05d.plant-north.example.com" % number for number in range(200)]
+    busy = host_result("non-compliant", message="shm_verify: Failed to connect to the host via ssh: " + "x" * 400,
+                       findings=[DROPPED] * 40, connections=ROWS * 30, actions=[{"action": "connect"}] * 30)
+    results = {name: busy for name in names}
+    key = "k" * 32
+    views = shm_report_views(shm_fleet_report(names, results, generated="2026-12-01T10:00:00Z"), results=True, key=key)
+    assert "hosts" not in views["summary"]
+    published = dict(views["summary"], results=views["results"], signature=views["signature"])
+    per_host = len(json.dumps(published, separators=(",", ":"))) / len(names)
+    assert per_host <= COMPACT_BUDGET, per_host
+    again = shm_fleet_report(names, artifacts={"shm_report_job_1": published}, key=key, source="recorded")
+    host = again["hosts"][0]
+    assert (host["status"], host["summary"], host["detail"]) == ("non-compliant", {"error": 40, "warning": 0, "info": 0},
+                                                                 "counts")
+    assert again["summary"]["connections"]["unexpected"] == 30 * len(names)
+    assert again["summary"]["findings"]["error"] == 40 * len(names)
+    markdown = shm_report_views(again)["files"]["markdown"]
+    assert "From a slice's artifact, which carries counts only: 40 errors" in markdown
 
 
 def test_a_timestamp_ansible_read_from_yaml_is_written_as_text():
