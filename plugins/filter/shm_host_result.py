@@ -156,7 +156,8 @@ def _reported_connections(apply):
         return {}
     views = [apply, (apply.get("diff") or {}).get("before") or {}]
     known = {}
-    for view in views:
+    # the diff's before is text since it shows one line per connection; older results held a view
+    for view in (view for view in views if isinstance(view, dict)):
         for record in (view.get("connections") or []) + (view.get("undesired") or []):
             if isinstance(record, dict):
                 known.setdefault(_pair_key(record.get("plug"), record.get("slot")), record)

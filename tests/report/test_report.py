@@ -497,3 +497,24 @@ def test_a_canary_batch_that_passes_lets_the_next_batch_run(playbook):
     assert [host["name"] for host in report["hosts"]] == ["drifted", "good"]
     assert "rollout at batch 1 of 2 (1 hosts; 1 of 2 hosts reached): passed, the next batch follows" in run.output
     assert "rollout at batch 2 of 2 (1 hosts; 2 of 2 hosts reached): every batch done" in run.output
+
+
+# --- tags, for AWX's Job Tags ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tags, expected", [
+    ("apply", ["Reconcile the shared-memory connections in one run",
+               "Record the host's shared-memory result for the report"]),
+    ("verify", ["Verify the host against the same connections, registering findings without failing on them",
+                "Record the host's shared-memory result for the report"]),
+    ("report", ["Refuse a report whose working variable was given from outside",
+                "Aggregate every host's shared-memory result and render the report", "Set the report's path",
+                "Create the report directory", "Write the report files", "Publish the summary as job artifacts (AWX)",
+                "Say how many hosts were not seen, and where a canary rollout stands",
+                "Fail the hosts that failed, and the unreachable ones beyond the tolerance, now that they are reported",
+                "Compliance gate", "Clear the report's working variable for a later report in the same play"]),
+])
+def test_the_apply_playbook_runs_one_part_by_its_tag(playbook, tags, expected):
+    run = playbook("--list-tasks", "--tags", tags, playbook="snapfleet.snapd.apply")
+    assert run.rc == 0, run.output[-3000:]
+    listed = re.findall(r"^\s+snapfleet\.snapd\.\w+ : (.+?)\tTAGS: \[(.*)\]$", run.output, re.M)
+    assert [name for name, tagged in listed if tagged != "always"] == expected
