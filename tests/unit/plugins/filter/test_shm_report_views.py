@@ -149,9 +149,8 @@ def test_the_results_are_signed_only_with_a_key_and_the_fleet_report_reads_them_
     views = shm_report_views(report(), results=True, key=key)
     assert views["signature"].startswith("hmac-sha256:") and len(views["signature"]) == len("hmac-sha256:") + 64
     assert shm_report_views(report(), results=True)["signature"] is None
-    again = shm_fleet_report(["lab2", "lab10"], artifacts={"shm_report_job_7": {"results": views["results"],
-                                                                               "signature": views["signature"]}},
-                             key=key, source="recorded")
+    published = {"results": views["results"], "signature": views["signature"]}
+    again = shm_fleet_report(["lab2", "lab10"], artifacts={"shm_report_job_7": published}, key=key, source="recorded")
     assert again["artifacts"] == {"used": 1, "refused": []}
     assert [host["status"] for host in again["hosts"]] == ["compliant", "non-compliant"]
 
