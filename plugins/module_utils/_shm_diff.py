@@ -31,8 +31,9 @@ def connection_lines(view):
 def connection_diff(before, after, check_mode=False):
     """Ansible's diff dict of a shm_connection run from the views before and after it."""
     return {
-        "before_header": "shared-memory connections before",
-        "after_header": "shared-memory connections after" + (" (predicted: check mode)" if check_mode else ""),
+        # Ansible shows them as "before: ..." and "after: ..."
+        "before_header": "shared-memory connections",
+        "after_header": "shared-memory connections" + (" (predicted: check mode)" if check_mode else ""),
         "before": connection_lines(before),
         "after": connection_lines(after),
     }

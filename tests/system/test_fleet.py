@@ -90,7 +90,7 @@ def test_apply_in_check_mode_shows_the_diff_and_changes_nothing(fleet, play):
     assert run.rc == 0, run.tail()
     assert run.changed("lab2") == 1, run.recap
     # the diff: one added line for the gateway's connection, under the headers; nothing removed anywhere
-    assert "+++ shared-memory connections after (predicted: check mode)" in run.output, run.tail()
+    assert "+++ after: shared-memory connections (predicted: check mode)" in run.output, run.tail()
     assert re.search(r"^\+connected +shm-consumer:shmem -> shm-provider:shmem \(manual\)$", run.output, re.M), run.tail()
     assert not re.search(r"^-(connected|undesired) ", run.output, re.M), run.tail()
     assert consumer_connections(fleet, "lab2") == before

@@ -29,7 +29,7 @@ def test_the_unified_diff_shows_each_change_as_one_line_under_the_headers():
     diff = connection_diff(BEFORE, AFTER)
     shown = list(difflib.unified_diff(diff["before"].splitlines(), diff["after"].splitlines(),
                                       diff["before_header"], diff["after_header"], lineterm=""))
-    assert shown[:2] == ["--- shared-memory connections before", "+++ shared-memory connections after"]
+    assert shown[:2] == ["--- shared-memory connections", "+++ shared-memory connections"]
     changes = [line for line in shown[3:] if line[:1] in "+-"]
     assert sorted(changes) == sorted([
         "-undesired     consumer:shmem -> provider:shmem (disconnected by hand: snapd does not auto-connect it again)",
@@ -41,4 +41,4 @@ def test_the_unified_diff_shows_each_change_as_one_line_under_the_headers():
 
 def test_check_mode_says_the_after_is_predicted():
     assert connection_diff(BEFORE, BEFORE, check_mode=True)["after_header"] == (
-        "shared-memory connections after (predicted: check mode)")
+        "shared-memory connections (predicted: check mode)")

@@ -89,10 +89,10 @@ def test_diff_has_one_line_per_connection_before_and_after_with_headers(capsys, 
     undesired = ("undesired     shm-private:shmem-private -> snapd:shared-memory (disconnected by hand: snapd does not "
                  "auto-connect it again)\n")
     assert result["diff"] == {
-        "before_header": "shared-memory connections before", "after_header": "shared-memory connections after",
+        "before_header": "shared-memory connections", "after_header": "shared-memory connections",
         "before": undesired, "after": "connected     consumer:shmem -> provider:shmem (manual)\n" + undesired}
     predicted = run(capsys, host, check_mode=True, connections=[dict(PAIR, state="disconnected")])
-    assert predicted["diff"]["after_header"] == "shared-memory connections after (predicted: check mode)"
+    assert predicted["diff"]["after_header"] == "shared-memory connections (predicted: check mode)"
     assert predicted["diff"]["before"] == "connected     consumer:shmem -> provider:shmem (manual)\n" + undesired
     assert predicted["diff"]["after"] == undesired
 
