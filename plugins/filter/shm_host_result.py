@@ -39,6 +39,9 @@ options:
   recorded:
     description: When the result was recorded, as an ISO 8601 string; the newest result of a host wins in a report.
     type: str
+  flavour:
+    description: What the report shows as the host's flavour (its OS release or device class, for example); V(null) or empty for none.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -93,6 +96,9 @@ _value:
       elements: dict
     recorded:
       description: The O(recorded) time, or V(null).
+      type: str
+    flavour:
+      description: The O(flavour), or V(null).
       type: str
 """
 
@@ -150,7 +156,8 @@ def _reported_connections(apply):
         return {}
     views = [apply, (apply.get("diff") or {}).get("before") or {}]
     known = {}
-    for view in views:
+    # the diff's before is text since it shows one line per connection; older results held a view
+    for view in (view for view in views if isinstance(view, dict)):
         for record in (view.get("connections") or []) + (view.get("undesired") or []):
             if isinstance(record, dict):
                 known.setdefault(_pair_key(record.get("plug"), record.get("slot")), record)
@@ -199,7 +206,7 @@ def _connection_table(desired, findings, apply):
     return [rows[key] for key in sorted(rows)]
 
 
-def shm_host_result(verify, apply=None, desired=None, recorded=None):
+def shm_host_result(verify, apply=None, desired=None, recorded=None, flavour=None):
     """The per-host result dict documented above, from two registered task results (either may be None)."""
     for name, value in (("input", verify), ("apply", apply)):
         if value is not None and not isinstance(value, dict):
@@ -233,6 +240,7 @@ def shm_host_result(verify, apply=None, desired=None, recorded=None):
         "changed": bool(_ran(apply) and apply.get("changed")),
         "actions": list(apply.get("actions") or []) if _ran(apply) else [],
         "recorded": recorded,
+        "flavour": flavour or None,
     }
 
 

@@ -26,8 +26,8 @@ options:
     description: The files to render.
     type: list
     elements: str
-    choices: [json, markdown, html]
-    default: [json, markdown, html]
+    choices: [json, markdown, html, prometheus]
+    default: [json, markdown, html, prometheus]
   title:
     description: The title of the Markdown and HTML pages.
     type: str
@@ -39,6 +39,11 @@ options:
         of every host (ten thousand hosts took a minute that way), and nothing in it can be read as a template.
     type: bool
     default: false
+  key:
+    description:
+      - With O(results=true), sign the results with this key (the controller's C(SHM_REPORT_KEY), at least 32
+        characters), so that a later fleet report can tell them from results someone else wrote.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -65,26 +70,44 @@ _value:
       type: dict
     summary:
       description:
-        - C(generated), C(check_mode), C(summary) and C(gate) of the report, and C(hosts), each host's status by name.
+        - C(generated), C(check_mode), C(summary) and C(gate) of the report, and C(hosts), each host's status by name
+          (not with O(results=true), whose results hold it); in a canary rollout also C(rollout).
       type: dict
     failures:
-      description: The message of each host whose status is V(failed) or V(unreachable), by name.
+      description:
+        - The message of each host the role fails, by name; the hosts whose status is V(failed), and V(unreachable)
+          when they are beyond the report's tolerance.
       type: dict
+    not_seen:
+      description: How many hosts were not seen (unreachable) against the tolerance, in words.
+      type: str
+    rollout:
+      description: In a canary rollout, which batch this is and whether it stopped the rollout, in words; else V(null).
+      type: str
     verdict:
       description: The gate's verdict in words, V(passed) or V(FAILED by) and the first hosts that failed it.
       type: str
     results:
-      description: With O(results=true), every host's entry of the report, by name, as JSON text; else V(null).
+      description:
+        - With O(results=true), every host's result in a few bytes, by name, as JSON text; else V(null). Status,
+          message (cut to 100 characters), snapd version, flavour, time recorded, findings per severity and
+          connections per state, changed; not the findings and connections themselves, which stay in the report
+          files and the fact cache, so that a slice publishes at most 300 bytes a host.
+      type: str
+    signature:
+      description: With O(results=true) and O(key), the results' signature; else V(null).
       type: str
 """
 
+import datetime
 import html
 import json
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.snapfleet.snapd.plugins.filter.shm_fleet_report import compact_entry, results_signature
 
-FORMATS = ("json", "markdown", "html")
+FORMATS = ("json", "markdown", "html", "prometheus")
 HOST_STATUSES = ("compliant", "non-compliant", "failed", "unreachable", "unverified")
 # how many host names the gate line lists before "and N more" (the JSON lists them all)
 NAMES_SHOWN = 20
@@ -141,6 +164,19 @@ def _verdict(gate, escape):
     return "passed" if gate["passed"] else "FAILED by " + _names(gate["failed_by"], escape)
 
 
+def not_seen(gate):
+    """The unreachable hosts against the tolerance, in words."""
+    unreachable = gate.get("unreachable") or {"hosts": 0, "max": "0", "allowed": 0, "within": True}
+    if unreachable["allowed"] is None:
+        limit = "up to %s of the fleet, judged by the fleet report" % unreachable["max"]
+    else:
+        limit = "up to %d allowed" % unreachable["allowed"]
+        if unreachable["max"].endswith("%"):
+            limit += " (%s)" % unreachable["max"]
+    return "%d hosts not seen (unreachable), %s: %s" % (
+        unreachable["hosts"], limit, "within the tolerance" if unreachable["within"] else "BEYOND the tolerance")
+
+
 def render_markdown(report, title):
     md, code = markdown_text, markdown_code
     summary, gate = report["summary"], report["gate"]
@@ -155,6 +191,8 @@ def render_markdown(report, title):
         "- **compliance gate (fail on %s): %s" % (md(gate["fail_on"]), gate_text),
         "- **%d hosts**: %s; %d changed" % (summary["hosts"], statuses, summary["changed"]),
         "- findings: error %(error)d, warning %(warning)d, info %(info)d" % summary["findings"],
+        "- " + md(not_seen(gate)),
+    ] + (["- " + md(rollout_text(report))] if report.get("rollout") else []) + [
         "- connections: " + _connection_counts(summary["connections"]),
         "- snapd versions: " + _versions(summary["snapd_versions"], md),
         "",
@@ -185,7 +223,11 @@ def render_markdown(report, title):
             lines += ["- %s %s / %s (%s)" % (md(action.get("action")), code(action.get("plug")), code(action.get("slot")),
                                              md(action.get("reason") or "no reason given"))
                       for action in host["actions"]]
-        if host["summary"]["error"] + host["summary"]["warning"]:
+        if host.get("detail") == "counts":
+            lines += ["", "From a slice's artifact, which carries counts only: %d errors, %d warnings, %d info; the "
+                      "findings and connections are in that slice's report." % (
+                          host["summary"]["error"], host["summary"]["warning"], host["summary"]["info"])]
+        elif host["summary"]["error"] + host["summary"]["warning"]:
             lines += ["", "Findings:", ""]
             lines += ["- **%s** %s %s: %s" % (md(finding.get("severity")), code(finding.get("code")), md(finding.get("subject")),
                                               md(finding.get("message")))
@@ -245,10 +287,14 @@ def render_html(report, title):
                "<tr><th>findings</th><td>%d errors, %d warnings, %d info</td></tr>\n"
                "<tr><th>snapd versions</th><td>%s</td></tr>\n"
                '<tr><th>compliance gate</th><td id="gate" data-passed="%s">fail on %s: %s</td></tr>\n'
+               '<tr><th>not seen</th><td id="not-seen">%s</td></tr>\n'
+               "%s"
                "<tr><th>connections</th><td>%s</td></tr>\n</table>\n"
                % (summary["changed"], summary["findings"]["error"], summary["findings"]["warning"],
                   summary["findings"]["info"], _versions(summary["snapd_versions"], e), str(gate["passed"]).lower(),
-                  e(gate["fail_on"]), gate_text, _connection_counts(summary["connections"])))
+                  e(gate["fail_on"]), gate_text, e(not_seen(gate)),
+                  '<tr><th>rollout</th><td id="rollout">%s</td></tr>\n' % e(rollout_text(report))
+                  if report.get("rollout") else "", _connection_counts(summary["connections"])))
     out.append('\n<h2>Hosts</h2>\n<table id="hosts">\n<thead><tr><th>host</th><th>status</th><th>snapd</th><th>flavour</th>'
                "<th>errors</th><th>warnings</th><th>info</th><th>changes</th></tr></thead>\n<tbody>\n")
     for index, host in enumerate(report["hosts"], 1):
@@ -284,6 +330,9 @@ def render_html(report, title):
                     % (e(action.get("action") or ""), e(action.get("plug") or ""), e(action.get("slot") or ""),
                        e(action.get("reason") or "no reason given")) for action in host["actions"]]
             out.append("</ul>\n")
+        if host.get("detail") == "counts":
+            out.append('<p class="detail">From a slice\'s artifact, which carries counts only; the findings and '
+                       "connections are in that slice's report.</p>\n")
         if host["findings"]:
             out.append('<table class="findings">\n<thead><tr><th>severity</th><th>code</th><th>subject</th><th>message</th>'
                        "</tr></thead>\n<tbody>\n")
@@ -293,35 +342,142 @@ def render_html(report, title):
                        e(finding.get("code") or ""), e(finding.get("subject") or ""), e(finding.get("message") or ""))
                     for finding in host["findings"]]
             out.append("</tbody>\n</table>\n")
-        elif host["status"] in ("compliant", "non-compliant"):
+        elif host["status"] in ("compliant", "non-compliant") and host.get("detail") != "counts":
             out.append("<p>No findings.</p>\n")
         out.append("</section>\n")
     out.append("</body>\n</html>\n")
     return "".join(out)
 
 
-def shm_report_views(report, formats=FORMATS, title="Shared-memory compliance", results=False):
+def rollout_text(report):
+    """Where a canary rollout stands after this batch, in words; None outside one."""
+    rollout = report.get("rollout")
+    if not rollout:
+        return None
+    where = "batch %d of %d (%d hosts; %d of %d hosts reached)" % (
+        rollout["batch"], rollout["batches"], rollout["sizes"][rollout["batch"] - 1], rollout["hosts_reached"],
+        rollout["hosts"])
+    if rollout["stopped"]:
+        return "rollout STOPPED at %s: the compliance gate failed, so no later batch runs" % where
+    if report["gate"]["passed"]:
+        return "rollout at %s: %s" % (where, "every batch done" if rollout["batch"] == rollout["batches"]
+                                      else "passed, the next batch follows")
+    return "rollout at %s, the last: the compliance gate failed" % where
+
+
+def _published_gate(gate, results):
+    """The gate as published; with results, the first NAMES_SHOWN hosts that failed it and their count (the results
+    say which hosts failed), so that an artifact does not grow by a name for every failing host."""
+    if not results or len(gate["failed_by"]) <= NAMES_SHOWN:
+        return gate
+    return dict(gate, failed_by=gate["failed_by"][:NAMES_SHOWN], failed_by_count=len(gate["failed_by"]))
+
+
+def _failures(report):
+    """The hosts the role fails: every failed host, and the unreachable ones when they are beyond the tolerance."""
+    unreachable = report["gate"].get("unreachable") or {"within": False}
+    failing = ("failed",) if unreachable["within"] else ("failed", "unreachable")
+    return {host["name"]: host["message"] for host in report["hosts"] if host["status"] in failing}
+
+
+_METRIC_CONNECTION_STATES = ("connected", "missing", "undesired", "unexpected", "disconnected")
+_SEVERITIES = ("error", "warning", "info")
+
+
+def prometheus_label(value):
+    """A label value in the Prometheus text format: backslash, double quote and line feed escaped."""
+    return _as_text(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _timestamp(generated):
+    try:
+        moment = datetime.datetime.strptime(_as_text(generated), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return None
+    return int(moment.replace(tzinfo=datetime.timezone.utc).timestamp())
+
+
+def render_prometheus(report):
+    """The report as metrics in the Prometheus text format (0.0.4), for node_exporter's textfile collector or a
+    Pushgateway: per host (label host) and over the fleet. Every family has HELP and TYPE; all are gauges."""
+    out = []
+
+    def family(name, helptext, samples):
+        out.append("# HELP %s %s\n# TYPE %s gauge\n" % (name, helptext, name))
+        out.extend("%s%s %s\n" % (name, "{%s}" % ",".join('%s="%s"' % (key, prometheus_label(value))
+                                                          for key, value in labels) if labels else "", value)
+                   for labels, value in samples)
+
+    hosts, summary, gate = report["hosts"], report["summary"], report["gate"]
+    timestamp = _timestamp(report.get("generated"))
+    if timestamp is not None:
+        family("shm_report_timestamp_seconds", "When the shared-memory report was made, in seconds since the epoch.",
+               [((), timestamp)])
+    family("shm_report_check_mode", "1 when the report comes from a check-mode run (changes predicted, not made).",
+           [((), int(bool(report.get("check_mode"))))])
+    family("shm_host_compliant", "1 when the host is compliant with its shared-memory spec, else 0.",
+           [((("host", host["name"]),), int(host["status"] == "compliant")) for host in hosts])
+    family("shm_host_status", "1 for the host's status in the report (compliant, non-compliant, failed, unreachable, "
+           "unverified).", [((("host", host["name"]), ("status", host["status"])), 1) for host in hosts])
+    family("shm_host_findings", "The host's findings by severity.",
+           [((("host", host["name"]), ("severity", severity)), host["summary"][severity])
+            for host in hosts for severity in _SEVERITIES])
+    connection_samples = []
+    for host in hosts:
+        counts = dict.fromkeys(_METRIC_CONNECTION_STATES, 0)
+        for row in host["connections"] or ():
+            if row["status"] in counts:
+                counts[row["status"]] += 1
+        for state in counts:
+            counts[state] += (host.get("connection_counts") or {}).get(state, 0)
+        connection_samples += [((("host", host["name"]), ("state", state)), counts[state])
+                               for state in _METRIC_CONNECTION_STATES]
+    family("shm_host_connections", "The host's shared-memory connections by state, desired against actual.",
+           connection_samples)
+    family("shm_fleet_hosts", "Hosts of the report by status.",
+           [((("status", status),), summary[status]) for status in HOST_STATUSES])
+    family("shm_fleet_findings", "Findings over every host by severity.",
+           [((("severity", severity),), summary["findings"][severity]) for severity in _SEVERITIES])
+    family("shm_fleet_connections", "Shared-memory connections over every host by state.",
+           [((("state", state),), summary["connections"][state]) for state in _METRIC_CONNECTION_STATES])
+    family("shm_fleet_gate_passed", "1 when the report's compliance gate passed, else 0.", [((), int(gate["passed"]))])
+    unreachable = gate.get("unreachable") or {}
+    family("shm_fleet_unreachable_allowed", "How many unreachable hosts the run tolerates (-1: judged by the fleet "
+           "report).", [((), -1 if unreachable.get("allowed") is None else unreachable["allowed"])])
+    return "".join(out)
+
+
+def shm_report_views(report, formats=FORMATS, title="Shared-memory compliance", results=False, key=None):
     """The views dict documented above."""
     if not isinstance(report, dict) or not isinstance(report.get("hosts"), list) or "gate" not in report:
         raise AnsibleFilterError("shm_report_views expects the report of the shm_fleet_report filter, got %r"
                                  % (type(report).__name__,))
     unknown = [name for name in formats if name not in FORMATS]
     if unknown or isinstance(formats, (str, bytes)):
-        raise AnsibleFilterError("shm_report_views: formats must be a list of json, markdown and html, got %r" % (formats,))
+        raise AnsibleFilterError("shm_report_views: formats must be a list of json, markdown, html and prometheus, got %r"
+                                 % (formats,))
     renderers = {
         "json": lambda: json.dumps(report, indent=2, default=_as_text) + "\n",
         "markdown": lambda: render_markdown(report, title),
         "html": lambda: render_html(report, title),
+        "prometheus": lambda: render_prometheus(report),
     }
     hosts = report["hosts"]
+    published = json.dumps({host["name"]: compact_entry(host) for host in hosts}, separators=(",", ":")) \
+        if results else None
     return {
         "files": {name: renderers[name]() for name in formats},
-        "summary": {"generated": report.get("generated"), "check_mode": report.get("check_mode"),
-                    "summary": report["summary"], "gate": report["gate"],
-                    "hosts": {host["name"]: host["status"] for host in hosts}},
-        "failures": {host["name"]: host["message"] for host in hosts if host["status"] in ("failed", "unreachable")},
+        # with results, each host's status is in them: the summary leaves hosts out, to keep an artifact small
+        "summary": dict({"generated": report.get("generated"), "check_mode": report.get("check_mode"),
+                         "summary": report["summary"], "gate": _published_gate(report["gate"], results)},
+                        **({"rollout": report["rollout"]} if report.get("rollout") else {}),
+                        **({} if results else {"hosts": {host["name"]: host["status"] for host in hosts}})),
+        "failures": _failures(report),
         "verdict": _verdict(report["gate"], str),
-        "results": json.dumps({host["name"]: host for host in hosts}, separators=(",", ":")) if results else None,
+        "not_seen": not_seen(report["gate"]),
+        "rollout": rollout_text(report),
+        "results": published,
+        "signature": results_signature(key, published) if published is not None and key else None,
     }
 
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_diff import connection_diff
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import parse_snap
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import (
     DISCONNECTED,
@@ -199,7 +200,7 @@ def run_connection(params, host, check_mode=False, diff=False):
     if warnings:
         result["warnings"] = warnings
     if diff:
-        result["diff"] = {"before": plan.before_view(), "after": after}
+        result["diff"] = connection_diff(plan.before_view(), after, check_mode)
     return result
 
 

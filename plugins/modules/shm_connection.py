@@ -34,7 +34,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The diff shows the shared-memory connections (and undesired auto-connections) before and after.
+      - The diff shows the shared-memory connections (and undesired auto-connections) before and after, one line
+        per connection, so a connect is one added line and a disconnect one removed line.
   idempotent:
     support: full
 options:

@@ -47,6 +47,10 @@ LINEAR_TOLERANCE = 0.5
 LINEAR_FROM = 1000
 SLICES = 3
 SOURCES = ("cache", "artifacts")
+# what a slice may publish per host in its artifacts (issue 21)
+ARTIFACT_BUDGET = 300
+# the SHM_REPORT_KEY the slices signed their artifacts with and the report job checks them with
+KEY = "bench-report-key-" + "0" * 32
 
 
 def _collections(tmp: Path) -> Path:
@@ -128,10 +132,10 @@ def make_fleet(size, where: Path):
         kind, result = fake_result(index, rnd, shm_host_result)
         expected["failed" if kind == "none" else kind] = expected.get("failed" if kind == "none" else kind, 0) + 1
         if result is not None:
-            results[name] = result
+            results[name] = dict(result, flavour=flavours[name])
     inventory = {"all": {"children": {
-        "robots": {"hosts": groups["robots"], "vars": {"snapd_flavour": "bookworm"}},
-        "gateways": {"hosts": groups["gateways"], "vars": {"snapd_flavour": "trixie"}}}}}
+        "robots": {"hosts": groups["robots"], "vars": {"shared_memory_flavour": "bookworm"}},
+        "gateways": {"hosts": groups["gateways"], "vars": {"shared_memory_flavour": "trixie"}}}}}
     (where / "inventory.json").write_text(json.dumps(inventory))
     return results, flavours, expected
 
@@ -151,16 +155,22 @@ def write_artifacts(results, flavours, path: Path):
     """The extra variables an AWX workflow passes to its next job: the merged artifacts of three slice jobs, each
     with its hosts' entries of its report as JSON text and the status of each (AWX slices the hosts ordered by
     name, every third one), written as AWX writes extra variables (YAML, every string !unsafe)."""
+    from ansible_collections.snapfleet.snapd.plugins.filter.shm_fleet_report import (
+        compact_entry, results_signature, shm_fleet_report,
+    )
     from tests.system.awx import extravars_file
 
     names = sorted(results)
     artifacts = {}
     for number in range(SLICES):
-        hosts = {name: dict(results[name], name=name, flavour=flavours[name]) for name in names[number::SLICES]}
-        artifacts["shm_report_job_%d" % (101 + number)] = {
-            "hosts": {name: entry["status"] for name, entry in hosts.items()},
-            "results": json.dumps(hosts, separators=(",", ":"))}
+        # each slice's report publishes its hosts' results as the role does: compact, signed
+        hosts = shm_fleet_report(names[number::SLICES], {name: dict(results[name], flavour=flavours[name])
+                                                         for name in names[number::SLICES]})["hosts"]
+        text = json.dumps({host["name"]: compact_entry(host) for host in hosts}, separators=(",", ":"))
+        artifacts["shm_report_job_%d" % (101 + number)] = {"results": text, "signature": results_signature(KEY, text)}
     path.write_text(extravars_file(artifacts))
+    # what AWX stores and passes on: the artifacts as JSON, per host of the fleet
+    return len(json.dumps(artifacts, separators=(",", ":"))) / max(len(names), 1)
 
 
 # --- one measured run --------------------------------------------------------------------------------------
@@ -175,6 +185,7 @@ def run_report(source, size, work: Path, collections: Path, venv_bin: Path):
                    ANSIBLE_CACHE_PLUGIN_TIMEOUT="0")
     else:
         command += ["-e", "@%s" % (work / "artifacts.yml")]
+        env["SHM_REPORT_KEY"] = KEY
     started = time.monotonic()
     with open(work / ("output-%s.txt" % source), "w") as output:
         process = subprocess.Popen(command, cwd=work, env=env, stdout=output, stderr=subprocess.STDOUT)
@@ -218,9 +229,9 @@ def per_host_growth(runs, key):
 
 
 def table_and_verdict(runs_by_source):
-    lines = ["snapfleet.snapd.report on fake fleets (aggregation, JSON + Markdown + HTML, artifacts, gate)",
-             "%-9s %7s %9s %9s %10s %8s %16s %16s" % ("source", "hosts", "wall s", "CPU s", "peak MiB", "files MiB",
-                                                      "ms/host added", "KiB/host added")]
+    lines = ["snapfleet.snapd.report on fake fleets (aggregation, JSON + Markdown + HTML + metrics, artifacts, gate)",
+             "%-9s %7s %9s %9s %10s %8s %16s %16s %10s" % ("source", "hosts", "wall s", "CPU s", "peak MiB", "files MiB",
+                                                           "ms/host added", "KiB/host added", "B/host art")]
     problems = []
     for source, runs in runs_by_source.items():
         time_growth = per_host_growth(runs, "cpu_seconds")
@@ -228,10 +239,11 @@ def table_and_verdict(runs_by_source):
         for run in runs:
             cpu, cpu_ratio = time_growth.get(run["hosts"], (None, None))
             rss, rss_ratio = memory_growth.get(run["hosts"], (None, None))
-            lines.append("%-9s %7d %9.1f %9.1f %10.1f %8.1f %16s %16s" % (
+            lines.append("%-9s %7d %9.1f %9.1f %10.1f %8.1f %16s %16s %10s" % (
                 source, run["hosts"], run["seconds"], run["cpu_seconds"], run["peak_rss_mib"], run["files_mib"],
                 "-" if cpu is None else "%.2f" % (cpu * 1000) + (" (x%.2f)" % cpu_ratio if cpu_ratio else ""),
-                "-" if rss is None else "%.1f" % (rss * 1024) + (" (x%.2f)" % rss_ratio if rss_ratio else "")))
+                "-" if rss is None else "%.1f" % (rss * 1024) + (" (x%.2f)" % rss_ratio if rss_ratio else ""),
+                "%.0f" % run["artifact_bytes_per_host"] if "artifact_bytes_per_host" in run else "-"))
             if run["hosts"] >= max(SIZES) and run["seconds"] > BUDGET_SECONDS:
                 problems.append("%s: %d hosts took %.1f s, over the %d s budget"
                                 % (source, run["hosts"], run["seconds"], BUDGET_SECONDS))
@@ -240,7 +252,8 @@ def table_and_verdict(runs_by_source):
                     problems.append("%s: %s per added host grew x%.2f up to %d hosts: not linear"
                                     % (source, what, ratio, run["hosts"]))
     lines.append("(ms/host and KiB/host added: CPU time and peak memory per host added since the size before; (xN) "
-                 "compares that with the step before, from %d hosts on; linear growth keeps it near 1)" % LINEAR_FROM)
+                 "compares that with the step before, from %d hosts on; linear growth keeps it near 1. B/host art: "
+                 "bytes per host the three slices publish as artifacts, at most %d)" % (LINEAR_FROM, ARTIFACT_BUDGET))
     largest = max(run["hosts"] for runs in runs_by_source.values() for run in runs)
     budget = ("%d hosts within %d s" % (largest, BUDGET_SECONDS) if largest >= max(SIZES)
               else "the %d s budget applies at %d hosts, not run" % (BUDGET_SECONDS, max(SIZES)))
@@ -270,10 +283,15 @@ def main(argv=None):
                             str(work / "results.json"), str(work / "cache")], cwd=REPO, check=True,
                            env=dict(os.environ, ANSIBLE_CACHE_PLUGIN="jsonfile",
                                     ANSIBLE_CACHE_PLUGIN_CONNECTION=str(work / "cache")))
-            write_artifacts(results, flavours, work / "artifacts.yml")
+            artifact_bytes = write_artifacts(results, flavours, work / "artifacts.yml")
             for source in SOURCES:
                 run = run_report(source, size, work, collections, venv_bin)
                 check(run, expected)
+                if source == "artifacts":
+                    run["artifact_bytes_per_host"] = round(artifact_bytes, 1)
+                    if artifact_bytes > ARTIFACT_BUDGET:
+                        raise SystemExit("the slices publish %.0f bytes a host, over the %d-byte budget"
+                                         % (artifact_bytes, ARTIFACT_BUDGET))
                 runs_by_source[source].append(run)
                 print("[bench-report] %-9s %6d hosts: %6.1f s wall, %6.1f s CPU, %7.1f MiB peak"
                       % (source, size, run["seconds"], run["cpu_seconds"], run["peak_rss_mib"]), flush=True)

@@ -146,8 +146,11 @@ class Job:
 class Awx:
     """Runs jobs of one project as AWX would, keeping AWX's host facts (its database) between them."""
 
-    def __init__(self, project: Project, inventory: Inventory, workdir: Path):
+    def __init__(self, project: Project, inventory: Inventory, workdir: Path, credential_env=None):
+        """credential_env: the environment variables a credential of every job template injects (AWX's custom
+        credential types inject env variables into the job's environment)."""
         self.project, self.inventory, self.workdir = project, inventory, workdir
+        self.credential_env = dict(credential_env or {})
         self.facts = {}  # host -> facts, as AWX stores them with fact storage on
         self._next_id = 100
         self._lock = threading.Lock()
@@ -160,8 +163,8 @@ class Awx:
     def _envvars(self):
         env = ansible_env(self.project.collections, PATH=str(Path(ansible_bin("ansible-playbook")).parent) + ":"
                           + os.environ["PATH"])
-        return {key: env[key] for key in ("ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_HOST_KEY_CHECKING",
-                                          "ANSIBLE_PIPELINING", "ANSIBLE_NOCOLOR", "PATH")}
+        return dict({key: env[key] for key in ("ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_HOST_KEY_CHECKING",
+                                               "ANSIBLE_PIPELINING", "ANSIBLE_NOCOLOR", "PATH")}, **self.credential_env)
 
     def _start_fact_cache(self, hosts, cache: Path):
         cache.mkdir(parents=True, exist_ok=True)

@@ -330,7 +330,13 @@ def test_exclusive_keeps_a_gadget_connection_and_verify_flags_one_disconnected_b
         connection_task("applied"),
         connection_task("again"),
         connection_task("managed_predicted", check_mode=True, manage_gadget_connections=True),
-        connection_task("managed", manage_gadget_connections=True),
+        # the same through the shared_memory role, which passes manage_gadget_connections to both modules
+        {"name": "role", "ansible.builtin.include_role": {"name": "snapfleet.snapd.shared_memory"}, "register": "role",
+         "vars": {"shared_memory_connections": WIRING, "shared_memory_exclusive": True,
+                  "shared_memory_manage_gadget_connections": "true", "shared_memory_verify_checks": ["connections"]}},
+        {"name": "managed", "ansible.builtin.set_fact": {"role_apply": "{{ shared_memory_apply_result }}",
+                                                         "role_audit": "{{ shared_memory_verify_result }}"},
+         "register": "managed"},
         verify("audit", connections=WIRING, checks=["connections"]),
     ])
     pair = {"plug": GADGET, "slot": PROVIDER, "manual": True, "gadget": True}
@@ -341,7 +347,10 @@ def test_exclusive_keeps_a_gadget_connection_and_verify_flags_one_disconnected_b
             assert (steps[name]["changed"], steps[name]["actions"]) == (False, []), name
             [kept] = [k for k in steps[name]["kept"] if k["plug"] == GADGET]
             assert kept["slot"] == PROVIDER and "made by the gadget snap" in kept["reason"]
-        predicted, managed = steps["managed_predicted"], steps["managed"]
+        predicted, managed = steps["managed_predicted"], steps["managed"]["ansible_facts"]["role_apply"]
+        # the role's verification was told the same: the gadget connection it took over is no error there, while
+        # the audit below, without the option, flags it
+        assert errors(steps["managed"]["ansible_facts"]["role_audit"]) == []
         assert [(a["action"], a["plug"]) for a in predicted["actions"]] == [("disconnect", GADGET)]
         assert "made by the gadget" in predicted["actions"][0]["reason"]
         assert (managed["actions"], managed["connections"], managed["undesired"]) == (

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 
 from tests.system.awx import Awx, Inventory, Project, shared_fact_cache
 from tests.system.conftest import REPO, lab_fleet, run_playbook
@@ -35,6 +36,8 @@ AWX_PROJECT = REPO / "examples" / "awx-project"
 SCREENSHOTS = REPO / "tests" / "output" / "report"
 SCHEMA = json.loads((REPO / "docs" / "shm-report.schema.json").read_text())
 GATEWAY_LINK = "shm-consumer:shmem shm-provider:shmem"
+NONE_UNREACHABLE = {"hosts": 0, "max": "0", "allowed": 0, "within": True}
+REPORT_KEY = "lab-report-key-" + "7" * 32
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +89,10 @@ def test_apply_in_check_mode_shows_the_diff_and_changes_nothing(fleet, play):
     run = play("snapfleet.snapd.apply", "--check", "--diff", "-e", "shm_report_fail_on=never")
     assert run.rc == 0, run.tail()
     assert run.changed("lab2") == 1, run.recap
-    # the diff of the gateway's connection, added; nothing removed anywhere
-    assert re.search(r'^\+\s+"slot": "shm-provider:shmem"', run.output, re.M), run.tail()
-    assert not re.search(r'^-\s+"slot":', run.output, re.M), run.tail()
+    # the diff: one added line for the gateway's connection, under the headers; nothing removed anywhere
+    assert "+++ after: shared-memory connections (predicted: check mode)" in run.output, run.tail()
+    assert re.search(r"^\+connected +shm-consumer:shmem -> shm-provider:shmem \(manual\)$", run.output, re.M), run.tail()
+    assert not re.search(r"^-(connected|undesired) ", run.output, re.M), run.tail()
     assert consumer_connections(fleet, "lab2") == before
     data = report(run)
     assert data["check_mode"] is True
@@ -108,11 +112,62 @@ def test_apply_converges_every_host_of_both_snapd_versions(fleet, play):
     assert gateway_connected(fleet)
 
 
-def test_apply_again_changes_nothing(fleet, play):
-    run = play("snapfleet.snapd.apply")
+def offline_device(directory: Path, group="robots"):
+    """An inventory adding a device that is off: its ssh port is closed, so every task finds it unreachable."""
+    path = directory / "offline.yml"
+    path.write_text(yaml.safe_dump({"all": {"children": {group: {"hosts": {"offline-1": {
+        "ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh",
+        "ansible_ssh_common_args": "-o ConnectTimeout=3 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+        "shared_memory_flavour": "off"}}}}}}))
+    return path
+
+
+def test_apply_again_changes_nothing_and_an_offline_device_within_the_tolerance_keeps_it_green(fleet, play,
+                                                                                            tmp_path):
+    run = play("snapfleet.snapd.apply", "-i", str(offline_device(tmp_path)), "-e", "shm_report_max_unreachable=1")
     assert run.rc == 0, run.tail()
-    assert {host: counts["changed"] for host, counts in run.recap.items()} == {"lab1": 0, "lab2": 0, "lab3": 0}
-    assert report(run)["summary"]["changed"] == 0
+    assert {host: counts["changed"] for host, counts in run.recap.items()} == {"lab1": 0, "lab2": 0, "lab3": 0,
+                                                                               "offline-1": 0}
+    assert run.recap["offline-1"]["failed"] == 0, run.recap
+    data = report(run)
+    assert data["summary"]["changed"] == 0
+    assert statuses(data) == {"lab1": "compliant", "lab2": "compliant", "lab3": "compliant",
+                              "offline-1": "unreachable"}
+    assert (data["summary"]["unreachable"], data["summary"]["failed"]) == (1, 0)
+    assert data["gate"]["unreachable"] == {"hosts": 1, "max": "1", "allowed": 1, "within": True}
+    offline = next(host for host in data["hosts"] if host["name"] == "offline-1")
+    assert "Failed to connect to the host via ssh" in offline["message"], offline
+    assert "1 hosts not seen (unreachable), up to 1 allowed: within the tolerance" in run.output
+
+
+def survey_defaults(name):
+    """The default answer of every question of the example project's survey NAME, as AWX passes them (strings)."""
+    spec = json.loads((AWX_PROJECT / "surveys" / (name + ".json")).read_text())
+    return {question["variable"]: str(question["default"]) for question in spec["spec"]}
+
+
+def test_the_apply_surveys_defaults_never_override_a_device_class_that_is_not_exclusive(fleet, play, tmp_path):
+    """lab1 in a class of robots with shared_memory_exclusive: false and a connection the class does not list;
+    the Apply survey's default answers as extra variables leave it connected."""
+    classes = tmp_path / "classes"
+    (classes / "group_vars").mkdir(parents=True)
+    (classes / "hosts.yml").write_text(yaml.safe_dump(
+        {"all": {"children": {"robots": {"children": {"open_robots": {"hosts": {"lab1": None}}}}}}}))
+    (classes / "group_vars" / "open_robots.yml").write_text("---\nshared_memory_exclusive: false\n")
+    answers = survey_defaults("apply")
+    assert not any(variable.startswith("shared_memory_") and variable != "shared_memory_verify" for variable in answers)
+    fleet.run("lab1", f"snap connect {GATEWAY_LINK}")
+    try:
+        extra = [argument for variable, answer in answers.items() for argument in ("-e", f"{variable}={answer}")]
+        run = play("snapfleet.snapd.apply", "--limit", "lab1", "-i", str(classes / "hosts.yml"), *extra)
+        # verification still names the connection nobody listed: the gate fails, after nothing was changed
+        assert run.rc == 2 and run.changed("lab1") == 0, run.tail()
+        lab1 = report(run)["hosts"][0]
+        assert [row["status"] for row in lab1["connections"] if row["plug"] == "shm-consumer:shmem"] == ["unexpected"]
+        assert re.search(r"^shared-memory\s+shm-consumer:shmem\s+shm-provider:shmem", consumer_connections(fleet, "lab1"),
+                         re.M)
+    finally:
+        fleet.run("lab1", f"snap disconnect {GATEWAY_LINK}")
 
 
 @pytest.fixture(scope="module")
@@ -125,9 +180,12 @@ def awx(fleet, tmp_path_factory):
     classes = {"bookworm": "robots", "trixie": "gateways"}
     devices = {"all": {"vars": fleet.vars, "children": {group: {"hosts": {}} for group in classes.values()}}}
     for name, variables in fleet.hosts.items():
-        devices["all"]["children"][classes[variables["snapd_flavour"]]]["hosts"][name] = variables
+        devices["all"]["children"][classes[variables["snapd_flavour"]]]["hosts"][name] = dict(
+            variables, shared_memory_flavour=variables["snapd_flavour"])
     project = Project(AWX_PROJECT, workdir, tarball, devices)
-    return Awx(project, Inventory(project.path / "inventory" / "hosts"), workdir)
+    # the report key, as the credential docs/awx.md describes injects it into every job
+    return Awx(project, Inventory(project.path / "inventory" / "hosts"), workdir,
+               credential_env={"SHM_REPORT_KEY": REPORT_KEY})
 
 
 def test_awx_lists_the_projects_playbooks_and_inventory(awx):
@@ -142,7 +200,8 @@ def test_awx_lists_the_projects_playbooks_and_inventory(awx):
 def test_awx_check_job_then_run_job_of_the_project(fleet, awx):
     fleet.run("lab2", f"snap disconnect {GATEWAY_LINK}")  # drift on the gateway
     answers = awx.project.survey_answers("apply")
-    assert answers["shared_memory_exclusive"] == "true"
+    # the device classes say whether they are exclusive, not the survey
+    assert "shared_memory_exclusive" not in answers
     check = awx.job("apply.yml", dict(answers, shm_report_fail_on="never"), check=True)
     assert (check.status, check.rc) == ("successful", 0), check.output()
     connection = check.results("snapfleet.snapd.shm_connection")
@@ -159,12 +218,41 @@ def test_awx_check_job_then_run_job_of_the_project(fleet, awx):
     report = real.artifacts["shm_report"]
     assert report["check_mode"] is False
     assert report["hosts"] == {"lab1": "compliant", "lab2": "compliant", "lab3": "compliant"}
-    assert report["gate"] == {"fail_on": "error", "passed": True, "failed_by": []}
+    assert report["gate"] == {"fail_on": "error", "passed": True, "failed_by": [], "unreachable": NONE_UNREACHABLE}
     assert report["summary"]["connections"]["missing"] == 0 and report["summary"]["connections"]["connected"] == 3
     # outside a workflow nobody reads the results back from the artifacts
     assert "results" not in report
     assert real.runner.stats["changed"] == {"lab2": 1}, real.runner.stats
     assert gateway_connected(fleet)
+
+
+SQUATTED = "/dev/shm/snap.shm-private"
+
+
+def test_a_canary_batch_that_fails_verify_stops_the_rollout(fleet, play):
+    """Batches of 1 then the rest: lab1 first, its private /dev/shm squatted by uid 1000 (an shm_verify error that
+    applying cannot fix); lab2, drifted, is in the batch that never runs, so it stays drifted."""
+    fleet.run("lab2", f"snap disconnect {GATEWAY_LINK}")
+    before = fleet.run("lab1", f"stat -c '%u:%g %a' {SQUATTED} 2>/dev/null || echo none").strip()
+    fleet.run("lab1", f"mkdir -p {SQUATTED} && chown 1000:1000 {SQUATTED}")
+    try:
+        run = play("snapfleet.snapd.apply", "-e", "shm_apply_batches=1,100%")
+        assert run.rc == 2, run.tail()
+        assert sorted(run.recap) == ["lab1"], run.recap
+        data = report(run)
+        assert data["rollout"] == {"batch": 1, "batches": 2, "sizes": [1, 2], "hosts_reached": 1, "hosts": 3,
+                                   "stopped": True}
+        assert statuses(data) == {"lab1": "non-compliant"}
+        assert "private-dir-squatted" in [finding["code"] for finding in data["hosts"][0]["findings"]]
+        assert "rollout STOPPED at batch 1 of 2 (1 hosts; 1 of 3 hosts reached)" in run.output
+        assert not gateway_connected(fleet)
+    finally:
+        if before == "none":
+            fleet.run("lab1", f"rm -rf {SQUATTED}")
+        else:
+            owner, mode = before.split()
+            fleet.run("lab1", f"chown {owner} {SQUATTED} && chmod {mode} {SQUATTED}")
+        fleet.run("lab2", f"snap connect {GATEWAY_LINK}")
 
 
 def test_audit_after_a_fault_reports_that_host_in_every_format(fleet, play):
@@ -178,7 +266,7 @@ def test_audit_after_a_fault_reports_that_host_in_every_format(fleet, play):
     assert [finding["code"] for finding in lab2["findings"] if finding["severity"] == "error"] == ["connection-missing"]
     assert lab2["connections"] == [{"plug": "shm-consumer:shmem", "slot": "shm-provider:shmem", "desired": "connected",
                                     "actual": "disconnected", "gadget": None, "status": "missing"}]
-    assert data["gate"] == {"fail_on": "error", "passed": False, "failed_by": ["lab2"]}
+    assert data["gate"] == {"fail_on": "error", "passed": False, "failed_by": ["lab2"], "unreachable": NONE_UNREACHABLE}
     assert "shared-memory compliance gate (fail on error) FAILED by lab2;" in run.output
     markdown = (run.report_dir / "shm-report.md").read_text()
     assert "## lab2: non-compliant" in markdown and "`connection-missing`" in markdown
@@ -201,25 +289,39 @@ def test_audit_after_a_fault_reports_that_host_in_every_format(fleet, play):
 
 
 def test_a_sliced_audit_then_the_report_job_cover_the_whole_fleet(fleet, awx, tmp_path_factory):
-    """AWX's workflow: the project's audit sliced in 3 (a host each, lab3 without snapd), then the report job."""
+    """AWX's workflow: the project's audit sliced in 3 (lab1 and a device that is off, lab2, and lab3 without snapd),
+    tolerating 25% of the fleet unreachable, then the report job."""
+    # the inventory imported with the device that is off, in the same project
+    workdir = tmp_path_factory.mktemp("awx-offline")
+    awx = Awx(awx.project, Inventory(awx.project.path / "inventory" / "hosts", offline_device(workdir)), workdir,
+              credential_env=awx.credential_env)
+    tolerance = {"shm_report_max_unreachable": "25%"}
     fleet.run("lab3", "systemctl stop snapd.socket snapd.service")
     try:
-        slices, artifacts = awx.sliced("audit.yml", awx.project.survey_answers("audit"), 3)
+        slices, artifacts = awx.sliced("audit.yml", dict(awx.project.survey_answers("audit"), **tolerance), 3)
     finally:
         fleet.run("lab3", "systemctl start snapd.socket snapd.service")
-    assert [job.hosts for job in slices] == [["lab1"], ["lab2"], ["lab3"]]
-    # each slice reports on its own host and fails on it; each publishes under its own key, so AWX's merge of
-    # the slices' artifacts keeps every host's result
+    assert [job.hosts for job in slices] == [["lab1", "offline-1"], ["lab2"], ["lab3"]]
+    # each slice reports on its own hosts and fails on them, but leaves a percentage of unreachable hosts to the
+    # report job; each publishes under its own key, so AWX's merge of the slices' artifacts keeps every host's result
     assert [job.status for job in slices] == ["successful", "failed", "failed"], [job.output() for job in slices]
+    assert slices[0].artifacts["shm_report_job_%d" % slices[0].id]["gate"]["unreachable"] == {
+        "hosts": 1, "max": "25%", "allowed": None, "within": True}
     assert sorted(artifacts) == sorted("shm_report_job_%d" % job.id for job in slices)
     results = [json.loads(published["results"]) for published in artifacts.values()]
-    assert {name: entry["status"] for hosts in results for name, entry in hosts.items()} \
-        == {"lab1": "compliant", "lab2": "non-compliant", "lab3": "failed"}
+    # signed with the key every job of the workflow has, so that the report job can tell them from forged ones
+    assert all(published["signature"].startswith("hmac-sha256:") for published in artifacts.values())
+    assert {name: entry["s"] for hosts in results for name, entry in hosts.items()} \
+        == {"lab1": "compliant", "lab2": "non-compliant", "lab3": "failed", "offline-1": "unreachable"}
 
-    expected = {"lab1": "compliant", "lab2": "non-compliant", "lab3": "failed"}
-    report_answers = awx.project.survey_answers("report")
-    # the next node of the workflow: the slices' artifacts arrive as extra variables
-    from_artifacts = awx.job("report.yml", dict(report_answers, **artifacts), workflow=awx.new_id())
+    expected = {"lab1": "compliant", "lab2": "non-compliant", "lab3": "failed", "offline-1": "unreachable"}
+    report_answers = dict(awx.project.survey_answers("report"), **tolerance)
+    # the next node of the workflow: the slices' artifacts arrive as extra variables, and a launcher's forged one
+    # claiming every host compliant later than the slices ran
+    forged = {name: {"s": "compliant", "n": [0, 0, 0], "r": "2099-01-01T00:00:00Z"}
+              for hosts in results for name in hosts}
+    from_artifacts = awx.job("report.yml", dict(report_answers, shm_report_job_1={"results": json.dumps(forged)},
+                                                **artifacts), workflow=awx.new_id())
     # with one jsonfile fact cache the slices all wrote to (outside AWX: see docs/awx.md)
     from_cache = awx.job("report.yml", report_answers,
                          shared_cache=shared_fact_cache(slices, tmp_path_factory.mktemp("shared-fact-cache")))
@@ -228,15 +330,24 @@ def test_a_sliced_audit_then_the_report_job_cover_the_whole_fleet(fleet, awx, tm
         assert "compliance gate (fail on error) FAILED by lab2, lab3" in job.output()
         published = job.artifacts["shm_report"]
         assert published["hosts"] == expected
-        assert published["gate"] == {"fail_on": "error", "passed": False, "failed_by": ["lab2", "lab3"]}
+        # the tolerance judged over the whole fleet: 1 of 4 hosts
+        assert published["gate"] == {"fail_on": "error", "passed": False, "failed_by": ["lab2", "lab3"],
+                                     "unreachable": {"hosts": 1, "max": "25%", "allowed": 1, "within": True}}
         data = json.loads((Path(job.runner.config.private_data_dir) / "project" / "shm-report" / "shm-report.json")
                           .read_text())
         jsonschema.validate(data, SCHEMA)
         assert statuses(data) == expected
         hosts = {host["name"]: host for host in data["hosts"]}
         assert "cannot reach snapd at /run/snapd.socket" in hosts["lab3"]["message"]
-        assert [row["status"] for row in hosts["lab2"]["connections"]] == ["missing"]
+        assert "Failed to connect to the host via ssh" in hosts["offline-1"]["message"]
+        if job is from_artifacts:
+            # counts from the slices' artifacts; the rows themselves are in the fact cache and the slices' files
+            assert (hosts["lab2"]["detail"], hosts["lab2"]["connection_counts"]["missing"]) == ("counts", 1)
+        else:
+            assert [row["status"] for row in hosts["lab2"]["connections"]] == ["missing"]
         assert (hosts["lab1"]["flavour"], hosts["lab2"]["flavour"]) == ("bookworm", "trixie")
+        assert data["artifacts"] == ({"used": 3, "refused": ["shm_report_job_1"]} if job is from_artifacts
+                                     else {"used": 0, "refused": []})
     # lab3's snapd is back for the tests after this one
     fleet.run("lab3", "snap wait system seed.loaded && snap version >/dev/null")
 

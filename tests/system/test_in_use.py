@@ -1,7 +1,9 @@
 """The in-use guard on real snapd: a process confined as shm-consumer holds /dev/shm/lab-shm-data open.
 
 One trixie host in a run dir of its own. shm_info lists the holder, shm_connection refuses to disconnect
-while it holds the object and leaves the connection in place, and disconnects with force: true.
+while it holds the object and leaves the connection in place, and disconnects with force: true. Last, the
+shared_memory role passes each module option through on both transports: force (the same disconnect),
+allow_identifier_mismatch on one connection item (shm-stranger's foreign identifier), transport, socket and timeout.
 
 The lab snaps have base bare, so `snap run --shell` finds no shell: the holder is shm-consumer's own
 `read` app (busybox cat of /dev/shm/lab-shm-data), made to wait with the object open by turning it into a
@@ -124,3 +126,86 @@ def test_force_disconnects_while_in_use(fleet, holder, installed_collection, tra
     assert result.get("failed") is not True, result
     assert result["changed"] is True
     assert not connected(fleet)
+
+
+STRANGER = "shm-stranger:shmem"
+ROLE_PLAYBOOK = """
+- name: The shared_memory role with the modules' options
+  hosts: lab1
+  gather_facts: false
+  tasks:
+    - name: Apply through the role
+      ansible.builtin.import_role:
+        name: snapfleet.snapd.shared_memory
+      vars:
+        shared_memory_connections:
+          - {plug: %(plug)s, slot: %(slot)s, state: disconnected}
+          - {plug: %(stranger)s, slot: %(slot)s, allow_identifier_mismatch: true}
+        shared_memory_force: "true"
+        shared_memory_transport: "{{ transport }}"
+        shared_memory_socket: /run/snapd.socket
+        shared_memory_timeout: 45
+        shared_memory_verify_checks: [connections]
+        shared_memory_defer_failures: true
+    - name: Keep the first results
+      ansible.builtin.set_fact:
+        kept: "{{ {'apply': shared_memory_apply_result, 'verify': shared_memory_verify_result} }}"
+    - name: The role again with a socket where snapd is not (the module reads the socket on the python transport)
+      ansible.builtin.include_role:
+        name: snapfleet.snapd.shared_memory
+      vars:
+        shared_memory_socket: /run/snapd-missing.socket
+        shared_memory_transport: python
+        shared_memory_timeout: 5
+        shared_memory_defer_failures: true
+    - name: Keep why it failed
+      ansible.builtin.set_fact:
+        kept: "{{ kept | combine({'socket': shared_memory_result.message}) }}"
+    - name: The role again with a timeout the modules refuse
+      ansible.builtin.include_role:
+        name: snapfleet.snapd.shared_memory
+      vars:
+        shared_memory_transport: "{{ transport }}"
+        shared_memory_timeout: -1
+        shared_memory_defer_failures: true
+    - name: Keep the results
+      ansible.builtin.copy:
+        content: "{{ kept | combine({'timeout': shared_memory_result.message}) | to_json }}"
+        dest: "{{ out }}"
+        mode: "0644"
+      delegate_to: localhost
+      become: false
+""" % {"plug": PLUG, "slot": SLOT, "stranger": STRANGER}
+
+
+def stranger_connected(fleet):
+    lines = guest_run(fleet, "snap connections shm-stranger").splitlines()
+    return any(line.split()[1:3] == [STRANGER, SLOT] for line in lines[1:])
+
+
+def test_the_role_passes_force_allow_identifier_mismatch_transport_socket_and_timeout(fleet, holder, installed_collection,
+                                                                                       transport):
+    guest_run(fleet, f"snap connect {PLUG} {SLOT}")
+    playbook, out = fleet.work / "role.yml", fleet.work / ("role-%s.json" % transport)
+    playbook.write_text(ROLE_PLAYBOOK)
+    try:
+        done = run_playbook(playbook, [fleet.inventory], "-e", "transport=%s" % transport, "-e", "out=%s" % out,
+                            collections=installed_collection, timeout=600)
+        assert done.rc == 0, done.output
+        results = json.loads(out.read_text())
+        apply, verify = results["apply"], results["verify"]
+        assert apply.get("failed") is not True, apply
+        # transport: the one asked for ran both modules
+        assert (apply["transport"], verify["transport"]) == (transport, transport)
+        # force: the connection the holder uses is gone; allow_identifier_mismatch: the foreign pair is connected
+        assert [(action["action"], action["plug"]) for action in apply["actions"]] == [
+            ("disconnect", PLUG), ("connect", STRANGER)]
+        assert not connected(fleet) and stranger_connected(fleet)
+        assert "identifier" in apply["actions"][1]["reason"]
+        # and verification was given the same item: the mismatch is allowed there too
+        assert "identifier-mismatch" not in [finding["code"] for finding in verify["findings"]]
+        # socket and timeout: each reaches the modules, as their refusals show
+        assert results["socket"].startswith("shm_connection: cannot reach snapd at /run/snapd-missing.socket:"), results
+        assert "timeout must be a number of seconds above 0, not -1" in results["timeout"], results
+    finally:
+        guest_run(fleet, f"snap disconnect {STRANGER} {SLOT}; true", check=False)

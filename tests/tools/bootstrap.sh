@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs on this machine, and reuses what is already there:
 #   - the apt packages of the qemu lab (apt-get update + install only when one is missing);
+#   - promtool (tests/report checks the report's metrics with it), taken out of Debian's prometheus package
+#     without installing that package (a server, its service and a dozen JavaScript packages) into
+#     ${SNAPFLEET_CACHE:-...}/tools/promtool;
 #   - one virtualenv per tests/requirements/*.txt, cached under
 #     ${SNAPFLEET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/snapfleet}/venvs/<name>-<hash>,
 #     where <hash> covers the requirements file and the interpreter, so a changed pin builds a new
@@ -112,9 +115,31 @@ link_venv() {
     fi
 }
 
+# promtool alone: `apt-get download` fetches the prometheus .deb (about 19 MB) and only usr/bin/promtool is kept.
+ensure_promtool() {
+    local dir=$CACHE/tools tmp
+    if [[ -x $dir/promtool ]]; then
+        log "promtool: present"
+        return
+    fi
+    mkdir -p "$dir"
+    tmp=$(mktemp -d "$dir/.download.XXXXXX")
+    chmod 0755 "$tmp"  # apt-get download writes as the _apt user where it can
+    if ! (cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1); then
+        log "promtool: running apt-get update"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        (cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1) || { rm -rf "$tmp"; die "apt-get download prometheus failed"; }
+    fi
+    dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -C "$tmp" ./usr/bin/promtool
+    mv "$tmp/usr/bin/promtool" "$dir/promtool.tmp.$$" && mv "$dir/promtool.tmp.$$" "$dir/promtool"
+    rm -rf "$tmp"
+    log "promtool: $("$dir/promtool" --version 2>&1 | head -1)"
+}
+
 main() {
     log "start (cache: $CACHE)"
     ensure_apt_packages
+    ensure_promtool
     mkdir -p "$VENVS"
     # One bootstrap at a time per cache: a second one waits, then finds the venvs complete.
     exec 9>"$VENVS/.lock"

@@ -182,3 +182,11 @@ def test_the_recorded_time_is_kept():
 def test_desired_must_be_a_list_of_connection_items(desired):
     with pytest.raises(AnsibleFilterError, match="desired must be a list of connection items"):
         shm_host_result(verified(), desired=desired)
+
+
+def test_the_flavour_is_recorded_with_the_result_and_empty_means_none():
+    from ansible_collections.snapfleet.snapd.plugins.filter.shm_host_result import shm_host_result as build
+
+    assert build(None, flavour="bookworm")["flavour"] == "bookworm"
+    assert build(None, flavour="")["flavour"] is None
+    assert build(None)["flavour"] is None

@@ -84,10 +84,17 @@ def test_undesired_private_connection_is_restored(capsys, host):
     assert result["undesired"] == []
 
 
-def test_diff_has_before_and_after_connections(capsys, host):
+def test_diff_has_one_line_per_connection_before_and_after_with_headers(capsys, host):
     result = run(capsys, host, **PAIR)
-    assert result["diff"]["before"]["connections"] == []
-    assert result["diff"]["after"]["connections"] == [{"plug": "consumer:shmem", "slot": "provider:shmem", "manual": True, "gadget": False}]
+    undesired = ("undesired     shm-private:shmem-private -> snapd:shared-memory (disconnected by hand: snapd does not "
+                 "auto-connect it again)\n")
+    assert result["diff"] == {
+        "before_header": "shared-memory connections", "after_header": "shared-memory connections",
+        "before": undesired, "after": "connected     consumer:shmem -> provider:shmem (manual)\n" + undesired}
+    predicted = run(capsys, host, check_mode=True, connections=[dict(PAIR, state="disconnected")])
+    assert predicted["diff"]["after_header"] == "shared-memory connections (predicted: check mode)"
+    assert predicted["diff"]["before"] == "connected     consumer:shmem -> provider:shmem (manual)\n" + undesired
+    assert predicted["diff"]["after"] == undesired
 
 
 def test_refusal_fails_before_any_post_and_lists_its_code(capsys, host):
@@ -152,8 +159,7 @@ def test_exclusive_keeps_a_gadget_connection_check_mode_and_apply_alike(capsys, 
         result = run(capsys, host, check_mode=check_mode, connections=[dict(PAIR)], exclusive=True)
         assert [(a["action"], a["plug"]) for a in result["actions"]] == [("connect", "consumer:shmem")]
         assert [k["plug"] for k in result["kept"]] == ["logger:shmem"]
-        assert result["diff"]["after"]["connections"][-1] == {
-            "plug": "logger:shmem", "slot": "provider:shmem", "manual": False, "gadget": True}
+        assert "connected     logger:shmem -> provider:shmem (made by the gadget)\n" in result["diff"]["after"]
     assert [p[3]["plugs"][0]["snap"] for p in posts(host)] == ["consumer"]
     assert run(capsys, host, connections=[dict(PAIR)], exclusive=True)["changed"] is False
 
