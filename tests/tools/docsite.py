@@ -25,7 +25,7 @@ DOCS = ROOT / "docs"
 RST_DIR = DOCS / "docsite" / "rst"
 LABEL_PREFIX = "ansible_collections.snapfleet.snapd.docsite."
 # guide (docs/<name>.md) -> docs site page docs/docsite/rst/<name>.rst
-PAGES = ("awx", "findings", "performance")
+PAGES = ("awx", "fleet-operations", "findings", "performance")
 ADORNMENT = {1: "=", 2: "-", 3: "~", 4: "^"}
 
 _ESCAPE = re.compile(r"([\\`*|])|(_)(?=\W|$)")
