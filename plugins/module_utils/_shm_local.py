@@ -11,6 +11,7 @@ it the same way, so the client start-up lives here and nowhere else.
 from __future__ import annotations
 
 import os
+import time
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import gather_facts
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, HostReads, RunFailure
@@ -64,7 +65,7 @@ class LocalHost:
     def uid(self):
         return os.geteuid()
 
-    def read(self, processes=False, warnings=True):
+    def read(self, processes=(), warnings=True):
         # /proc is read on demand (processes()): here it costs no round trip
         answers = dict((name, self.client.get(path, dict(query or ()))) for name, path, query in state_requests(warnings))
         return HostReads(answers["system_info"], answers["connections"], answers.get("warnings"), self.uid())
@@ -74,7 +75,7 @@ class LocalHost:
         return self.client.get(path, dict(query)) or []
 
     def processes(self, snaps):
-        return read_snap_processes(self.root, snaps)
+        return read_snap_processes(self.root, snaps, time.monotonic() + self.client.timeout)
 
     def snap_interfaces(self, snaps):
         return read_snap_interfaces(self.client, snaps)
@@ -94,4 +95,6 @@ class LocalHost:
             return Applied(tuple(done), reread_error=error)
 
     def facts(self, families, apps, private_snaps, user_snaps, slot_paths):
-        return gather_facts(self.root, families, apps, private_snaps, user_snaps=user_snaps, slot_paths=slot_paths)
+        deadline = None if self.client is None else time.monotonic() + self.client.timeout
+        return gather_facts(self.root, families, apps, private_snaps, user_snaps=user_snaps, slot_paths=slot_paths,
+                            deadline=deadline)

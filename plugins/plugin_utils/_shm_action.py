@@ -14,6 +14,8 @@ api`` each wait costs a ``snap`` process, about a second on a slow device).
 
 from __future__ import annotations
 
+import shlex
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
@@ -23,7 +25,12 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify im
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_specs import AUTO, PYTHON, SNAP_DEBUG_API, SPECS
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import DEFAULT_SOCKET, SnapdError, client_params_error
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import DEBUG_API_SINCE, version_text
-from ansible_collections.snapfleet.snapd.plugins.plugin_utils._snap_debug_api import ChangesByModule, DebugApiHost, NoDebugApi
+from ansible_collections.snapfleet.snapd.plugins.plugin_utils._snap_debug_api import (
+    STDIN_COMMAND,
+    ChangesByModule,
+    DebugApiHost,
+    NoDebugApi,
+)
 
 
 def validated_arguments(module, task_args, name):
@@ -109,5 +116,20 @@ class ShmAction(ActionBase):
         return "python3"
 
     def _remote_sh(self, script):
-        done = self._low_level_execute_command(script, sudoable=True, executable="/bin/sh")
+        """Run a script with the device's /bin/sh. It goes on stdin, never in argv (any local user reads a
+        process's argv, and sudo logs it); a connection that cannot send stdin (paramiko) gets it as a file in
+        Ansible's private remote temporary directory instead, removed right after."""
+        if self._connection.has_pipelining:
+            done = self._low_level_execute_command(STDIN_COMMAND, sudoable=True, in_data=script.encode("utf-8"),
+                                                   executable="/bin/sh")
+            return done["rc"], done["stdout"], done["stderr"]
+        tmp = self._make_tmp_path()
+        try:
+            path = self._connection._shell.join_path(tmp, "snapfleet-snap-debug-api.sh")
+            self._transfer_data(path, script)
+            self._fixup_perms2((tmp, path))
+            done = self._low_level_execute_command("/bin/sh %s </dev/null" % shlex.quote(path), sudoable=True,
+                                                   executable="/bin/sh")
+        finally:
+            self._remove_tmp_path(tmp, force=True)
         return done["rc"], done["stdout"], done["stderr"]

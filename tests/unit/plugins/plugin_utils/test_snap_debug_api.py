@@ -7,14 +7,12 @@ command (tests/unit/fake_snap_bin/snap) in front of PATH, and every result is co
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 
 import pytest
 
+from both_transports import hosts, item, outcome, pair, params, sh_runner  # noqa: F401 (pair is a fixture)
 from fake_proc import add_process
-from fake_snapd import FakeSnapd
 from shm_fixtures import BROKEN_SNAP_YAML, install_snap_yaml
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import HostFacts, facts_needed
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES
@@ -22,6 +20,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import FileFacts
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_connection, run_info
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import run_verify
+from ansible_collections.snapfleet.snapd.plugins.module_utils import _snapd_protocol
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils import _snap_debug_api
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils._snap_debug_api import (
@@ -31,79 +30,6 @@ from ansible_collections.snapfleet.snapd.plugins.plugin_utils._snap_debug_api im
     parse_ls_listing,
     parse_process_records,
 )
-
-FAKE_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "fake_snap_bin")
-# what differs between the transports by design
-TRANSPORT_FIELDS = ("transport", "api_requests", "remote_commands")
-
-
-def lab_like(fake):
-    fake.add_slot("provider", "shmem", {"shared-memory": "foo", "write": ["bar", "bar-*"]})
-    fake.add_plug("consumer", "shmem", {"shared-memory": "foo", "private": False})
-    fake.add_plug("logger", "shmem", {"shared-memory": "foo", "private": False})
-    fake.add_plug("stranger", "shmem", {"shared-memory": "other", "private": False})
-    fake.add_system_slot()
-    fake.add_plug("shm-private", "shmem-private", {"private": True})
-    fake.add_connection("shm-private:shmem-private", "snapd:shared-memory", undesired=True)
-    fake.add_connection("logger:shmem", "provider:shmem")
-    # made by the gadget at first boot: an auto-connection with by-gadget set
-    fake.add_plug("sensor", "shmem", {"shared-memory": "foo", "private": False})
-    fake.add_connection("sensor:shmem", "provider:shmem", manual=False, gadget=True)
-    fake.warnings.append({"message": 'snap "shm-broken" has bad plugs or slots: shmem (shared memory interface '
-                                     'requires at least a valid "read" or "write" attribute)'})
-    return fake
-
-
-@pytest.fixture
-def pair():
-    """Two identical fake snapds, one for each transport."""
-    fakes = [lab_like(FakeSnapd()), lab_like(FakeSnapd())]
-    for fake in fakes:
-        fake.start()
-    yield fakes
-    for fake in fakes:
-        fake.stop()
-
-
-def sh_runner(fake, tty=False, **env):
-    environment = dict(os.environ, PATH=FAKE_BIN + os.pathsep + os.environ["PATH"], FAKE_SNAPD_SOCKET=fake.socket_path,
-                       FAKE_SNAP_PYTHON=sys.executable, **env)
-
-    def run(script):
-        done = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, env=environment, timeout=120,
-                              check=False)
-        if tty:
-            # what a pty (ssh -tt, paramiko) hands back: \r\n for every \n, stderr mixed in
-            return done.returncode, (done.stdout + done.stderr).replace("\n", "\r\n"), ""
-        return done.returncode, done.stdout, done.stderr
-    return run
-
-
-def hosts(pair, timeout=20, tty=False, **env):
-    socket_fake, api_fake = pair
-    return (LocalHost(SnapdClient(socket_fake.socket_path, timeout), root="/"),
-            DebugApiHost(sh_runner(api_fake, tty, **env), timeout))
-
-
-def outcome(run, *args, **kwargs):
-    try:
-        result = run(*args, **kwargs)
-    except RunFailure as failure:
-        result = dict(failure.result, failed=True, msg=failure.msg)
-    return {key: value for key, value in result.items() if key not in TRANSPORT_FIELDS}
-
-
-def item(plug, slot=None, state="connected", **args):
-    """One connections item with the defaults the argument spec fills in."""
-    return dict(dict(plug=plug, slot=slot, state=state, forget=False, allow_identifier_mismatch=False), **args)
-
-
-def params(**args):
-    base = dict(plug=None, slot=None, state="connected", forget=False, connections=None, exclusive=False, force=False,
-                manage_gadget_connections=False, allow_identifier_mismatch=False)
-    base.update(args)
-    return base
-
 
 CASES = {
     "connect": params(plug="consumer:shmem", slot="provider:shmem"),
@@ -146,7 +72,9 @@ def test_a_change_is_one_more_remote_command_whatever_the_number_of_actions(pair
     remote = hosts(pair)[1]
     result = run_connection(CASES["exclusive list"], remote)
     assert [a["action"] for a in result["actions"]] == ["disconnect", "connect", "connect"]
-    assert result["remote_commands"] == 2
+    # the read, the in-use scan of the snaps the exclusive disconnect takes down (known only from the read), the
+    # changes
+    assert result["remote_commands"] == 3
     # 2 reads, 3 POSTs, no GET of a change `snap watch` saw Done, then the connections again
     assert result["api_requests"] == 2 + 3 + 1
 
@@ -168,15 +96,13 @@ def test_auto_makes_the_change_over_snap_debug_api_where_the_device_has_no_pytho
     assert remote.host_python is None and [r for r in pair[1].requests if r[0] == "POST"]
 
 
-def test_the_reads_of_one_run_start_their_snap_processes_at_once(pair):
-    # each FAKE `snap` process sleeps 1.5 s first, as on a slow device: shm_info's three reads one after
-    # another would take 4.5 s and more
-    remote = DebugApiHost(sh_runner(pair[1], FAKE_SNAP_START_SECONDS="1.5"), 20)
-    started = time.monotonic()
+def test_the_reads_of_one_run_start_their_snap_processes_at_once(pair, tmp_path):
+    # each FAKE `snap` process waits until all three have started: run one after another, the first waits them out
+    remote = DebugApiHost(sh_runner(pair[1], FAKE_SNAP_BARRIER="%s:3" % tmp_path), 60)
     result = run_info(dict(snaps=None), remote)
-    seconds = time.monotonic() - started
     assert result["api_requests"] == 3
-    assert seconds < 3.5, "the three reads took %.1f s: they ran one after another" % seconds
+    assert len(list(tmp_path.glob("started-*"))) == 3
+    assert not (tmp_path / "waited-out").exists(), "the three reads ran one after another"
 
 
 def test_a_no_op_run_reads_no_warnings_and_a_refusal_reads_them_to_say_why(pair):
@@ -253,11 +179,12 @@ def test_snapd_not_running_fails_with_one_line_and_changes_nothing(pair):
 
 
 def test_an_answer_over_the_size_bound_is_refused_not_parsed(pair, monkeypatch):
-    monkeypatch.setattr(_snap_debug_api, "MAX_ANSWER_BYTES", 64)
-    remote = hosts(pair)[1]
-    result = outcome(run_connection, CASES["connect"], remote)
-    assert result["failed"] is True
-    assert "larger than 64 bytes" in result["msg"]
+    monkeypatch.setattr(_snapd_protocol, "MAX_ANSWER_BYTES", 64)
+    for host in hosts(pair):
+        result = outcome(run_connection, CASES["connect"], host)
+        assert result["failed"] is True
+        assert result["msg"].startswith("snapd answered GET /v2/system-info ") and "with more than 64 bytes" in result["msg"]
+        assert result["msg"].count("\n") == 0
 
 
 def test_text_in_snapds_answers_cannot_forge_a_frame(pair):
@@ -272,12 +199,12 @@ def test_ls_c_quoted_names_come_back_byte_for_byte():
     lines = [
         "P 42",
         "L snap.shm-consumer.read (enforce)",
-        r'F lrwx------ 1 root root 64 Dec  2 03:00 "3" -> "/dev/shm/a\nb \"q\" \303\251 \377"',
-        "M 7f00-7f01 rw-s 00000000 00:1a 12 /dev/shm/lab-shm-data",
+        r'F "/dev/shm/a\nb \"q\" \303\251 \377"',
+        "M /dev/shm/lab-shm-data",
         "N 120",
     ]
-    records, seen = parse_process_records(lines)
-    assert seen == 120
+    records, seen, cut = parse_process_records(lines)
+    assert (seen, cut) == (120, None)
     record, = records
     assert record.label == "snap.shm-consumer.read (enforce)"
     assert record.targets == (b'/dev/shm/a\nb "q" \xc3\xa9 \xff'.decode("utf-8", "surrogateescape"),
