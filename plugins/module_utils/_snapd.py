@@ -23,7 +23,6 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_protocol import (  # noqa: F401 (SnapdError and the change errors are this module's API)
     MAX_ANSWER_BYTES,
     SnapdError,
-    api_error,
     change_failure,
     change_not_ready,
     checked_envelope,

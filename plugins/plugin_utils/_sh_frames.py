@@ -83,7 +83,7 @@ class Output:
                 if current is not None:
                     lines.append(line)
                 continue  # outside any section: a shell's or sudo's chatter, never read
-            verb, _, rest = line[len(marker):].partition(" ")
+            verb, dummy, rest = line[len(marker):].partition(" ")
             if verb == "begin":
                 if current is not None:
                     raise MalformedOutput("section %s began inside section %s" % (rest, current))

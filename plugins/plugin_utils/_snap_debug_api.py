@@ -65,7 +65,6 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions im
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _snapd_protocol as protocol
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_protocol import (
     SnapdError,
-    api_error,
     change_failure,
     change_not_ready,
     checked_envelope,
@@ -706,7 +705,7 @@ def parse_process_records(lines):
     seen = None
     cut = None
     for line in lines:
-        kind, _, value = line.partition(" ")
+        kind, dummy, value = line.partition(" ")
         if kind == "P":
             current = {"pid": decimal(value, "a pid"), "label": "", "cgroup": None, "targets": [], "problems": []}
             records.append(current)

@@ -11,8 +11,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from fake_snapd import FakeSnapd
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure
@@ -42,15 +40,12 @@ def lab_like(fake):
     return fake
 
 
-@pytest.fixture
-def pair():
-    """Two identical fake snapds, one for each transport."""
+def started_pair():
+    """Two identical fake snapds, started, one for each transport (conftest's ``pair`` fixture stops them)."""
     fakes = [lab_like(FakeSnapd()), lab_like(FakeSnapd())]
     for fake in fakes:
         fake.start()
-    yield fakes
-    for fake in fakes:
-        fake.stop()
+    return fakes
 
 
 def sh_runner(fake, tty=False, **env):

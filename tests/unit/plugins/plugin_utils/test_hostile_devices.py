@@ -11,11 +11,10 @@ import time
 
 import pytest
 
-from both_transports import hosts, outcome, pair, params, sh_runner  # noqa: F401 (pair is a fixture)
+from both_transports import hosts, outcome, params, sh_runner
 from fake_proc import add_process
 from shm_fixtures import install_snap_yaml
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import SnapYamlText
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import run_connection, run_info
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
     CUT_BYTES,

@@ -7,18 +7,17 @@ command (tests/unit/fake_snap_bin/snap) in front of PATH, and every result is co
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 
-from both_transports import hosts, item, outcome, pair, params, sh_runner  # noqa: F401 (pair is a fixture)
+from both_transports import hosts, item, outcome, params, sh_runner
 from fake_proc import add_process
 from shm_fixtures import BROKEN_SNAP_YAML, install_snap_yaml
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import HostFacts, facts_needed
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import FileFacts
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_connection, run_info
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import run_connection, run_info
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import run_verify
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _snapd_protocol
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient
@@ -47,6 +46,58 @@ CASES = {
     "mismatch let through": params(plug="stranger:shmem", slot="provider:shmem", allow_identifier_mismatch=True),
     "refused unknown snap": params(plug="ghost:shmem", slot="provider:shmem"),
 }
+
+
+# What each case must give, on each transport: changed, the actions made, or the one line of a refusal
+CONNECT_CONSUMER = ("connect", "consumer:shmem", "provider:shmem")
+DISCONNECT_LOGGER = ("disconnect", "logger:shmem", "provider:shmem")
+EXPECTED = {
+    "connect": dict(changed=True, actions=[CONNECT_CONSUMER]),
+    "no-op": dict(changed=False, actions=[]),
+    "exclusive list": dict(changed=True, actions=[
+        DISCONNECT_LOGGER, CONNECT_CONSUMER, ("connect", "shm-private:shmem-private", "snapd:shared-memory")]),
+    "exclusive managing gadget connections": dict(changed=True, actions=[
+        DISCONNECT_LOGGER, ("disconnect", "sensor:shmem", "provider:shmem"), CONNECT_CONSUMER]),
+    "gadget connection listed as disconnected": dict(changed=True, actions=[("disconnect", "sensor:shmem", "provider:shmem")]),
+    "forget": dict(changed=True, actions=[("forget", "shm-private:shmem-private", "snapd:shared-memory")]),
+    "refused mismatch": dict(failed=True, actions=[], msg=(
+        "refused before changing anything: cannot connect stranger:shmem to provider:shmem: the plug's shared-memory "
+        "identifier \"other\" does not match the slot's \"foo\"; snapd refuses this for store snaps and lets it through "
+        "only for --dangerous ones, so make the shared-memory attributes in the two snap.yaml files agree (or, if a "
+        "snap declaration of the store allows this pair, set allow_identifier_mismatch: true on it)")),
+    "mismatch let through": dict(changed=True, actions=[("connect", "stranger:shmem", "provider:shmem")]),
+    "refused unknown snap": dict(failed=True, actions=[], msg=(
+        'refused before changing anything: snap "ghost" is not installed, so it has no plug "shmem"')),
+}
+
+
+def as_expected(result):
+    """The fields EXPECTED pins down, of one result."""
+    found = dict(actions=[(a["action"], a["plug"], a["slot"]) for a in result.get("actions", [])])
+    if result.get("failed"):
+        found.update(failed=True, msg=result["msg"])
+    else:
+        found.update(changed=result["changed"])
+    return found
+
+
+@pytest.mark.parametrize("transport", ["python", "snap-debug-api"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_transport_gives_the_expected_result_and_leaves_snapd_as_it_says(pair, case, transport):
+    host = hosts(pair)[0 if transport == "python" else 1]
+    fake = pair[0 if transport == "python" else 1]
+    expected = EXPECTED[case]
+    before = [dict(c) for c in fake.established]
+    planned = as_expected(outcome(run_connection, CASES[case], host, check_mode=True))
+    made = as_expected(outcome(run_connection, CASES[case], host))
+    assert planned == expected and made == expected
+    pairs = set((c["plug"]["snap"], c["slot"]["snap"]) for c in fake.established)
+    for action, plug, slot in expected["actions"]:
+        assert ((plug.split(":")[0], slot.split(":")[0]) in pairs) == (action == "connect"), (action, plug, slot)
+    if expected.get("failed") or not expected["actions"]:
+        assert fake.established == before
+    again = as_expected(outcome(run_connection, CASES[case], host))
+    assert again == (expected if expected.get("failed") else dict(changed=False, actions=[]))
 
 
 @pytest.mark.parametrize("tty", [False, True], ids=["pipe", "pty"])
@@ -129,6 +180,23 @@ def test_exclusive_keeps_the_gadget_connection_on_both_transports(pair):
     assert [u for u in expected["undesired"] if u["plug"] == "sensor:shmem"] == [
         {"plug": "sensor:shmem", "slot": "provider:shmem", "manual": True, "gadget": True}]
     assert pair[0].undesired == pair[1].undesired
+
+
+@pytest.mark.parametrize("transport", ["python", "snap-debug-api"])
+def test_each_transport_lists_what_snapd_holds_with_the_users_it_finds(pair, tmp_path, transport):
+    add_process(str(tmp_path), 777, "snap.logger.app (enforce)", fds=["/dev/shm/bar-1"])
+    host = hosts(pair, root=str(tmp_path))[0 if transport == "python" else 1]
+    result = run_info(dict(snaps=None), host)
+    assert (result["changed"], result["version"], result["system_snap"]) == (False, "2.63", "snapd")
+    assert [(c["plug"], c["slot"], c["manual"], c["gadget"], c["users"]) for c in result["connections"]] == [
+        ("logger:shmem", "provider:shmem", True, False,
+         [{"pid": 777, "snap": "logger", "app": "app", "paths": ["/dev/shm/bar-1"]}]),
+        ("sensor:shmem", "provider:shmem", False, True, [])]
+    assert [(u["plug"], u["slot"]) for u in result["undesired"]] == [("shm-private:shmem-private", "snapd:shared-memory")]
+    assert sorted("%s:%s" % (p["snap"], p["plug"]) for p in result["plugs"]) == [
+        "consumer:shmem", "logger:shmem", "sensor:shmem", "shm-private:shmem-private", "stranger:shmem"]
+    assert [(d["snap"], d["name"]) for d in result["dropped_declarations"]] == [("shm-broken", "shmem")]
+    assert "warnings" not in result
 
 
 def test_info_is_the_same_on_both_transports(pair):
