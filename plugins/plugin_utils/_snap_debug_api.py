@@ -492,12 +492,13 @@ class DebugApiHost:
 
     transport = "snap-debug-api"
 
-    def __init__(self, run, timeout, python="python3", root="/", changes_by_module=False):
+    def __init__(self, run, timeout, python="python3", root="/", hand_over=None):
         self._run = run
         self.timeout = timeout
         self.python = python  # the interpreter the module would run with, looked for when snapd lacks debug api
         self.host_python = None  # its path on the device, found by the read; None where there is none
-        self.changes_by_module = changes_by_module  # apply() hands over to the module where the device has Python
+        # hand_over(host) -> whether apply() leaves the changes to the module (the action plugin's policy)
+        self.hand_over = hand_over
         # where the host's files are read from, as LocalHost's root (the unit tests point both at a fake tree)
         self.root = root.rstrip("/")
         self.request_count = 0
@@ -577,7 +578,7 @@ class DebugApiHost:
     def apply(self, actions):
         """Send the actions in order, each waited for; an answer worth retrying (snapd restarting, a conflicting
         change) is sent again from the controller, with the same waits as the socket client's, until the deadline."""
-        if self.changes_by_module and self.host_python:
+        if self.hand_over is not None and self.hand_over(self):
             raise ChangesByModule()
         deadline = time.monotonic() + self.timeout * max(1, len(actions))
         done = []

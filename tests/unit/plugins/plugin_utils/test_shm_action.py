@@ -17,7 +17,9 @@ from shm_fixtures import BROKEN_SNAP_YAML
 
 def action_returning(module_result):
     action = object.__new__(ActionModule)  # only _run_module is exercised: no task, connection or loader needed
-    action._task = types.SimpleNamespace(args={})
+    action._task = types.SimpleNamespace(args={}, async_val=0)
+    action._connection = types.SimpleNamespace(has_native_async=False, _shell=types.SimpleNamespace(tmpdir=None))
+    action._remove_tmp_path = lambda path, force=False: None
     action._execute_module = lambda **kwargs: dict(module_result)
     return action
 

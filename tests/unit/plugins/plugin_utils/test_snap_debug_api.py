@@ -21,7 +21,9 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import ru
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import run_verify
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _snapd_protocol
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_specs import AUTO
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils import _snap_debug_api
+from ansible_collections.snapfleet.snapd.plugins.plugin_utils._shm_action import hands_over
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils._snap_debug_api import (
     DebugApiHost,
     NoDebugApi,
@@ -131,7 +133,7 @@ def test_a_change_is_one_more_remote_command_whatever_the_number_of_actions(pair
 
 
 def test_auto_hands_a_change_to_the_module_where_the_device_has_python_before_anything_is_sent(pair):
-    remote = DebugApiHost(sh_runner(pair[1]), 20, changes_by_module=True)
+    remote = DebugApiHost(sh_runner(pair[1]), 20, hand_over=lambda host: hands_over(AUTO, host))
     with pytest.raises(_snap_debug_api.ChangesByModule):
         run_connection(CASES["connect"], remote)
     assert remote.host_python and [r for r in pair[1].requests if r[0] == "POST"] == []
@@ -141,7 +143,8 @@ def test_auto_hands_a_change_to_the_module_where_the_device_has_python_before_an
 
 def test_auto_makes_the_change_over_snap_debug_api_where_the_device_has_no_python(pair):
     local = hosts(pair)[0]
-    remote = DebugApiHost(sh_runner(pair[1]), 20, python="no-such-python3", changes_by_module=True)
+    remote = DebugApiHost(sh_runner(pair[1]), 20, python="no-such-python3",
+                          hand_over=lambda host: hands_over(AUTO, host))
     expected = outcome(run_connection, CASES["connect"], local)
     assert outcome(run_connection, CASES["connect"], remote) == expected
     assert remote.host_python is None and [r for r in pair[1].requests if r[0] == "POST"]
