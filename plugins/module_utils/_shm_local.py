@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import time
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import gather_facts
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, HostReads, RunFailure
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import (
     CONNECTIONS_REQUEST,
@@ -35,8 +34,10 @@ def run_as_module(module_class, spec, run, root="/", modes=False):
     if problem:
         module.fail_json(msg=problem)
     kwargs = dict(check_mode=module.check_mode, diff=module._diff) if modes else {}
+    # a runner that needs more of the host than snapd and /proc names its host class (shm_verify: the facts)
+    host_class = getattr(run, "host_class", LocalHost)
     try:
-        result = run(module.params, LocalHost.from_params(module.params, root), **kwargs)
+        result = run(module.params, host_class.from_params(module.params, root), **kwargs)
     except RunFailure as failure:
         module.fail_json(msg=failure.msg, **failure.result)
     # through AnsibleModule.warn, the one way every ansible-core shows a module's warnings
@@ -93,8 +94,3 @@ class LocalHost:
             return Applied(tuple(done), connections=self.client.get(path, dict(query)))
         except SnapdError as error:
             return Applied(tuple(done), reread_error=error)
-
-    def facts(self, families, apps, private_snaps, user_snaps, slot_paths):
-        deadline = None if self.client is None else time.monotonic() + self.client.timeout
-        return gather_facts(self.root, families, apps, private_snaps, user_snaps=user_snaps, slot_paths=slot_paths,
-                            deadline=deadline)

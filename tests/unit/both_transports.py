@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 from fake_snapd import FakeSnapd
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import LocalVerifyHost
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils import _snap_debug_api
@@ -65,7 +65,7 @@ def sh_runner(fake, tty=False, **env):
 
 def hosts(pair, timeout=20, tty=False, root="/", **env):
     socket_fake, api_fake = pair
-    return (LocalHost(SnapdClient(socket_fake.socket_path, timeout), root=root),
+    return (LocalVerifyHost(SnapdClient(socket_fake.socket_path, timeout), root=root),
             DebugApiHost(sh_runner(api_fake, tty, **env), timeout, root=root))
 
 

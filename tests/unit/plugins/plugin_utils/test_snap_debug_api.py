@@ -15,10 +15,9 @@ from fake_proc import add_process
 from shm_fixtures import BROKEN_SNAP_YAML, install_snap_yaml
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import HostFacts, facts_needed
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import FileFacts
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import run_connection, run_info
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import run_verify
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import LocalVerifyHost, run_verify
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _snapd_protocol
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_specs import AUTO
@@ -327,7 +326,7 @@ def test_installed_snap_yamls_are_read_and_linted_the_same_on_both_transports(pa
     install_snap_yaml(tmp_path, "linked", "")
     os.rename(str(tmp_path / "snap" / "linked" / "x1" / "meta"), str(tmp_path / "elsewhere"))
     os.symlink(str(tmp_path / "elsewhere"), str(tmp_path / "snap" / "linked" / "x1" / "meta"))
-    local = LocalHost(SnapdClient(pair[0].socket_path, 20), root=str(tmp_path))
+    local = LocalVerifyHost(SnapdClient(pair[0].socket_path, 20), root=str(tmp_path))
     remote = DebugApiHost(sh_runner(pair[1], tty), 20, root=str(tmp_path))
     checks = ["warnings", "declarations"]
     for wanted in (None, [item("consumer:shmem", "provider:shmem")], [item("sly:s", "provider:shmem")]):
@@ -368,7 +367,7 @@ def test_profiles_of_hooks_and_of_snap_update_ns_are_read_alike_on_both_transpor
         profiles + "snap.consumer.app": 'profile "snap.consumer.app" flags=(complain) {\n}\n',
         "var/lib/snapd/mount/snap.shm-private.fstab": "/dev/shm/snap.shm-private /dev/shm none bind,rw 0 0\n",
     }, dirs=[("dev/shm", 0o1777), ("dev/shm/snap.shm-private", 0o755), ("snap", 0o755)])
-    local = LocalHost(SnapdClient(pair[0].socket_path, 20), root=str(tmp_path))
+    local = LocalVerifyHost(SnapdClient(pair[0].socket_path, 20), root=str(tmp_path))
     remote = DebugApiHost(sh_runner(pair[1]), 20, root=str(tmp_path))
     checks = ["dev-shm", "connections", "apparmor", "private", "warnings", "declarations"]
     expected = outcome(run_verify, verify_params(checks=checks), local)
@@ -424,7 +423,7 @@ def test_each_family_gathers_only_the_facts_the_table_gives_it_on_both_transport
         ran.append((script, stdout))
         return rc, stdout, stderr
 
-    local = LocalHost(None, root=str(tmp_path))
+    local = LocalVerifyHost(None, root=str(tmp_path))
     remote = DebugApiHost(recording, 20, root=str(tmp_path))
     asked = dict(apps=[("logger", "app")], private_snaps=["shm-private"], user_snaps=["logger"], slot_paths=["bar"])
     gathered = [host.facts([family], **asked) for host in (local, remote)]
