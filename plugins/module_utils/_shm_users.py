@@ -229,12 +229,21 @@ def _open_targets(task_dir, problems):
         problems.append(str(error))
         return []
     targets = []
+    shm_bytes = 0
     for name in names:
         try:
-            targets.append(os.readlink(os.path.join(fd_dir, name)))
+            target = os.readlink(os.path.join(fd_dir, name))
         except OSError as error:
             if error.errno not in _GONE:  # else closed meanwhile
                 problems.append("fd: %s" % error.strerror)
+            continue
+        if target.startswith(DEV_SHM):
+            # the same bound as the sh scan's, on the paths alone (that scan counts `ls -l` lines, a little longer)
+            shm_bytes += len(target.encode("utf-8", "surrogateescape")) + 1
+            if shm_bytes > PROCESS_SHM_BYTES:
+                problems.append(FDS_TOO_LONG)
+                return [target for target in targets if not target.startswith(DEV_SHM)]
+        targets.append(target)
     return targets
 
 
