@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, HostReads, RunFailure
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, Host, HostReads, RunFailure
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import (
     CONNECTIONS_REQUEST,
     WARNINGS_REQUEST,
@@ -46,7 +46,7 @@ def run_as_module(module_class, spec, run, root="/", modes=False):
     module.exit_json(**result)
 
 
-class LocalHost:
+class LocalHost(Host):
     """This machine. ``root`` is where the host's files are read from (the unit tests point it at a fake tree)."""
 
     transport = "python"

@@ -43,6 +43,7 @@ the module returns with it.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import typing as t
 
@@ -90,6 +91,39 @@ class Applied:
     error: t.Optional[SnapdError] = None
     connections: t.Optional[t.Mapping[str, t.Any]] = None
     reread_error: t.Optional[SnapdError] = None
+
+
+class Host(abc.ABC):
+    """One device as the runners see it (the module's docstring says what each call answers). Two exist:
+    ``_shm_local.LocalHost`` (the module on the device) and ``plugin_utils/_snap_debug_api.DebugApiHost`` (the
+    controller over ``snap debug api``); shm_verify's hosts add ``facts``."""
+
+    transport = None
+    request_count = 0
+
+    @abc.abstractmethod
+    def uid(self):
+        """The effective uid the host's commands run as, known even when snapd could not be read."""
+
+    @abc.abstractmethod
+    def read(self, processes=(), warnings=True):
+        """HostReads: one snapshot of snapd's state (and, with ``processes``, those snaps' processes)."""
+
+    @abc.abstractmethod
+    def warnings(self):
+        """snapd's warnings on their own."""
+
+    @abc.abstractmethod
+    def processes(self, snaps):
+        """The ProcessScan of ``snaps``."""
+
+    @abc.abstractmethod
+    def snap_interfaces(self, snaps):
+        """``_shm_state.read_snap_interfaces``'s answer, to word a refusal."""
+
+    @abc.abstractmethod
+    def apply(self, actions):
+        """Applied: the actions sent in order, each waited for, stopping at the first failure."""
 
 
 class RunFailure(Exception):

@@ -48,7 +48,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import HostFacts, PrivateSetup, facts_needed
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import MAX_YAML_BYTES
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, HostReads
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, Host, HostReads
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import CONNECTIONS_REQUEST, WARNINGS_REQUEST, state_requests
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
     CUT_BYTES,
@@ -482,7 +482,7 @@ def _no_debug_api(text):
     return text.startswith("error: unknown command") and '"api"' in text.splitlines()[0]
 
 
-class DebugApiHost:
+class DebugApiHost(Host):
     """A device reached with ``run(script) -> (rc, stdout, stderr)`` (the action plugin's remote shell; the
     script is to go to ``STDIN_COMMAND`` on stdin).
 

@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import (
     Applied,
+    Host,
     HostReads,
     RunFailure,
     run_connection,
@@ -29,7 +30,7 @@ CONNECTIONS = {
 }
 
 
-class StubHost:
+class StubHost(Host):
     """A host that answers from fixed results and records what was asked of it."""
 
     transport = "stub"
@@ -38,6 +39,9 @@ class StubHost:
         self.scan = scan
         self.asked = []
         self.request_count = 0
+
+    def uid(self):
+        return 0
 
     def read(self, processes=(), warnings=True):
         self.asked.append(("read", processes, warnings))
@@ -70,6 +74,16 @@ def test_a_disconnect_of_named_snaps_asks_for_their_processes_with_the_snapshot(
     assert result["changed"] is True
     assert host.asked == [("read", ["consumer", "provider"], False), ("processes", ("consumer", "provider")),
                           ("apply", ["disconnect"])]
+
+
+def test_a_host_must_answer_every_call_of_the_interface():
+    class Partial(Host):
+        def read(self, processes=(), warnings=True):
+            return None
+
+    with pytest.raises(TypeError) as raised:
+        Partial()
+    assert "apply" in str(raised.value) and "processes" in str(raised.value)
 
 
 def test_a_connect_asks_for_no_processes():
