@@ -38,7 +38,11 @@ def _request(method, path, body=None, headers=None):
 
 def debug_api(args):
     if os.environ.get("FAKE_SNAP_NO_DEBUG_API"):
-        sys.stderr.write('error: unknown command "api", see \'snap help debug\'.\n')
+        if os.environ.get("LC_ALL", os.environ.get("LANGUAGE", "")).startswith("de"):
+            # snap's messages are translated (i18n.G): what a German locale gets
+            sys.stderr.write('Fehler: unbekannter Befehl "api", siehe \'snap help debug\'.\n')
+        else:
+            sys.stderr.write('error: unknown command "api", see \'snap help debug\'.\n')
         sys.exit(1)
     method, headers = "GET", {}
     while args[0] in ("-X", "-H"):

@@ -240,6 +240,14 @@ def test_a_snapd_without_debug_api_is_told_apart_and_python_is_looked_for(pair):
     assert raised.value.python and raised.value.python.endswith("python3")
 
 
+@pytest.mark.parametrize("locale", ["de_DE.UTF-8", "C.UTF-8"])
+def test_a_snapd_without_debug_api_is_told_apart_in_any_locale(pair, locale):
+    # the script runs snap with LC_ALL=C: the FAKE snap answers in German otherwise
+    remote = hosts(pair, FAKE_SNAP_NO_DEBUG_API="1", LC_ALL=locale, LANGUAGE=locale[:2])[1]
+    with pytest.raises(NoDebugApi):
+        run_info(dict(snaps=None), remote)
+
+
 def test_snapd_not_running_fails_with_one_line_and_changes_nothing(pair):
     pair[1].stop()
     remote = hosts(pair)[1]
