@@ -168,9 +168,13 @@ class ShmAction(ActionBase):
 
     def _remote_sh(self, script):
         """Run a script with the device's /bin/sh. It goes on stdin, never in argv (any local user reads a
-        process's argv, and sudo logs it); a connection that cannot send stdin (paramiko) gets it as a file in
-        Ansible's private remote temporary directory instead, removed right after."""
-        if self._connection.has_pipelining:
+        process's argv, and sudo logs it); a connection that cannot send stdin (paramiko), or a become method that
+        needs a terminal (su), gets it as a file in Ansible's private remote temporary directory instead, removed
+        right after."""
+        become = getattr(self._connection, "become", None)
+        # stdin reaches the script where the connection can send it and no become method needs it for a password
+        # prompt on a terminal (su); ansible's `pipelining` option is for modules and does not matter here
+        if self._connection.has_pipelining and (become is None or getattr(become, "pipelining", True)):
             done = self._low_level_execute_command(STDIN_COMMAND, sudoable=True, in_data=script.encode("utf-8"),
                                                    executable="/bin/sh")
             return done["rc"], done["stdout"], done["stderr"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 import subprocess
 import types
 
+import pytest
+
 from ansible_collections.snapfleet.snapd.plugins.action.shm_verify import ActionModule
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import SnapYamlText
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import SNAP_YAML_LINT
@@ -42,14 +44,15 @@ def test_any_other_module_result_passes_through_unchanged():
 class FakeConnection:
     """A FAKE connection: whether it can send stdin (ssh, local) or not (paramiko)."""
 
-    def __init__(self, has_pipelining):
+    def __init__(self, has_pipelining, become=None):
         self.has_pipelining = has_pipelining
+        self.become = become
         self._shell = types.SimpleNamespace(join_path=lambda *parts: "/".join(parts))
 
 
-def remote_shell(has_pipelining):
+def remote_shell(has_pipelining, become=None):
     action = object.__new__(ActionModule)
-    action._connection = FakeConnection(has_pipelining)
+    action._connection = FakeConnection(has_pipelining, become)
     action.ran = []
     action.files = {}
 
@@ -76,8 +79,10 @@ def test_the_script_goes_on_stdin_and_never_into_a_command_line():
     assert ran["sudoable"] is True and ran["executable"] == "/bin/sh"
 
 
-def test_a_connection_without_stdin_gets_the_script_as_a_private_file_removed_after(tmp_path):
-    action = remote_shell(has_pipelining=False)
+@pytest.mark.parametrize("has_pipelining, become", [(False, None), (True, types.SimpleNamespace(pipelining=False))],
+                         ids=["paramiko", "su"])
+def test_a_connection_without_stdin_gets_the_script_as_a_private_file_removed_after(tmp_path, has_pipelining, become):
+    action = remote_shell(has_pipelining, become)
     removed = []
     action._make_tmp_path = lambda: str(tmp_path)
     action._transfer_data = lambda path, data: (open(path, "w").write(data), path)[1]
