@@ -262,7 +262,7 @@ text() {
 hookprofiles() {
     # the hooks' profiles of snap $1 (/v2/connections lists apps only); the controller checks each name again
     for f in "$ROOT$PROFILES/snap.$1.hook."*; do
-        late && return 0
+        if late; then frame cut "hooks:$1"; return 0; fi
         h=${f#"$ROOT$PROFILES/snap.$1.hook."}
         case "$h" in ''|*[!a-z0-9-]*) continue ;; esac
         text "profile:$1.hook.$h" "$f"
@@ -293,7 +293,7 @@ nsmounts() {
     ns=$ROOT/run/snapd/ns/$1.mnt
     [ -e "$ns" ] || return 0
     for d in "$ROOT"/proc/[0-9]*; do
-        late && break
+        if late; then frame cut "ns:$1"; return 0; fi
         [ "$d/ns/mnt" -ef "$ns" ] || continue
         encoded "ns:$1" "$TEXT" "$d/mountinfo"
         return 0
@@ -421,7 +421,7 @@ def facts_script(nonce, timeout, families, apps, private_snaps, user_snaps=(), r
                   'capped "$LIST"; frame end snaps; }']
     if "snap_yamls" in wanted:
         # names the controller would refuse are left out here already
-        steps += ['for d in "$ROOT$SNAPS"/*/; do late && break; n=${d%/}; n=${n##*/}; '
+        steps += ['for d in "$ROOT$SNAPS"/*/; do if late; then frame cut snap.yaml; break; fi; n=${d%/}; n=${n##*/}; '
                   "case \"$n\" in ''|*[!a-z0-9_-]*) continue ;; esac; snapyaml \"$n\"; done"]
     scan = "processes" in wanted and user_snaps
     return _script(nonce, timeout, _PRELUDE, _FACTS, *((_PROCESSES,) if scan else ()), "\n".join(steps) + "\n",
@@ -878,6 +878,9 @@ def _uncut(lines, what):
 
 def facts_from_output(output, families, apps, private_snaps, user_snaps, slot_paths):
     """The HostFacts _shm_host.gather_facts gathers for `families`, from the facts script's output."""
+    cut = sorted(key for verb, key in (name for name in output.values if isinstance(name, tuple)) if verb == "cut")
+    if cut:
+        raise HostReadError("the time ran out while reading %s on the host; raise the timeout option" % ", ".join(cut))
     snaps = sorted(set(snap for snap, app in apps))
     kernel = []  # whether the kernel enforces AppArmor, parsed once whichever AppArmor fact asks first
 

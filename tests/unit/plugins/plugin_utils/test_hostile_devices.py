@@ -195,3 +195,11 @@ def test_maintenance_on_an_accepted_change_is_no_reason_to_send_it_again(pair):
         assert [r for r in fake.requests if r[0] == "POST"] == [
             ("POST", "/v2/interfaces", {}, {"action": "connect", "plugs": [{"snap": "consumer", "plug": "shmem"}],
                                             "slots": [{"snap": "provider", "slot": "shmem"}]})]
+
+
+def test_facts_read_past_the_deadline_fail_saying_what_was_cut(pair, tmp_path):
+    install_snap_yaml(tmp_path, "provider", "name: provider\nslots:\n  s:\n    interface: shared-memory\n    write: [x]\n")
+    remote = DebugApiHost(sh_runner(pair[1]), 0, root=str(tmp_path))
+    with pytest.raises(_snap_debug_api.HostReadError) as raised:
+        remote.facts(["declarations"], [], [], [], [])
+    assert str(raised.value) == "the time ran out while reading snap.yaml on the host; raise the timeout option"
