@@ -527,7 +527,7 @@ def read_snap_yamls(root):
 
 
 def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_namespace_mountinfo, user_snaps=(),
-                 slot_paths=()):
+                 slot_paths=(), deadline=None):
     """The HostFacts the chosen check families need (_shm_facts.FACTS_BY_FAMILY), each read once.
 
     apps are the (snap, app) pairs whose generated profiles to read (_shm_checks.profile_apps; app None for a snap
@@ -556,7 +556,7 @@ def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_names
                                            for snap in snaps) if apparmor()[0] else {},
         "private": lambda: dict((snap, private_setup_facts(root, snap, ns_reader)) for snap in private_snaps),
         "dev_shm_listing": lambda: list_dev_shm(root, slot_paths),
-        "processes": lambda: read_snap_processes(root, user_snaps),
+        "processes": lambda: read_snap_processes(root, user_snaps, deadline),
         "installed_snaps": lambda: installed_snaps(root),
         "snap_yamls": lambda: read_snap_yamls(root),
     }

@@ -11,9 +11,9 @@ it the same way, so the client start-up lives here and nowhere else.
 from __future__ import annotations
 
 import os
+import time
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import gather_facts
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, HostReads, RunFailure
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, Host, HostReads, RunFailure
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import (
     CONNECTIONS_REQUEST,
     WARNINGS_REQUEST,
@@ -34,8 +34,10 @@ def run_as_module(module_class, spec, run, root="/", modes=False):
     if problem:
         module.fail_json(msg=problem)
     kwargs = dict(check_mode=module.check_mode, diff=module._diff) if modes else {}
+    # a runner that needs more of the host than snapd and /proc names its host class (shm_verify: the facts)
+    host_class = getattr(run, "host_class", LocalHost)
     try:
-        result = run(module.params, LocalHost.from_params(module.params, root), **kwargs)
+        result = run(module.params, host_class.from_params(module.params, root), **kwargs)
     except RunFailure as failure:
         module.fail_json(msg=failure.msg, **failure.result)
     # through AnsibleModule.warn, the one way every ansible-core shows a module's warnings
@@ -44,7 +46,7 @@ def run_as_module(module_class, spec, run, root="/", modes=False):
     module.exit_json(**result)
 
 
-class LocalHost:
+class LocalHost(Host):
     """This machine. ``root`` is where the host's files are read from (the unit tests point it at a fake tree)."""
 
     transport = "python"
@@ -64,7 +66,7 @@ class LocalHost:
     def uid(self):
         return os.geteuid()
 
-    def read(self, processes=False, warnings=True):
+    def read(self, processes=(), warnings=True):
         # /proc is read on demand (processes()): here it costs no round trip
         answers = dict((name, self.client.get(path, dict(query or ()))) for name, path, query in state_requests(warnings))
         return HostReads(answers["system_info"], answers["connections"], answers.get("warnings"), self.uid())
@@ -74,7 +76,7 @@ class LocalHost:
         return self.client.get(path, dict(query)) or []
 
     def processes(self, snaps):
-        return read_snap_processes(self.root, snaps)
+        return read_snap_processes(self.root, snaps, time.monotonic() + self.client.timeout)
 
     def snap_interfaces(self, snaps):
         return read_snap_interfaces(self.client, snaps)
@@ -92,6 +94,3 @@ class LocalHost:
             return Applied(tuple(done), connections=self.client.get(path, dict(query)))
         except SnapdError as error:
             return Applied(tuple(done), reread_error=error)
-
-    def facts(self, families, apps, private_snaps, user_snaps, slot_paths):
-        return gather_facts(self.root, families, apps, private_snaps, user_snaps=user_snaps, slot_paths=slot_paths)

@@ -15,10 +15,10 @@ controller, and both give the same result for the same state.
 
 A host provides:
 
-``read(processes=False, warnings=True) -> HostReads``
+``read(processes=(), warnings=True) -> HostReads``
     snapd's system-info, shared-memory connections and (unless ``warnings`` is False) warnings, read
-    together; with ``processes`` the host may gather the snap processes holding /dev/shm objects in the
-    same round trip.
+    together; with ``processes`` (snap names, or True for any snap) the host may gather those snaps'
+    processes holding /dev/shm objects in the same round trip, for ``processes()`` to use.
 ``warnings()``
     snapd's warnings on their own; shm_connection reads them only to word a refusal.
 ``processes(snaps) -> ProcessScan``
@@ -43,6 +43,7 @@ the module returns with it.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import typing as t
 
@@ -93,6 +94,39 @@ class Applied:
     reread_error: t.Optional[SnapdError] = None
 
 
+class Host(abc.ABC):
+    """One device as the runners see it (the module's docstring says what each call answers). Two exist:
+    ``_shm_local.LocalHost`` (the module on the device) and ``plugin_utils/_snap_debug_api.DebugApiHost`` (the
+    controller over ``snap debug api``); shm_verify's hosts add ``facts``."""
+
+    transport = None
+    request_count = 0
+
+    @abc.abstractmethod
+    def uid(self):
+        """The effective uid the host's commands run as, known even when snapd could not be read."""
+
+    @abc.abstractmethod
+    def read(self, processes=(), warnings=True):
+        """HostReads: one snapshot of snapd's state (and, with ``processes``, those snaps' processes)."""
+
+    @abc.abstractmethod
+    def warnings(self):
+        """snapd's warnings on their own."""
+
+    @abc.abstractmethod
+    def processes(self, snaps):
+        """The ProcessScan of ``snaps``."""
+
+    @abc.abstractmethod
+    def snap_interfaces(self, snaps):
+        """``_shm_state.read_snap_interfaces``'s answer, to word a refusal."""
+
+    @abc.abstractmethod
+    def apply(self, actions):
+        """Applied: the actions sent in order, each waited for, stopping at the first failure."""
+
+
 class RunFailure(Exception):
     """An expected failure: ``msg`` is the one line for the user, ``result`` the fields returned with it."""
 
@@ -133,8 +167,14 @@ def _desired_items(params):
         raise RunFailure(str(error))
 
 
-def _may_disconnect(params, desired):
-    return params["exclusive"] or any(item.state == DISCONNECTED for item in desired)
+def _guarded_snaps(params, desired):
+    """The snaps whose processes the in-use guard may ask about, when the items name them all: read with the
+    snapshot, they cost no round trip of their own. () when nothing is disconnected, or the snaps are known only
+    from the snapshot (exclusive, or a plug disconnected from every slot): then the guard scans on its own."""
+    disconnected = [item for item in desired if item.state == DISCONNECTED]
+    if params["exclusive"] or not disconnected or any(item.slot is None for item in disconnected):
+        return ()
+    return sorted(set(snap for item in disconnected for snap in (item.plug.snap, item.slot.snap) if snap))
 
 
 @reports_transport
@@ -144,7 +184,7 @@ def run_connection(params, host, check_mode=False, diff=False):
     try:
         # snapd's warnings only say why a plug or slot is missing (a dropped declaration): read them when the
         # plan refuses, not on every run (over snap debug api each read is a `snap` process)
-        reads = host.read(processes=_may_disconnect(params, desired), warnings=False)
+        reads = host.read(processes=_guarded_snaps(params, desired), warnings=False)
         state = state_from_api(reads.system_info, reads.connections, None)
         plan = build_plan(desired, state, params["exclusive"], host.snap_interfaces, params["manage_gadget_connections"])
         if plan.refusals:

@@ -4,12 +4,14 @@
 
 """What shm_verify does, whichever way it reaches the host: ``_shm_run``'s runners, for the one module that
 needs the checks (``_shm_checks``) and the lint rules; kept apart so that shm_connection and shm_info do not
-ship them. The host is the same object as ``_shm_run``'s, and ``facts`` is the one call only this runner makes.
+ship them. The host is the same object as ``_shm_run``'s, and ``facts`` is the one call only this runner makes:
+on the device it is ``LocalVerifyHost``'s, so that only shm_verify ships the Python fact reader (``_shm_host``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import (
     check_snap_yamls,
@@ -22,7 +24,8 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import EndpointError, parse_snap
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import ERROR, summarize
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import HostReadError, SnapYamlText
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import HostReadError, SnapYamlText, gather_facts
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import desired_connection
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, reports_transport
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import state_from_api
@@ -50,6 +53,15 @@ def _verify_inputs(params):
     return expected
 
 
+class LocalVerifyHost(LocalHost):
+    """The device the shm_verify module runs on: LocalHost, and the host facts read with Python."""
+
+    def facts(self, families, apps, private_snaps, user_snaps, slot_paths):
+        deadline = None if self.client is None else time.monotonic() + self.client.timeout
+        return gather_facts(self.root, families, apps, private_snaps, user_snaps=user_snaps, slot_paths=slot_paths,
+                            deadline=deadline)
+
+
 _VERIFY_NEEDS_ROOT = ("shm_verify needs root to read AppArmor profiles, mount namespaces and mount profiles: "
                       "run the task with become: true")
 
@@ -59,7 +71,7 @@ def run_verify(params, host):
     """shm_verify: every finding of the chosen check families; never changes anything."""
     expected = _verify_inputs(params)
     try:
-        reads = host.read(processes="objects" in params["checks"])
+        reads = host.read()  # the objects family's /proc scan is one of the facts, read with them
     except SnapdError as error:
         if host.uid() != 0:
             raise RunFailure(_VERIFY_NEEDS_ROOT)
@@ -86,6 +98,9 @@ def run_verify(params, host):
             return result
         result = finish_verify(dict(result, **{SNAP_YAML_LINT: lint}))
     return _judged(result)
+
+
+run_verify.host_class = LocalVerifyHost
 
 
 # the key of a shm_verify result whose installed snap.yaml files are still to be linted (finish_verify)

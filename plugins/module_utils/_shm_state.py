@@ -5,11 +5,10 @@
 
 """One snapshot of a host's shared-memory plugs, slots and connections.
 
-Public names: ``read_state(client, snaps=None) -> ShmState``, ``ShmState``,
-``ShmPlug``, ``ShmSlot``, ``ShmConnection``, ``DroppedDeclaration``,
-``state_from_api``, ``read_connections``,
-``read_snap_interfaces`` (builds a ShmState from already-read
-API answers, for tests and callers that hold them).
+Public names: ``ShmState``, ``ShmPlug``, ``ShmSlot``, ``ShmConnection``,
+``DroppedDeclaration``, ``state_from_api`` (builds a ShmState from the answers
+of ``STATE_REQUESTS``, whichever transport read them), ``connections_from_api``
+and ``read_snap_interfaces``.
 """
 
 from __future__ import annotations
@@ -184,22 +183,6 @@ def state_requests(warnings=True):
     return STATE_REQUESTS if warnings else STATE_REQUESTS[:2]
 
 
-def read_state(client, snaps=None):
-    """Read the host once: ONE GET each of system-info, shared-memory connections and warnings.
-
-    ``snaps`` (names; system aliases allowed) keeps only plugs, slots and
-    connections that involve those snaps.
-    """
-    answers = dict((name, client.get(path, dict(query or ()))) for name, path, query in STATE_REQUESTS)
-    return state_from_api(answers["system_info"], answers["connections"], answers["warnings"], snaps)
-
-
-def read_connections(client):
-    """Re-read only the shared-memory connections (ONE GET): established ones first, then undesired ones."""
-    name, path, query = CONNECTIONS_REQUEST
-    return connections_from_api(client.get(path, dict(query)))
-
-
 def connections_from_api(result):
     """The connections of a /v2/connections ``result``: established ones first, then undesired ones."""
     established, undesired = _connections(result)
@@ -234,7 +217,7 @@ def read_snap_interfaces(client, snaps):
 
 
 def state_from_api(system_info, connections, warnings, snaps=None):
-    """Build a ShmState from the ``result`` of the three GETs ``read_state`` makes."""
+    """Build a ShmState from the ``result`` of the GETs of ``STATE_REQUESTS``."""
     version = str(system_info.get("version", ""))
     warnings = warnings or []
     plugs = [_plug(p) for p in connections.get("plugs") or () if p.get("interface", INTERFACE) == INTERFACE]

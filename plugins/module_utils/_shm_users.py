@@ -22,6 +22,7 @@ import collections
 import errno
 import os
 import re
+import time
 from dataclasses import dataclass
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._go_text import go_quote
@@ -32,6 +33,16 @@ _DELETED = " (deleted)"
 _SMALL_READ = 4096
 # how many unreadable processes a scan names in its messages; the rest are only counted
 UNSEEN_SHOWN = 5
+# The scan's bounds, the same over both transports: a process's /dev/shm maps lines (a process past it counts as
+# unseen), and the bytes the sh scan may send back for all processes together (past it the scan stops, CUT_BYTES)
+PROCESS_SHM_BYTES = 256 * 1024
+SCAN_BYTES = 768 * 1024
+CUT_TIME = "the time ran out (the task's timeout)"
+CUT_BYTES = "the processes' /dev/shm paths passed %d bytes" % SCAN_BYTES
+MAPS_TOO_LONG = "maps: more than %d bytes of /dev/shm mappings" % PROCESS_SHM_BYTES
+FDS_TOO_LONG = "fd: more than %d bytes of /dev/shm descriptors" % PROCESS_SHM_BYTES
+# /proc's process directories: ASCII digits only (str.isdigit() also takes "²", which int() refuses)
+PID = re.compile(r"[0-9]{1,19}")
 # errors of a /proc file whose process has ended (ESRCH, ENOENT), or that no LSM answers (EINVAL on attr/current)
 _GONE = (errno.ENOENT, errno.ESRCH, errno.EINVAL)
 
@@ -59,16 +70,18 @@ class ProcessScan:
     """What a /proc scan saw: the snaps' processes holding /dev/shm objects, and what it could not see.
 
     unseen names up to UNSEEN_SHOWN processes (or /proc itself) that could not be read, with why;
-    unseen_count counts them all. A scan with unseen processes cannot tell that nobody uses an object.
+    unseen_count counts them all; cut says why the scan stopped before the last process (CUT_TIME, CUT_BYTES).
+    A scan with unseen processes or a cut cannot tell that nobody uses an object.
     """
 
     processes: tuple = ()
     unseen: tuple = ()
     unseen_count: int = 0
+    cut: str = None
 
     @property
     def complete(self):
-        return self.unseen_count == 0
+        return self.unseen_count == 0 and self.cut is None
 
     def unseen_text(self):
         """`pid 12 (fd: Permission denied), ...`, with how many more were not named."""
@@ -185,8 +198,9 @@ def process_owner(label, cgroup):
     return snap_of_cgroup(cgroup)
 
 
-def scan_from_records(records, snaps, proc_error=None):
-    """ProcessScan of `snaps` from ProcessRecords; `proc_error` says why /proc itself could not be listed."""
+def scan_from_records(records, snaps, proc_error=None, cut=None):
+    """ProcessScan of `snaps` from ProcessRecords; `proc_error` says why /proc itself could not be listed, `cut` why
+    the scan stopped early."""
     if proc_error is not None:
         return ProcessScan(unseen=("/proc (%s)" % proc_error,), unseen_count=1)
     snaps = set(snaps)
@@ -205,7 +219,7 @@ def scan_from_records(records, snaps, proc_error=None):
         if objects:
             found.append(SnapProcess(record.pid, owner[0], owner[1], tuple(sorted(objects))))
     unseen.sort(key=lambda text: int(text.split()[1]))
-    return ProcessScan(tuple(sorted(found)), tuple(unseen[:UNSEEN_SHOWN]), len(unseen))
+    return ProcessScan(tuple(sorted(found)), tuple(unseen[:UNSEEN_SHOWN]), len(unseen), cut)
 
 
 def _open_targets(task_dir, problems):
@@ -216,12 +230,21 @@ def _open_targets(task_dir, problems):
         problems.append(str(error))
         return []
     targets = []
+    shm_bytes = 0
     for name in names:
         try:
-            targets.append(os.readlink(os.path.join(fd_dir, name)))
+            target = os.readlink(os.path.join(fd_dir, name))
         except OSError as error:
             if error.errno not in _GONE:  # else closed meanwhile
                 problems.append("fd: %s" % error.strerror)
+            continue
+        if target.startswith(DEV_SHM):
+            # the same bound as the sh scan's, on the paths alone (that scan counts `ls -l` lines, a little longer)
+            shm_bytes += len(target.encode("utf-8", "surrogateescape")) + 1
+            if shm_bytes > PROCESS_SHM_BYTES:
+                problems.append(FDS_TOO_LONG)
+                return [target for target in targets if not target.startswith(DEV_SHM)]
+        targets.append(target)
     return targets
 
 
@@ -229,10 +252,18 @@ def _mapped_targets(task_dir, problems):
     """The pathnames of a task's maps lines, and whether it had an address space at all (an exited one has none)."""
     targets = []
     lines = 0
+    shm_bytes = 0
     try:
         with open(os.path.join(task_dir, "maps"), "rb") as handle:
             for line in handle:
                 lines += 1
+                if b" /dev/shm/" not in line:
+                    continue
+                # counted as the sh scan's `grep -F` counts them: every matching line, newline included
+                shm_bytes += len(line.rstrip(b"\n")) + 1
+                if shm_bytes > PROCESS_SHM_BYTES:
+                    problems.append(MAPS_TOO_LONG)
+                    return [], True
                 # address perms offset dev inode pathname; the pathname may hold spaces
                 fields = line.rstrip(b"\n").split(None, 5)
                 if len(fields) == 6:
@@ -260,7 +291,7 @@ def _process_targets(process_dir, problems):
         problems.append(str(error))
         return targets
     for tid in tids:
-        if not tid.isdigit():
+        if not PID.fullmatch(tid):
             continue
         task_dir = os.path.join(task_root, tid)
         targets += _open_targets(task_dir, problems)
@@ -285,12 +316,13 @@ def _read_record(process_dir, pid, snaps):
     return ProcessRecord(pid, label, cgroup, tuple(targets), tuple(problems))
 
 
-def read_snap_processes(root, snaps):
+def read_snap_processes(root, snaps, deadline=None):
     """ProcessScan: every process of one of `snaps` holding something under /dev/shm open or mapped.
 
     A private plug's snap sees its own /dev/shm/snap.NAME as /dev/shm in its mount namespace, so the
     paths are as the process sees them. Processes that end mid-scan are skipped; those that cannot be
-    read, wholly or in part, and /proc itself when it cannot be listed, are the scan's unseen.
+    read, wholly or in part, and /proc itself when it cannot be listed, are the scan's unseen. At
+    `deadline` (time.monotonic()) the scan stops, and says so (CUT_TIME).
     """
     snaps = set(snaps)
     if not snaps:
@@ -300,8 +332,16 @@ def read_snap_processes(root, snaps):
         entries = os.listdir(proc)
     except OSError as error:
         return scan_from_records((), snaps, proc_error=error.strerror)
-    records = (_read_record(os.path.join(proc, entry), int(entry), snaps) for entry in entries if entry.isdigit())
-    return scan_from_records([record for record in records if record is not None], snaps)
+    records = []
+    for entry in entries:
+        if not PID.fullmatch(entry):
+            continue
+        if deadline is not None and time.monotonic() >= deadline:
+            return scan_from_records(records, snaps, cut=CUT_TIME)
+        record = _read_record(os.path.join(proc, entry), int(entry), snaps)
+        if record is not None:
+            records.append(record)
+    return scan_from_records(records, snaps)
 
 
 # --- which of them use a connection --------------------------------------------------------------------------------
@@ -428,6 +468,11 @@ def in_use_message(connection, users):
 
 
 def unseen_message(scan):
-    """`cannot see every process ...`: the one way modules say that a scan could not read some processes."""
-    return ("cannot see every process that may use the connections: %d could not be read (%s)"
-            % (scan.unseen_count, scan.unseen_text()))
+    """`cannot see every process ...`: the one way modules say that a scan could not read some processes, or
+    stopped before the last one."""
+    said = []
+    if scan.unseen_count:
+        said.append("%d could not be read (%s)" % (scan.unseen_count, scan.unseen_text()))
+    if scan.cut is not None:
+        said.append("the scan stopped early: %s" % scan.cut)
+    return "cannot see every process that may use the connections: " + "; ".join(said)

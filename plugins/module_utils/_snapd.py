@@ -20,11 +20,21 @@ from urllib.parse import quote, urlencode
 
 from ansible.module_utils.common.text.converters import to_text
 
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_protocol import (  # noqa: F401 (SnapdError and the change errors are this module's API)
+    MAX_ANSWER_BYTES,
+    SnapdError,
+    change_failure,
+    change_not_ready,
+    checked_envelope,
+    checked_result,
+    decode_answer,
+    envelope_error,
+    interfaces_body,
+    resent_disconnect_done,
+)
+
 DEFAULT_SOCKET = "/run/snapd.socket"
 DEFAULT_TIMEOUT = 300.0
-
-# Change statuses that end a change without doing what was asked (overlord/state/change.go).
-FAILED_CHANGE_STATUSES = ("Error", "Undone", "Hold")
 
 # Retries while snapd restarts or a conflicting change runs: back off up to a second.
 _FIRST_DELAY = 0.05
@@ -38,9 +48,6 @@ _POLL_MAX_DELAY = 0.25
 # long, then reported, rather than until the timeout. systemd holds the socket while snapd restarts, so a
 # restart does not refuse connections; a refusal after snapd answered is retried until the deadline.
 _UNREACHED_GRACE = 3.0
-# snapd's largest answer here, /v2/connections of a busy device, is well under a megabyte; a socket that
-# answers more is not snapd, and is not read into memory whole
-MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 
 def client_argument_spec():
@@ -57,26 +64,6 @@ def client_params_error(params):
     if not (math.isfinite(timeout) and timeout > 0):
         return "timeout must be a number of seconds above 0, not %s" % timeout
     return None
-
-
-class SnapdError(Exception):
-    """A failure talking to snapd, phrased as one sentence that says what to do.
-
-    ``kind``, ``status_code`` and ``value`` are snapd's own (``result.kind``,
-    ``status-code``, ``result.value``) when snapd answered; ``change_id`` is set
-    when an asynchronous change failed or did not finish in time.
-    """
-
-    def __init__(self, message, kind=None, status_code=None, value=None, change_id=None):
-        super().__init__(message)
-        self.message = message
-        self.kind = kind
-        self.status_code = status_code
-        self.value = value
-        self.change_id = change_id
-
-    def __str__(self):
-        return self.message
 
 
 class _Transient(Exception):
@@ -167,27 +154,11 @@ class SnapdClient:
 
     # --- public calls -----------------------------------------------------------------
 
-    def get(self, path, query=None, expect=object):
-        """GET ``path`` (e.g. ``/v2/connections``) and return snapd's ``result``, which must be of type ``expect``."""
+    def get(self, path, query=None):
+        """GET ``path`` (e.g. ``/v2/connections``) and return snapd's ``result``, checked to be of the type snapd sends."""
         deadline = time.monotonic() + self.timeout
-        return self._result(self._call_with_retries("GET", path, query, None, deadline), "GET %s" % path, expect)
-
-    def system_info(self):
-        """Return ``/v2/system-info`` (``version``, ``confinement``, ...)."""
-        return self.get("/v2/system-info", expect=dict)
-
-    def connections(self, snap=None, interface="shared-memory", select="all"):
-        """Return ``/v2/connections``: ``established``, ``undesired``, ``plugs``, ``slots``."""
-        query = {"select": select}
-        if interface:
-            query["interface"] = interface
-        if snap:
-            query["snap"] = snap
-        return self.get("/v2/connections", query, expect=dict)
-
-    def warnings(self):
-        """Return every warning snapd holds; reading them never acknowledges them."""
-        return self.get("/v2/warnings", {"select": "all"}, expect=(list, type(None))) or []
+        payload = self._call_with_retries("GET", path, query, None, deadline)
+        return checked_result(payload, "GET %s" % path, path, self._not_snapd)
 
     def interfaces_action(self, action, plug_snap, plug, slot_snap, slot, forget=False):
         """POST one connect/disconnect to ``/v2/interfaces`` and wait for its change.
@@ -196,23 +167,16 @@ class SnapdClient:
         request, when the change ends in Error/Undone/Hold, or when it is not
         ready within the client's timeout.
         """
-        body = {
-            "action": action,
-            "plugs": [{"snap": plug_snap, "plug": plug}],
-            "slots": [{"snap": slot_snap, "slot": slot}],
-        }
-        if forget:
-            body["forget"] = True
+        request = dict(action=action, plug_snap=plug_snap, plug=plug, slot_snap=slot_snap, slot=slot, forget=forget)
         deadline = time.monotonic() + self.timeout
         try:
-            payload = self._call_with_retries("POST", "/v2/interfaces", None, body, deadline)
+            payload = self._call_with_retries("POST", "/v2/interfaces", None, interfaces_body(**request), deadline)
         except SnapdError as error:
-            if action == "disconnect" and error.status_code == 400 and self._resent_after_drop:
-                # the first POST reached snapd before it restarted; the resend finds nothing left to do
+            if resent_disconnect_done(request, error, self._resent_after_drop):
                 return {}
             raise
         if payload.get("type") != "async":
-            return self._result(payload, "POST /v2/interfaces", (dict, type(None))) or {}
+            return {}
         return self._wait_for_change(payload["change"], deadline)
 
     # --- internals --------------------------------------------------------------------
@@ -222,7 +186,8 @@ class SnapdClient:
         change = {}
         path = "/v2/changes/%s" % quote(str(change_id))
         while True:
-            change = self._result(self._call_with_retries("GET", path, None, None, deadline), "GET %s" % path, dict)
+            change = checked_result(self._call_with_retries("GET", path, None, None, deadline), "GET %s" % path, path,
+                                    self._not_snapd)
             if change.get("ready"):
                 break
             delay = next(delays)
@@ -282,33 +247,11 @@ class SnapdClient:
         finally:
             connection.close()
         self._reached = True
-        if len(raw) > MAX_ANSWER_BYTES:
-            raise self._not_snapd(what, "more than %d bytes" % MAX_ANSWER_BYTES)
-        payload = self._decode(raw, what)
-        if payload.get("type") == "error":
-            raise self._api_error(payload, what)
-        if payload.get("type") == "sync" and "result" in payload:
-            return payload
-        if payload.get("type") == "async" and isinstance(payload.get("change"), str) and payload["change"]:
-            return payload
-        raise self._not_snapd(what, "JSON that is not snapd's envelope (no sync result, async change or error)")
-
-    def _decode(self, raw, what):
-        try:
-            payload = json.loads(to_text(raw or b"{}", errors="surrogate_or_strict"))
-        except (ValueError, RecursionError):
-            # RecursionError: json gives up on deep nesting such as [[[[...
-            raise self._not_snapd(what, "something that is not JSON (%r)" % to_text(raw[:80], errors="surrogate_or_replace"))
-        if not isinstance(payload, dict):
-            raise self._not_snapd(what, "JSON that is not an object (%s)" % type(payload).__name__)
-        return payload
-
-    def _result(self, payload, what, expect):
-        """snapd's ``result`` of a sync answer, refused when it is not of the type the call expects."""
-        result = payload.get("result")
-        if not isinstance(result, expect):
-            raise self._not_snapd(what, "a result of type %s where snapd sends another" % type(result).__name__)
-        return result
+        payload = decode_answer(raw, what, self._not_snapd)
+        error = envelope_error(payload, what)
+        if error is not None:
+            raise _Transient(error[0]) if error[1] else error[0]
+        return checked_envelope(payload, what, self._not_snapd)
 
     def _not_snapd(self, what, answer):
         return SnapdError("snapd answered %s with %s; is %s really snapd's socket?" % (what, answer, self.socket_path))
@@ -335,73 +278,3 @@ class SnapdClient:
         if isinstance(cause, (FileNotFoundError, ConnectionError, TimeoutError, socket.timeout)):
             return _Transient(error)
         return error
-
-    def _api_error(self, payload, what):
-        error, transient = api_error(payload, what)
-        return _Transient(error) if transient else error
-
-
-def change_not_ready(change_id, change, timeout):
-    """The error for a change still not ready when the time ran out (``change`` is its last ``result``)."""
-    return SnapdError(
-        "snapd change %s (%s) was not ready after %g seconds, last status %s; it may still finish: "
-        "check it with 'snap change %s' or raise the timeout option"
-        % (change_id, change.get("kind", "unknown kind"), timeout, change.get("status", "unknown"), change_id),
-        change_id=change_id,
-        value=change.get("status"),
-    )
-
-
-def change_failure(change_id, change):
-    """The error for a ready change that ended in Error, Undone or Hold, or None when it is Done."""
-    status = change.get("status")
-    if status not in FAILED_CHANGE_STATUSES:
-        return None
-    detail = change.get("err") or "no error text from snapd"
-    return SnapdError(
-        "snapd change %s (%s) ended in %s: %s; see 'snap change %s' for the task log"
-        % (change_id, change.get("kind", "unknown kind"), status, to_text(detail).strip(), change_id),
-        change_id=change_id,
-        value=status,
-    )
-
-
-def api_error(payload, what):
-    """snapd's error envelope ``payload`` as ``(SnapdError, transient)``, the same for every transport.
-
-    ``transient`` is true for answers worth retrying until the deadline: snapd restarting, or another
-    change on the same snap in progress.
-    """
-    result = payload.get("result")
-    if not isinstance(result, dict):
-        result = {}
-    message = to_text(result.get("message") or payload.get("status") or "no message")
-    kind = result.get("kind")
-    status_code = payload.get("status-code")
-    value = result.get("value")
-    maintenance = payload.get("maintenance")
-    said = "snapd refused %s: %s (%s)" % (what, message, _describe(kind, status_code))
-    if maintenance or kind in ("daemon-restart", "system-restart"):
-        note = maintenance.get("message") if isinstance(maintenance, dict) else None
-        return SnapdError(
-            "%s; snapd is restarting (%s) and did not come back in time, retry later" % (said, note or kind),
-            kind=kind, status_code=status_code, value=value,
-        ), True
-    if kind == "snap-change-conflict":
-        return SnapdError(
-            "%s; another change on the same snap kept running, wait for it ('snap changes') and retry" % said,
-            kind=kind, status_code=status_code, value=value,
-        ), True
-    if status_code in (401, 403):
-        return SnapdError("%s; run the task as root (become: true)" % said, kind=kind, status_code=status_code,
-                          value=value), False
-    return SnapdError(said, kind=kind, status_code=status_code, value=value), False
-
-
-def _describe(kind, status_code):
-    parts = []
-    if kind:
-        parts.append("kind %s" % kind)
-    if status_code:
-        parts.append("HTTP %s" % status_code)
-    return ", ".join(parts) or "no kind"

@@ -6,19 +6,22 @@
 
 snapd 2.64 and later has ``snap debug api [-X METHOD] [-H 'Name: value'] PATH`` (body on stdin), which
 prints the JSON envelope snapd's socket answers. ``DebugApiHost`` is the host object of
-``module_utils/_shm_run`` built on it: each step is ONE plain POSIX sh script run through the
-connection, and everything else happens on the controller with the same code the module runs.
+``module_utils/_shm_run`` built on it: each step is ONE plain POSIX sh script sent to ``sh`` on stdin
+through the connection, and everything else happens on the controller with the same code the module runs;
+snapd's protocol (bodies, envelopes, types, what to retry) is ``module_utils/_snapd_protocol``'s.
 
 - ``read``: the effective uid, the GETs of one snapshot and, when asked, the raw /proc facts of the
-  snap processes that hold /dev/shm objects;
-- ``apply``: each POST /v2/interfaces, retried while snapd restarts or another change on the snap runs,
-  then ``snap watch``, and a GET of the change only when the watch did not see it Done, stopping at the
-  first failure; then the connections re-read.
+  processes of the snaps the run is about;
+- ``apply``: each POST /v2/interfaces, then ``snap watch``, and a GET of the change only when the watch did
+  not see it Done, stopping at the first failure; then the connections re-read. An answer worth retrying
+  (snapd restarting, a conflicting change) ends the script, and the controller sends the rest again.
 
 The script's output is hostile (snapd's answers quote snap.yaml text, /proc and /dev/shm names are
-anyone's): every frame line starts with a random nonce the device cannot guess, every answer is cut at
-``MAX_ANSWER_BYTES`` on the device, file names travel C-quoted (``ls --quoting-style=c``) or hex-encoded,
-and every value put in a script is a constant or quoted with ``shlex.quote``.
+anyone's). Every frame line starts with a random nonce that never leaves the controller but on stdin;
+file texts travel in base64, file names C-quoted (``ls --quoting-style=c``), cgroups hex-encoded; every
+answer, listing and process record is cut on the device at a bound, and a cut is said, never silent
+(``_sh_frames`` reads the frames strictly). Every value put in a script is a constant, a checked name or
+quoted with ``shlex.quote``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import re
 import secrets
 import shlex
 import stat
+import time
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
     MAX_TEXT_BYTES,
@@ -44,24 +48,49 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import HostFacts, PrivateSetup, facts_needed
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import MAX_YAML_BYTES
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, HostReads
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, Host, HostReads
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import CONNECTIONS_REQUEST, WARNINGS_REQUEST, state_requests
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
+    CUT_BYTES,
+    CUT_TIME,
+    FDS_TOO_LONG,
+    MAPS_TOO_LONG,
+    PROCESS_SHM_BYTES,
+    SCAN_BYTES,
     ProcessRecord,
     ProcessScan,
     scan_from_records,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import DEBUG_API_SINCE, version_text
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import (
+from ansible_collections.snapfleet.snapd.plugins.module_utils import _snapd_protocol as protocol
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_protocol import (
     SnapdError,
-    api_error,
     change_failure,
     change_not_ready,
+    checked_envelope,
+    checked_result,
+    envelope_error,
+    interfaces_body,
+    resent_disconnect_done,
+)
+from ansible_collections.snapfleet.snapd.plugins.plugin_utils._sh_frames import (
+    OUTPUT_BYTES,
+    FileText,
+    MalformedOutput,
+    Output,
+    decimal,
 )
 
-MAX_ANSWER_BYTES = 16 * 1024 * 1024
 PROFILES_DIR = "/var/lib/snapd/apparmor/profiles"
 CALL_TIMEOUT = 60  # seconds for one snap debug api call; the whole step is bounded by the task's timeout
+# the /dev/shm listing (ls -l of up to ~100,000 entries a user made) and the /snap listing, each
+LISTING_BYTES = 8 * 1024 * 1024
+# what the remote shell runs: the script comes on stdin, read whole before any of it runs, so that no command
+# of the script can read the rest of it, and so that neither the script nor its nonce is in any argv
+# (/proc/PID/cmdline is world-readable, and sudo logs the command)
+STDIN_COMMAND = 'script=$(cat) && exec </dev/null && eval "$script"'
+# waits between the sends of a request snapd answered "retry" (restarting, or a conflicting change running)
+_RETRY_DELAYS = (1, 2, 4)
 
 
 class ChangesByModule(Exception):
@@ -87,31 +116,26 @@ def query_path(path, query):
 
 # --- the scripts ---------------------------------------------------------------------------------------------------
 
-# Shared by every script: NONCE, DEADLINE (epoch seconds) and the helpers. `call NAME PATH` prints one
-# framed answer; the rc line is inside the cut, so a cut answer shows as one without its rc.
+# Shared by every script: NONCE, UNTIL (the deadline, in /proc/uptime's centiseconds: read with a builtin, so
+# every loop can look at it for free) and the helpers. `call NAME PATH` prints one framed answer; the rc line
+# is inside the cut, so a cut answer shows as one without its rc. LC_ALL=C: snap's messages untranslated, and
+# ${#var}, [0-9] and awk's length() in bytes.
 _PRELUDE = r"""
+LC_ALL=C
+export LC_ALL
 NL='
 '
 frame() { printf '\n%s %s\n' "$NONCE" "$*"; }
-remaining() { r=$((DEADLINE - $(date +%s))); [ "$r" -gt 0 ] || r=1; [ "$r" -lt "$CALL" ] || r=$CALL; echo "$r"; }
+late() { IFS=' ' read -r up _ < /proc/uptime; up=${up%.*}${up#*.}; [ "$up" -ge "$UNTIL" ]; }
+remaining() { late; r=$(( (UNTIL - up + 99) / 100 )); [ "$r" -gt 0 ] || r=1; [ "$r" -lt "$CALL" ] || r=$CALL; echo "$r"; }
 call() {
     frame begin "$1"
     { timeout "$(remaining)" snap debug api "$2" 2>&1; printf '\n%s rc %s\n' "$NONCE" "$?"; } | head -c "$MAX"
     frame end "$1"
 }
-"""
-
-# A snapd answer that means "retry": another change on the snap in progress, snapd in maintenance (restarting),
-# or snapd not listening. Matched on the pretty-printed envelope's own lines (a newline and the exact
-# indentation), which no string value can forge: JSON strings carry no raw newline.
-_TRANSIENT = r"""
-transient() {
-    case "$1" in
-        *"$NL    \"kind\": \"snap-change-conflict\""*|*"$NL  \"maintenance\": {"*) return 0 ;;
-        *"$NL  \"status-code\": "*) return 1 ;;
-        *"cannot communicate with server"*) return 0 ;;
-    esac
-    return 1
+capped() {
+    # at most $1 bytes of whole lines, then a line `!cut` (no ls line starts with `!`)
+    awk -v max="$1" '{ n += length($0) + 1; if (n > max) { print "!cut"; exit } print }'
 }
 """
 
@@ -137,56 +161,86 @@ def _concurrently(calls):
     return script + "\n"
 
 
-# The raw /proc facts of candidate snap processes: a snap's AppArmor label, or, where there is no label
-# at all, a cgroup naming a snap unit (hex-encoded, it is any user's text). Builtins only per process;
-# ls and od run only for candidates.
+# The raw /proc facts of the processes of the snaps in $OWNERS ("*" for any snap): a snap's AppArmor label, or,
+# where there is no label at all, a cgroup naming one (hex-encoded, it is any user's text). Builtins only per
+# process; the rest runs for those processes only: their fd links and maps lines are filtered for /dev/shm
+# with grep -F and cut at PROCESS (a process past it is one `E` record: unseen). All records together are cut
+# at BUDGET bytes (`X bytes`), and the deadline is looked at before each process and thread (`X time`).
 _PROCESSES = r"""
-frame begin processes
-seen=0
-for d in "$ROOT"/proc/[0-9]*; do
-    [ -d "$d" ] || continue
-    seen=$((seen + 1))
-    label=
-    IFS= read -r label < "$d/attr/current" 2>/dev/null
-    cgroup=
-    case "$label" in
-        snap.*|snap-update-ns.*) ;;
-        unconfined|*' ('*')') continue ;;
-        *)
-            c=$(head -c 4096 "$d/cgroup" 2>/dev/null)
-            case "$c" in *snap.*) cgroup=$(printf '%s' "$c" | od -An -v -tx1 | tr -d ' \n') ;; *) continue ;; esac ;;
-    esac
-    printf 'P %s\n' "${d##*/}"
-    printf 'L %s\n' "$label"
-    [ -z "$cgroup" ] || printf 'C %s\n' "$cgroup"
-    ls -l --quoting-style=c "$d"/task/*/fd/ 2>&1 | head -c "$MAX" | while IFS= read -r line; do
-        case "$line" in
-            *' -> "/dev/shm/'*) printf 'F %s\n' "$line" ;;
-            'ls: '*) [ ! -d "$d" ] || printf 'E fd: %s\n' "${line##*: }" ;;
+owned() {
+    [ "$OWNERS" != "*" ] || return 0
+    for s in $OWNERS; do
+        case "$1" in "snap.$s."*|"snap-update-ns.$s"|"snap-update-ns.$s "*|*"/snap.$s."*) return 0 ;; esac
+    done
+    return 1
+}
+shm_lines() {
+    # the lines on stdin with one of the fixed strings given, at most PROCESS+1 bytes of them (x: $() drops newlines)
+    grep -F "$@" | head -c "$((PROCESS + 1))"
+    echo x
+}
+scan() {
+    frame begin processes
+    spent=0 seen=0
+    for d in "$ROOT"/proc/[0-9]*; do
+        pid=${d##*/}
+        case "$pid" in *[!0-9]*) continue ;; esac
+        if late; then printf 'X time\n'; break; fi
+        [ -d "$d" ] || continue
+        seen=$((seen + 1))
+        label=
+        IFS= read -r label < "$d/attr/current" 2>/dev/null
+        cgroup=
+        case "$label" in
+            snap.*|snap-update-ns.*) owned "$label" || continue ;;
+            unconfined|*' ('*')') continue ;;
+            *)
+                c=$(head -c 4096 "$d/cgroup" 2>/dev/null)
+                case "$c" in *snap.*) owned "$c" || continue ;; *) continue ;; esac
+                cgroup=$(printf '%s' "$c" | od -An -v -tx1 | tr -d ' \n') ;;
         esac
-    done
-    for m in "$d"/task/*/maps; do
-        found=0
-        if [ -r "$m" ]; then
-            while IFS= read -r line; do
-                found=1
-                case "$line" in *' /dev/shm/'*) printf 'M %s\n' "$line" ;; esac
-            done < "$m"
-        elif [ -e "$m" ]; then
-            printf 'E maps: Permission denied\n'
+        out="P $pid${NL}L $label$NL"
+        [ -z "$cgroup" ] || out="${out}C $cgroup$NL"
+        fds=$(timeout "$(remaining)" ls -l --quoting-style=c "$d"/task/*/fd/ 2>&1 | shm_lines -e ' -> "/dev/shm/' -e 'ls: ')
+        fds=${fds%x}
+        if [ "${#fds}" -gt "$PROCESS" ]; then
+            out="$out$FDS_CUT$NL"
+        elif [ -n "$fds" ]; then
+            out="$out$(printf '%s' "$fds" | sed -n -e 's/^ls: .*: /E fd: /p' -e 's/^[^>]* -> "/F "/p' | sort -u)$NL"
         fi
-        [ "$found" = 0 ] || break
+        for m in "$d"/task/*/maps; do
+            if late; then out="${out}E maps: $CUT_TIME$NL"; break; fi
+            if [ ! -r "$m" ]; then
+                [ ! -e "$m" ] || out="${out}E maps: Permission denied$NL"
+                continue
+            fi
+            first=
+            IFS= read -r first < "$m" 2>/dev/null
+            [ -n "$first" ] || continue  # a thread that has exited has no address space: ask the next
+            maps=$(shm_lines -e ' /dev/shm/' < "$m" 2>/dev/null)
+            maps=${maps%x}
+            if [ "${#maps}" -gt "$PROCESS" ]; then
+                out="$out$MAPS_CUT$NL"
+            elif [ -n "$maps" ]; then
+                out="$out$(printf '%s' "$maps" | sed -n 's|^[^/]*\(/.*\)$|M \1|p' | sort -u)$NL"
+            fi
+            break
+        done
+        [ -d "$d" ] || continue  # ended meanwhile
+        spent=$((spent + ${#out}))
+        if [ "$spent" -gt "$BUDGET" ]; then printf 'X bytes\n'; break; fi
+        printf '%s' "$out"
     done
-done
-printf 'N %s\n' "$seen"
-frame end processes
+    printf 'N %s\n' "$seen"
+    frame end processes
+}
 """
 
 # shm_verify's host facts (module_utils/_shm_host.gather_facts reads the same with Python). Files are read
 # only when they are regular files and not symlinks, cut at the read bound plus one byte (so an oversized
-# one shows); /dev/shm and its entries are only lstat'ed (stat and ls -l never follow the last component);
-# a snap's namespace mounts are read from /proc/PID/mountinfo of a process inside that namespace, since
-# entering it would mean running a program of the snap's base as root.
+# one shows) and sent in base64; /dev/shm and its entries are only lstat'ed (stat and ls -l never follow the
+# last component); a snap's namespace mounts are read from /proc/PID/mountinfo of a process inside that
+# namespace, since entering it would mean running a program of the snap's base as root.
 _FACTS = r"""
 lstat() {
     if out=$(stat -c '%f %u %g' -- "$2" 2>&1); then frame stat "$1" "$out"; return; fi
@@ -195,15 +249,20 @@ lstat() {
         *) frame stat "$1" error "${out##*: }" ;;
     esac
 }
+encoded() {
+    # section "text $1": the first $2 bytes of file $3, in base64
+    frame begin "text $1"; head -c "$2" -- "$3" 2>/dev/null | base64; frame end "text $1"
+}
 text() {
     if [ -L "$2" ]; then frame text "$1" symlink
     elif [ ! -e "$2" ]; then frame text "$1" absent
     elif [ ! -f "$2" ]; then frame text "$1" not-regular
-    else frame begin "text $1"; head -c "$TEXT" -- "$2" 2>/dev/null; frame end "text $1"; fi
+    else encoded "$1" "$TEXT" "$2"; fi
 }
 hookprofiles() {
     # the hooks' profiles of snap $1 (/v2/connections lists apps only); the controller checks each name again
     for f in "$ROOT$PROFILES/snap.$1.hook."*; do
+        if late; then frame cut "hooks:$1"; return 0; fi
         h=${f#"$ROOT$PROFILES/snap.$1.hook."}
         case "$h" in ''|*[!a-z0-9-]*) continue ;; esac
         text "profile:$1.hook.$h" "$f"
@@ -228,14 +287,15 @@ snapyaml() {
     if [ ! -f "$f" ]; then frame text "yaml:$1" not-regular; return 0; fi
     if [ ! -r "$f" ]; then frame text "yaml:$1" unreadable; return 0; fi
     head -c "$YAML" -- "$f" 2>/dev/null | grep -q -F -e shared-memory -e '\' || return 0
-    frame begin "text yaml:$1"; head -c "$YAML" -- "$f" 2>/dev/null; frame end "text yaml:$1"
+    encoded "yaml:$1" "$YAML" "$f"
 }
 nsmounts() {
     ns=$ROOT/run/snapd/ns/$1.mnt
     [ -e "$ns" ] || return 0
     for d in "$ROOT"/proc/[0-9]*; do
+        if late; then frame cut "ns:$1"; return 0; fi
         [ "$d/ns/mnt" -ef "$ns" ] || continue
-        frame begin "text ns:$1"; head -c "$TEXT" "$d/mountinfo" 2>/dev/null; frame end "text ns:$1"
+        encoded "ns:$1" "$TEXT" "$d/mountinfo"
         return 0
     done
     frame text "ns:$1" no-process
@@ -243,22 +303,11 @@ nsmounts() {
 """
 
 _APPLY_ONE = r"""
-post() {
-    printf '%s' "$1" | timeout "$(remaining)" snap debug api -X POST -H 'Content-Type: application/json' /v2/interfaces 2>&1
-}
 post_and_wait() {
     index=$1 body=$2
-    resent=0 delay=1
-    while :; do
-        out=$( { post "$body"; printf '\n%s rc %s\n' "$NONCE" "$?"; } | head -c "$MAX")
-        transient "$out" || break
-        # the request may have reached snapd before it went away: a resent disconnect may find nothing to do
-        case "$out" in *"cannot communicate with server"*) resent=1 ;; esac
-        [ "$(date +%s)" -lt "$DEADLINE" ] || break
-        sleep "$delay"
-        [ "$delay" -ge 4 ] || delay=$((delay * 2))
-    done
-    frame begin "post $index resent=$resent"
+    out=$( { printf '%s' "$body" | timeout "$(remaining)" snap debug api -X POST -H 'Content-Type: application/json' \
+        /v2/interfaces 2>&1; printf '\n%s rc %s\n' "$NONCE" "$?"; } | head -c "$MAX")
+    frame begin "post $index"
     printf '%s\n' "$out"
     frame end "post $index"
     change=$(printf '%s\n' "$out" | sed -n 's/^  "change": "\([0-9][0-9]*\)",\{0,1\}$/\1/p')
@@ -266,13 +315,13 @@ post_and_wait() {
     # `snap watch` exits 0 only when the change is ready and Done: then there is nothing more to read; any other
     # end (an error, snapd restarting, the time up) is told by the change itself
     if timeout "$(remaining)" snap watch "$change" >/dev/null 2>&1; then
-        frame "done:$index"
+        frame done "$index"
         return 0
     fi
     while :; do
         state=$( { timeout "$(remaining)" snap debug api "/v2/changes/$change" 2>&1; printf '\n%s rc %s\n' "$NONCE" "$?"; } | head -c "$MAX")
         case "$state" in *"$NL    \"ready\": true"*) break ;; esac
-        [ "$(date +%s)" -lt "$DEADLINE" ] || break
+        late && break
         sleep 1
         timeout "$(remaining)" snap watch "$change" >/dev/null 2>&1
     done
@@ -286,27 +335,44 @@ post_and_wait() {
 
 
 def _script(nonce, deadline_seconds, *parts, **variables):
+    """The script: its settings, then the parts, all of whose output is cut at OUTPUT_BYTES on the device."""
     lines = [
         "NONCE=%s" % shlex.quote(nonce),
         "CALL=%d" % CALL_TIMEOUT,
-        "MAX=%d" % MAX_ANSWER_BYTES,
-        # the deadline is the device's clock plus the task's timeout: device and controller clocks may differ
-        "DEADLINE=$(( $(date +%%s) + %d ))" % max(1, int(deadline_seconds)),
+        "MAX=%d" % protocol.MAX_ANSWER_BYTES,
+        # the deadline is the device's own clock plus the task's timeout: device and controller clocks may differ
+        "IFS=' ' read -r up _ < /proc/uptime",
+        "UNTIL=$(( ${up%%.*}${up#*.} + %d ))" % max(0, int(deadline_seconds * 100)),
     ]
-    lines += ["%s=%s" % (name, shlex.quote(value)) for name, value in sorted(variables.items())]
-    return "\n".join(lines) + "".join(parts)
+    lines += ["%s=%s" % (name, shlex.quote(str(value))) for name, value in sorted(variables.items())]
+    return "\n".join(lines) + "\n{\n" + "".join(parts) + "\n} | head -c %d\n" % OUTPUT_BYTES
 
 
-def read_script(nonce, timeout, processes, python="python3", root="", warnings=True):
+def _scan_settings(owners):
+    """The variables the /proc scan reads: the snaps whose processes it keeps ("*": any snap's)."""
+    if owners is not True:
+        owners = " ".join(_checked_name(name) for name in sorted(set(owners)))
+    return dict(OWNERS="*" if owners is True else owners, PROCESS=PROCESS_SHM_BYTES, BUDGET=SCAN_BYTES,
+                MAPS_CUT="E " + MAPS_TOO_LONG, FDS_CUT="E " + FDS_TOO_LONG, CUT_TIME=CUT_TIME)
+
+
+def read_script(nonce, timeout, processes=(), python="python3", root="", warnings=True):
+    """The script of one snapshot; with ``processes`` (snap names, or True for any snap's) the /proc scan too."""
     calls = _concurrently(["call %s %s" % (name, shlex.quote(query_path(path, query)))
                            for name, path, query in state_requests(warnings)])
-    return _script(nonce, timeout, _PRELUDE, _READ, calls, _PROCESSES if processes else "", PYTHON=python, ROOT=root)
+    scan = (_PROCESSES, "scan\n") if processes else ()
+    return _script(nonce, timeout, _PRELUDE, _READ, calls, *scan, PYTHON=python, ROOT=root,
+                   **(_scan_settings(processes) if processes else {}))
+
+
+def scan_script(nonce, timeout, snaps, root=""):
+    return _script(nonce, timeout, _PRELUDE, _PROCESSES, "scan\n", ROOT=root, **_scan_settings(snaps))
 
 
 def apply_script(nonce, timeout, bodies):
     name, path, query = CONNECTIONS_REQUEST
     steps = "".join("post_and_wait %d %s || exit 0\n" % (index, shlex.quote(body)) for index, body in enumerate(bodies))
-    return _script(nonce, timeout * max(1, len(bodies)), _PRELUDE, _TRANSIENT, _APPLY_ONE, steps,
+    return _script(nonce, timeout * max(1, len(bodies)), _PRELUDE, _APPLY_ONE, steps,
                    "call connections %s\n" % shlex.quote(query_path(path, query)))
 
 
@@ -349,17 +415,18 @@ def facts_script(nonce, timeout, families, apps, private_snaps, user_snaps=(), r
             ]
     if "dev_shm_listing" in wanted:
         steps += ['[ -L "$ROOT/dev/shm" ] || [ ! -d "$ROOT/dev/shm" ] || { frame begin listing; '
-                  'ls -lan --quoting-style=c --time-style=+%s "$ROOT/dev/shm/" 2>&1 | head -c "$MAX"; frame end listing; }']
+                  'ls -lan --quoting-style=c --time-style=+%s "$ROOT/dev/shm/" 2>&1 | capped "$LIST"; frame end listing; }']
     if "installed_snaps" in wanted:
         steps += ['[ ! -d "$ROOT$SNAPS" ] || { frame begin snaps; ls -1a --quoting-style=c "$ROOT$SNAPS"/ 2>/dev/null | '
-                  'head -c "$MAX"; frame end snaps; }']
+                  'capped "$LIST"; frame end snaps; }']
     if "snap_yamls" in wanted:
-        # names the controller would refuse are left out here already: they cannot carry a quote or a frame
-        steps += ['for d in "$ROOT$SNAPS"/*/; do n=${d%/}; n=${n##*/}; '
+        # names the controller would refuse are left out here already
+        steps += ['for d in "$ROOT$SNAPS"/*/; do if late; then frame cut snap.yaml; break; fi; n=${d%/}; n=${n##*/}; '
                   "case \"$n\" in ''|*[!a-z0-9_-]*) continue ;; esac; snapyaml \"$n\"; done"]
-    return _script(nonce, timeout, _PRELUDE, _FACTS, "\n".join(steps) + "\n",
-                   _PROCESSES if "processes" in wanted and user_snaps else "", TEXT=str(MAX_TEXT_BYTES + 1),
-                   YAML=str(MAX_YAML_BYTES + 1), SNAPS=SNAP_MOUNT_DIR, PROFILES=PROFILES_DIR, ROOT=root)
+    scan = "processes" in wanted and user_snaps
+    return _script(nonce, timeout, _PRELUDE, _FACTS, *((_PROCESSES,) if scan else ()), "\n".join(steps) + "\n",
+                   "scan\n" if scan else "", TEXT=MAX_TEXT_BYTES + 1, YAML=MAX_YAML_BYTES + 1, SNAPS=SNAP_MOUNT_DIR,
+                   PROFILES=PROFILES_DIR, ROOT=root, LIST=LISTING_BYTES, **(_scan_settings(user_snaps) if scan else {}))
 
 
 def get_script(nonce, timeout, path):
@@ -368,78 +435,38 @@ def get_script(nonce, timeout, path):
 
 # --- reading what came back ----------------------------------------------------------------------------------------
 
-class Output:
-    """The frames of one script's output: ``values`` of one-line frames, ``sections`` of begin/end frames."""
-
-    def __init__(self, text, nonce):
-        self.values = {}
-        self.sections = {}
-        self.stats = {}
-        self.texts = {}
-        marker = nonce + " "
-        current = None
-        lines = []
-        split = text.split("\n")
-        if any(line.startswith(marker) and line.endswith("\r") for line in split):
-            # ssh -tt and paramiko's pty turn every newline into \r\n (onlcr): take exactly that \r off again
-            split = [line[:-1] if line.endswith("\r") else line for line in split]
-        for line in split:
-            if not line.startswith(marker):
-                if current is not None:
-                    lines.append(line)
-                continue
-            verb, rest = (line[len(marker):] + " ").split(" ", 1)
-            rest = rest[:-1]
-            if verb == "begin":
-                current, lines = rest, []
-            elif verb == "end":
-                if current is not None:
-                    self.sections[current] = lines
-                current = None
-            elif verb == "rc" and current is not None:
-                self.values[(current, "rc")] = rest
-            elif verb == "stat":
-                key, value = (rest + " ").split(" ", 1)
-                self.stats[key] = value[:-1]
-            elif verb == "text":
-                key, value = (rest + " ").split(" ", 1)
-                self.texts[key] = value[:-1]
-            else:
-                self.values[verb] = rest
-        for name, section in self.sections.items():
-            if name.startswith("text "):
-                self.texts[name[5:]] = section
-
-    def section(self, prefix):
-        """The (name, lines) of the first section whose name starts with ``prefix``, or (None, None)."""
-        for name, lines in self.sections.items():
-            if name == prefix or name.startswith(prefix + " "):
-                return name, lines
-        return None, None
-
-
 def _answer_text(lines):
     return "\n".join(lines).strip()
 
 
-def parse_answer(lines, what):
-    """snapd's envelope from a section's lines: ``(payload, error, transient)``; exactly one of payload/error."""
+def _not_snapd(what, said):
+    return SnapdError("snapd answered %s through snap debug api with %s; check snapd on the host "
+                      "(snap debug api /v2/system-info)" % (what, said))
+
+
+def parse_answer(lines, what, rc=0):
+    """snapd's envelope from a section's lines: ``(payload, error, retry)``; exactly one of payload/error.
+
+    ``rc`` is the section's exit status line, None when the device cut the answer at MAX_ANSWER_BYTES.
+    """
     text = _answer_text(lines or [])
     if not text:
         return None, SnapdError("snapd gave no answer to %s through snap debug api (cut off, or timed out)" % what), True
-    if not text.startswith("{"):
+    if rc is None:
+        return None, _not_snapd(what, "more than %d bytes" % protocol.MAX_ANSWER_BYTES), False
+    if not text.startswith(("{", "[")):
         return None, _cli_error(text, what), "cannot communicate with server" in text
     try:
-        payload = json.loads(text)
-    except (ValueError, RecursionError):
-        return None, SnapdError("snapd's answer to %s through snap debug api is not JSON, or larger than %d bytes; "
-                                "check snapd on the host (snap debug api /v2/system-info)" % (what, MAX_ANSWER_BYTES)), False
-    if not isinstance(payload, dict):
-        return None, SnapdError("snapd answered %s with unexpected JSON through snap debug api" % what), False
-    if payload.get("type") == "error":
-        error, transient = api_error(payload, what)
-        return None, error, transient
-    return payload, None, False
+        payload = protocol.decode_answer(text, what, _not_snapd)
+    except SnapdError as error:
+        return None, error, False
+    failed = envelope_error(payload, what)
+    if failed is not None:
+        return None, failed[0], failed[1]
+    try:
+        return checked_envelope(payload, what, _not_snapd), None, False
+    except SnapdError as error:
+        return None, error, False
 
 
 def _cli_error(text, what):
@@ -450,14 +477,14 @@ def _cli_error(text, what):
     return SnapdError("snap debug api failed for %s: %s" % (what, first))
 
 
-def result_of(payload, what):
-    if "result" not in payload:
-        raise SnapdError("snapd's answer to %s has no result; check snapd on the host" % what)
-    return payload["result"]
+def _no_debug_api(text):
+    """Whether `snap` said it has no `debug api` (the script runs it with LC_ALL=C: the message is snapd's own)."""
+    return text.startswith("error: unknown command") and '"api"' in text.splitlines()[0]
 
 
-class DebugApiHost:
-    """A device reached with ``run(script) -> (rc, stdout, stderr)`` (the action plugin's remote shell).
+class DebugApiHost(Host):
+    """A device reached with ``run(script) -> (rc, stdout, stderr)`` (the action plugin's remote shell; the
+    script is to go to ``STDIN_COMMAND`` on stdin).
 
     ``timeout`` bounds each step as the module's option does on the socket path; ``python`` is the
     interpreter the module path would use (a path, or a name looked up on PATH).
@@ -465,25 +492,26 @@ class DebugApiHost:
 
     transport = "snap-debug-api"
 
-    def __init__(self, run, timeout, python="python3", root="/", changes_by_module=False):
+    def __init__(self, run, timeout, python="python3", root="/", hand_over=None):
         self._run = run
         self.timeout = timeout
         self.python = python  # the interpreter the module would run with, looked for when snapd lacks debug api
         self.host_python = None  # its path on the device, found by the read; None where there is none
-        self.changes_by_module = changes_by_module  # apply() hands over to the module where the device has Python
+        # hand_over(host) -> whether apply() leaves the changes to the module (the action plugin's policy)
+        self.hand_over = hand_over
         # where the host's files are read from, as LocalHost's root (the unit tests point both at a fake tree)
         self.root = root.rstrip("/")
         self.request_count = 0
         self.remote_commands = 0
         self._uid = None
-        self._processes = None
+        self._scanned = None  # (the snaps the read's /proc scan kept, or True for any; its section's lines)
 
     def _execute(self, script_for_nonce):
         nonce = secrets.token_hex(16)
         rc, stdout, stderr = self._run(script_for_nonce(nonce))
         self.remote_commands += 1
         output = Output(stdout, nonce)
-        if "uid" not in output.values and not output.sections:
+        if not output.values and not output.sections:
             said = (stderr or stdout or "").strip().splitlines()
             raise SnapdError("the snap debug api script did not run on the host (exit %s): %s"
                              % (rc, said[-1][:200] if said else "no output"))
@@ -492,32 +520,28 @@ class DebugApiHost:
     def uid(self):
         return self._uid
 
-    def read(self, processes=False, warnings=True):
-        output = self._execute(lambda nonce: read_script(nonce, self.timeout, processes, self.python, self.root, warnings))
-        try:
-            self._uid = int(output.values.get("uid", ""))
-        except ValueError:
-            self._uid = None
+    def read(self, processes=(), warnings=True):
+        output = self._execute(lambda nonce: read_script(nonce, self.timeout, processes, self.python, self.root,
+                                                         warnings))
+        self._uid = decimal(output.values["uid"], "the uid") if "uid" in output.values else None
         if "no-snap" in output.values:
             raise SnapdError("snapd is not installed on this host (no snap command); install snapd")
-        self.host_python = None if output.values.get("python") in (None, "", "none") else output.values["python"]
+        python = output.values.get("python")
+        self.host_python = None if python in (None, "", "none") else python
         answers = {}
         for name, path, query in state_requests(warnings):
             what = "GET " + path
             lines = output.sections.get(name)
-            if name == "system_info" and "python" in output.values:
-                text = _answer_text(lines or [])
-                python = output.values["python"]
-                if "unknown command" in text.lower():
-                    raise NoDebugApi("snapd on this host has no 'snap debug api' (it came in snapd %s)" % version_text(DEBUG_API_SINCE),
-                                     None if python in ("", "none") else python)
+            if name == "system_info" and python is not None and _no_debug_api(_answer_text(lines or [])):
+                raise NoDebugApi("snapd on this host has no 'snap debug api' (it came in snapd %s)"
+                                 % version_text(DEBUG_API_SINCE), self.host_python)
             self.request_count += 1 if lines is not None else 0
-            payload, error, transient = parse_answer(lines, what)
+            payload, error, retry = parse_answer(lines, what, output.rc.get(name))
             if error is not None:
                 raise error
-            answers[name] = result_of(payload, what)
+            answers[name] = checked_result(payload, what, path, _not_snapd)
         if processes:
-            self._processes = output.sections.get("processes")
+            self._scanned = (processes, output.sections.get("processes"))
         return HostReads(answers["system_info"], answers["connections"],
                          (answers["warnings"] or []) if warnings else None, self._uid)
 
@@ -527,11 +551,13 @@ class DebugApiHost:
         return self.get(path, dict(query)) or []
 
     def processes(self, snaps):
+        """The ProcessScan of ``snaps``: from the read's scan when it kept their processes, else a scan of its own."""
         if not snaps:
             return ProcessScan()
-        if self._processes is None:
-            self.read(processes=True, warnings=False)
-        return scan_of(self._processes, snaps)
+        if self._scanned is not None and (self._scanned[0] is True or set(snaps) <= set(self._scanned[0])):
+            return scan_of(self._scanned[1], snaps)
+        output = self._execute(lambda nonce: scan_script(nonce, self.timeout, snaps, self.root))
+        return scan_of(output.sections.get("processes"), snaps)
 
     def get(self, path, query=None):
         """One GET in its own round trip (only used to word a refusal, never on the normal path)."""
@@ -539,10 +565,10 @@ class DebugApiHost:
         full = query_path(path, sorted((query or {}).items()))
         output = self._execute(lambda nonce: get_script(nonce, self.timeout, full))
         self.request_count += 1
-        payload, error, transient = parse_answer(output.sections.get("answer"), what)
+        payload, error, retry = parse_answer(output.sections.get("answer"), what, output.rc.get("answer"))
         if error is not None:
             raise error
-        return result_of(payload, what)
+        return checked_result(payload, what, path, _not_snapd)
 
     def snap_interfaces(self, snaps):
         from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import read_snap_interfaces
@@ -550,50 +576,77 @@ class DebugApiHost:
         return read_snap_interfaces(self, snaps)
 
     def apply(self, actions):
-        if self.changes_by_module and self.host_python:
+        """Send the actions in order, each waited for; an answer worth retrying (snapd restarting, a conflicting
+        change) is sent again from the controller, with the same waits as the socket client's, until the deadline."""
+        if self.hand_over is not None and self.hand_over(self):
             raise ChangesByModule()
-        bodies = [json.dumps(_body(action.request()), sort_keys=True) for action in actions]
-        output = self._execute(lambda nonce: apply_script(nonce, self.timeout, bodies))
+        deadline = time.monotonic() + self.timeout * max(1, len(actions))
+        done = []
+        resent = False
+        delays = iter(_RETRY_DELAYS)
+        delay = 0
+        while True:
+            pending = actions[len(done):]
+            applied, retry = self._apply_once(pending, resent, deadline)
+            done += applied.done
+            if retry is None:
+                return Applied(tuple(done), error=applied.error, connections=applied.connections,
+                               reread_error=applied.reread_error)
+            delay = next(delays, delay)
+            if time.monotonic() + delay >= deadline:
+                return Applied(tuple(done), error=retry)
+            # the request may have reached snapd before it went away: a resent disconnect may find nothing to do
+            resent = resent or "cannot communicate with server" in str(retry)
+            time.sleep(delay)
+
+    def _apply_once(self, actions, resent, deadline):
+        """``(Applied, error to retry on or None)`` of one script sending ``actions``."""
+        bodies = [json.dumps(interfaces_body(**action.request()), sort_keys=True) for action in actions]
+        left = max(1.0, deadline - time.monotonic())
+        output = self._execute(lambda nonce: apply_script(nonce, left / max(1, len(bodies)), bodies))
         done = []
         for index, action in enumerate(actions):
             name, lines = output.section("post %d" % index)
             if lines is None:
                 return Applied(tuple(done), error=SnapdError(
-                    "the %s of %s to %s was not sent: the script stopped (timed out?)" % (action.action, action.plug, action.slot)))
+                    "the %s of %s to %s was not sent: the script stopped (timed out?)" % (action.action, action.plug, action.slot))), None
             self.request_count += 1
-            request = action.request()
-            payload, error, transient = parse_answer(lines, "POST /v2/interfaces")
+            payload, error, retry = parse_answer(lines, "POST /v2/interfaces", output.rc.get(name))
             if error is not None:
-                if (request["action"] == "disconnect" and error.status_code == 400 and name.endswith("resent=1")):
+                if resent_disconnect_done(action.request(), error, resent):
                     done.append(action)  # the first POST reached snapd before it restarted; nothing left to do
                     continue
-                return Applied(tuple(done), error=error)
-            change_id = payload.get("change")
-            if payload.get("type") != "async" or not change_id:
+                return Applied(tuple(done), error=error), (error if retry else None)
+            if payload.get("type") != "async":
                 done.append(action)
                 continue
-            if "done:%d" % index in output.values:
+            change_id = payload["change"]
+            if ("done", str(index)) in output.values:
                 done.append(action)  # `snap watch` saw it ready and Done
                 continue
             change_name, change_lines = output.section("change %d" % index)
             self.request_count += 1
-            change, error, transient = parse_answer(change_lines, "GET /v2/changes/%s" % change_id)
+            path = "/v2/changes/%s" % change_id
+            change, error, retry = parse_answer(change_lines, "GET " + path, output.rc.get(change_name))
             if error is not None:
-                return Applied(tuple(done), error=error)
-            change = result_of(change, "GET /v2/changes/%s" % change_id)
-            if not isinstance(change, dict) or not change.get("ready"):
-                return Applied(tuple(done), error=change_not_ready(change_id, change if isinstance(change, dict) else {},
-                                                                   self.timeout))
+                return Applied(tuple(done), error=error), None
+            change = checked_result(change, "GET " + path, path, _not_snapd)
+            if not change.get("ready"):
+                return Applied(tuple(done), error=change_not_ready(change_id, change, self.timeout)), None
             failure = change_failure(change_id, change)
             if failure:
-                return Applied(tuple(done), error=failure)
+                return Applied(tuple(done), error=failure), None
             done.append(action)
         lines = output.sections.get("connections")
         self.request_count += 1
-        payload, error, transient = parse_answer(lines, "GET /v2/connections")
+        name, path, query = CONNECTIONS_REQUEST
+        payload, error, retry = parse_answer(lines, "GET " + path, output.rc.get("connections"))
         if error is not None:
-            return Applied(tuple(done), reread_error=error)
-        return Applied(tuple(done), connections=result_of(payload, "GET /v2/connections"))
+            return Applied(tuple(done), reread_error=error), None
+        try:
+            return Applied(tuple(done), connections=checked_result(payload, "GET " + path, path, _not_snapd)), None
+        except SnapdError as error:
+            return Applied(tuple(done), reread_error=error), None
 
     def facts(self, families, apps, private_snaps, user_snaps, slot_paths):
         for name in [snap for snap, app in apps] + [app for snap, app in apps if app is not None] + list(private_snaps):
@@ -605,17 +658,6 @@ class DebugApiHost:
             output = self._execute(lambda nonce: facts_script(nonce, self.timeout, families, apps, private_snaps,
                                                               user_snaps, self.root))
         return facts_from_output(output, families, apps, private_snaps, user_snaps, slot_paths)
-
-
-def _body(request):
-    body = {
-        "action": request["action"],
-        "plugs": [{"snap": request["plug_snap"], "plug": request["plug"]}],
-        "slots": [{"snap": request["slot_snap"], "slot": request["slot"]}],
-    }
-    if request["forget"]:
-        body["forget"] = True
-    return body
 
 
 def _c_unquote(text):
@@ -650,22 +692,30 @@ def _c_unquote(text):
     raise ValueError("unterminated quoted name")
 
 
+_CUTS = {"time": CUT_TIME, "bytes": CUT_BYTES}
+
+
 def parse_process_records(lines):
-    """``(records, seen)`` from the processes section: a ProcessRecord for each candidate snap process, and
-    how many processes the scan saw (0 when /proc could not be listed)."""
+    """``(records, seen, cut)`` from the processes section: a ProcessRecord for each process the scan kept, how
+    many processes it saw (0 when /proc could not be listed), and why it stopped early (None when it did not).
+
+    Every line is a record the scan printed; any other line is MalformedOutput.
+    """
     records = []
     current = None
-    seen = 0
+    seen = None
+    cut = None
     for line in lines:
-        kind, value = (line + " ").split(" ", 1)
-        value = value[:-1]
-        if kind == "P" and value.isdigit():
-            current = {"pid": int(value), "label": "", "cgroup": None, "targets": [], "problems": []}
+        kind, dummy, value = line.partition(" ")
+        if kind == "P":
+            current = {"pid": decimal(value, "a pid"), "label": "", "cgroup": None, "targets": [], "problems": []}
             records.append(current)
-        elif kind == "N" and value.isdigit():
-            seen = int(value)
-        elif current is None:
-            continue
+        elif kind == "N" and seen is None:
+            seen = decimal(value, "the count of processes")
+        elif kind == "X" and value in _CUTS and cut is None:
+            cut = _CUTS[value]
+        elif current is None or kind not in ("L", "C", "F", "M", "E"):
+            raise MalformedOutput("a process record %r where the scan prints none" % line[:40])
         elif kind == "L":
             current["label"] = value
         elif kind == "C":
@@ -674,29 +724,29 @@ def parse_process_records(lines):
             except ValueError:
                 current["problems"].append("cgroup: unreadable")
         elif kind == "F":
-            arrow = value.find(' -> "')
-            if arrow >= 0:
-                try:
-                    target = _c_unquote(value[arrow + 5:])[0]
-                except ValueError:
-                    continue
-                current["targets"].append(target.decode("utf-8", "surrogateescape"))
+            try:
+                target, rest = _c_unquote(value[1:]) if value.startswith('"') else (None, None)
+            except ValueError:
+                target = None
+            if target is None or rest:
+                raise MalformedOutput("a descriptor record that is not one C-quoted path")
+            current["targets"].append(target.decode("utf-8", "surrogateescape"))
         elif kind == "M":
-            fields = value.split(None, 5)
-            if len(fields) == 6:
-                current["targets"].append(fields[5])
-        elif kind == "E":
+            current["targets"].append(value)
+        else:
             current["problems"].append(value)
+    if seen is None:
+        raise MalformedOutput("the process scan did not say how many processes it saw")
     return [ProcessRecord(r["pid"], r["label"], r["cgroup"], tuple(r["targets"]), tuple(r["problems"]))
-            for r in records], seen
+            for r in records], seen, cut
 
 
 def scan_of(lines, snaps):
     """The ProcessScan of `snaps` from the processes section's lines (None when the script printed none)."""
     if lines is None:
         return scan_from_records((), snaps, proc_error="the scan printed nothing")
-    records, seen = parse_process_records(lines)
-    return scan_from_records(records, snaps, proc_error=None if seen else "cannot be listed")
+    records, seen, cut = parse_process_records(lines)
+    return scan_from_records(records, snaps, proc_error=None if seen or cut else "cannot be listed", cut=cut)
 
 
 # --- shm_verify's facts from the facts script's output -------------------------------------------------------------
@@ -722,7 +772,7 @@ def _stat_value(output, key, path):
     if len(fields) != 3:
         raise HostReadError("cannot lstat %s" % path)
     try:
-        return file_facts(int(fields[0], 16), int(fields[1]), int(fields[2]))
+        return file_facts(int(fields[0], 16), _ls_number(fields[1]), _ls_number(fields[2]))
     except ValueError:
         raise HostReadError("cannot lstat %s" % path)
 
@@ -738,10 +788,11 @@ def _text_value(output, key, path, limit=MAX_TEXT_BYTES):
         raise HostReadError("%s is not a regular file" % path)
     if state == "no-process":
         raise HostReadError(state)
-    text = "\n".join(state)
-    if len(text.encode("utf-8", "surrogateescape")) > limit:
+    if not isinstance(state, FileText):
+        raise MalformedOutput("text %s has the state %r" % (key, state[:40]))
+    if len(state.encode("utf-8", "surrogateescape")) > limit:
         raise HostReadError("%s is larger than %d bytes" % (path, limit))
-    return text
+    return str(state)
 
 
 _TYPES = {"d": stat.S_IFDIR, "l": stat.S_IFLNK, "-": stat.S_IFREG, "c": stat.S_IFCHR, "b": stat.S_IFBLK,
@@ -770,7 +821,7 @@ def mode_from_ls(text):
 
 def listing_of(lines, slot_paths):
     """DevShmListing for `slot_paths` from `ls -lan` of /dev/shm, with the Python reader's selection and caps."""
-    entries, errors = parse_ls_listing(lines)
+    entries, errors = parse_ls_listing(_uncut(lines, "/dev/shm"))
 
     def examine(name):
         if name in errors:
@@ -802,7 +853,7 @@ def parse_ls_listing(lines):
         if name in (".", ".."):
             continue
         try:
-            entries[name] = file_facts(mode_from_ls(fields[0]), int(fields[2]), int(fields[3]))
+            entries[name] = file_facts(mode_from_ls(fields[0]), _ls_number(fields[2]), _ls_number(fields[3]))
         except ValueError:
             failed.append(name)
     errors = dict((name, reasons[index] if index < len(reasons) else "cannot be examined")
@@ -810,8 +861,26 @@ def parse_ls_listing(lines):
     return entries, errors
 
 
+def _ls_number(text):
+    """A uid or gid `ls -n` printed; ValueError for anything but ASCII digits (ls prints `?` where lstat failed)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 19):
+        raise ValueError(text)
+    return int(text)
+
+
+def _uncut(lines, what):
+    """The lines of a listing, HostReadError when the device cut it at LISTING_BYTES (its last line `!cut`)."""
+    if lines and lines[-1] == "!cut":
+        raise HostReadError("the listing of %s is larger than %d bytes; it was not read (remove what floods it)"
+                            % (what, LISTING_BYTES))
+    return lines
+
+
 def facts_from_output(output, families, apps, private_snaps, user_snaps, slot_paths):
     """The HostFacts _shm_host.gather_facts gathers for `families`, from the facts script's output."""
+    cut = sorted(key for verb, key in (name for name in output.values if isinstance(name, tuple)) if verb == "cut")
+    if cut:
+        raise HostReadError("the time ran out while reading %s on the host; raise the timeout option" % ", ".join(cut))
     snaps = sorted(set(snap for snap, app in apps))
     kernel = []  # whether the kernel enforces AppArmor, parsed once whichever AppArmor fact asks first
 
@@ -889,7 +958,7 @@ def _installed_snaps(output):
     if "snaps" not in output.sections:
         return None
     names = []
-    for line in output.sections["snaps"]:
+    for line in _uncut(output.sections["snaps"], SNAP_MOUNT_DIR):
         if line.startswith('"'):
             try:
                 names.append(_c_unquote(line[1:])[0].decode("utf-8", "surrogateescape"))
@@ -906,10 +975,10 @@ def snap_yamls_of(output):
         if not key.startswith("yaml:") or not snap_instance_name(snap):
             continue
         state = output.texts[key]
-        if isinstance(state, str):
+        if not isinstance(state, FileText):
             found[snap] = SnapYamlText(problem=state if state in SNAP_YAML_PROBLEMS else "unreadable")
             continue
-        text = "\n".join(state)
+        text = str(state)
         if len(text.encode("utf-8", "surrogateescape")) > MAX_YAML_BYTES:
             found[snap] = SnapYamlText(problem="too-large")
         else:

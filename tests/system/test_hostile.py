@@ -5,10 +5,12 @@ Every case is something an unprivileged user, a confined app or a pull request c
 - an object with a long name under a slot whose path has many `*` (shm_verify must end in seconds);
 - 100,000 entries in /dev/shm matching two slots' paths (shm_verify's result must stay small);
 - an app whose main thread exited while another thread keeps the object mapped (the disconnect must be refused);
+- an app that maps the object 20,000 times (its maps lines must stay on the device, the scan end in time, and the
+  disconnect be refused as the scan could not read that process whole);
 - a user's process in a cgroup named like a snap's service (it must not pass for the snap's app);
 - a project whose snap/snapcraft.yaml is a link to a secret (shm_lint must refuse it, and echo nothing of it).
 
-The four cases on the host run both ways (the module with Python over the socket, and the action plugin over
+The five cases on the host run both ways (the module with Python over the socket, and the action plugin over
 `snap debug api`), so each counts twice in the reliability summary.
 
 The host gets one extra snap, shm-hostile, built here: its plug connects to shm-provider:shmem, its slots carry the
@@ -23,6 +25,7 @@ Run it under the lab lock: flock /tmp/snapfleet-lab.lock .venv/bin/python -m pyt
 """
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -39,6 +42,8 @@ PLUG = "shm-hostile:shmem"
 SLOT = "shm-provider:shmem"
 OBJECT = "/dev/shm/lab-shm-data"
 HOLDER_PID = "/var/snap/shm-hostile/common/holder.pid"
+FLOOD_PID = "/var/snap/shm-hostile/common/flood.pid"
+MAPPINGS = 20000
 AS_NOBODY = "setpriv --reuid=65534 --regid=65534 --clear-groups"
 # the path snapd and shm_lint accept, and names a backtracking matcher never finished with (255 is NAME_MAX)
 WILD_PATH = "a*a*a*a*a*a*a*a*b"
@@ -60,6 +65,8 @@ architectures: [amd64]
 apps:
   hold:
     command: bin/holder {OBJECT} $SNAP_COMMON/holder.pid
+  flood:
+    command: bin/holder {OBJECT} $SNAP_COMMON/flood.pid {MAPPINGS}
 plugs:
   shmem:
     interface: shared-memory
@@ -80,11 +87,13 @@ slots:
 """
 
 HOLDER_C = r"""
-/* Maps a /dev/shm object, then lets the main thread exit while a second thread keeps the process alive:
-   /proc/PID/fd and /proc/PID/maps are empty from then on, only /proc/PID/task/TID shows the mapping. */
+/* Maps a /dev/shm object (COUNT times, each its own maps line), then lets the main thread exit while a second
+   thread keeps the process alive: /proc/PID/fd and /proc/PID/maps are empty from then on, only
+   /proc/PID/task/TID shows the mappings. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -96,14 +105,18 @@ static void *wait_forever(void *unused) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: holder OBJECT PIDFILE\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: holder OBJECT PIDFILE [COUNT]\n");
         return 2;
     }
     int fd = open(argv[1], O_RDONLY);
     if (fd < 0) { perror(argv[1]); return 1; }
-    void *mapped = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
-    if (mapped == MAP_FAILED) { perror("mmap"); return 1; }
+    int count = argc == 4 ? atoi(argv[3]) : 1;
+    for (int i = 0; i < count; i++) {
+        /* the same page of the file again and again: the kernel cannot merge these into one mapping */
+        void *mapped = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+        if (mapped == MAP_FAILED) { perror("mmap"); return 1; }
+    }
     close(fd);
     pthread_t thread;
     if (pthread_create(&thread, NULL, wait_forever, NULL) != 0) { perror("pthread_create"); return 1; }
@@ -287,3 +300,39 @@ def test_lint_refuses_a_snapcraft_yaml_that_links_to_a_secret(fleet, installed_c
                                     "link, which shm_lint never follows")
     # nothing of the secret in the result nor in the job's log
     assert "H0st1le" not in json.dumps(result) and "H0st1le" not in output
+
+
+def scan_output_bytes(fleet, installed_collection, snaps):
+    """The bytes the snap debug api read of the guard sends back from this host: its script, made by the installed
+    collection, run by the guest's sh as the action plugin runs it."""
+    made = subprocess.run([sys.executable, "-c", "import sys; from ansible_collections.snapfleet.snapd.plugins.plugin_utils."
+                           "_snap_debug_api import read_script; sys.stdout.write(read_script('0' * 32, 60, sys.argv[1:]))",
+                           *snaps], env=dict(os.environ, PYTHONPATH=str(installed_collection)), capture_output=True,
+                          text=True, check=True)
+    assert "SNAPFLEET_SCRIPT_END" not in made.stdout
+    fleet.run(HOST, f"cat > /tmp/read.sh <<'SNAPFLEET_SCRIPT_END'\n{made.stdout}\nSNAPFLEET_SCRIPT_END")
+    return int(fleet.run(HOST, "sh /tmp/read.sh </dev/null | wc -c; rm -f /tmp/read.sh"))
+
+
+@pytest.mark.hostile
+def test_an_app_mapping_its_object_20000_times_is_cut_on_the_device_and_the_disconnect_refused(
+        fleet, installed_collection, transport):
+    fleet.run(HOST, f"rm -f {FLOOD_PID}; (nohup snap run shm-hostile.flood </dev/null >/dev/null 2>&1 &); "
+                  f"for i in $(seq 60); do [ -s {FLOOD_PID} ] && break; sleep 1; done; test -s {FLOOD_PID}")
+    try:
+        pid = int(fleet.run(HOST, f"cat {FLOOD_PID}"))
+        lines = int(fleet.run(HOST, f"cat /proc/{pid}/task/*/maps | grep -c ' {OBJECT}$'"))
+        assert lines >= MAPPINGS, lines
+        result, seconds, dummy = run_task(fleet, installed_collection, on(transport, "shm_connection", {
+            "plug": PLUG, "slot": SLOT, "state": "disconnected", "timeout": 60}), timeout=60)
+        assert result["failed"] is True and result["actions"] == [], result
+        assert [refusal["code"] for refusal in result["refusals"]] == ["users-unknown"], result["refusals"]
+        assert f"pid {pid} (maps: more than 262144 bytes of /dev/shm mappings)" in result["msg"], result["msg"]
+        assert seconds < 60 + 10
+        assert connected(fleet)
+        if transport == "snap-debug-api":
+            sent = scan_output_bytes(fleet, installed_collection, ["shm-hostile", "shm-provider"])
+            sys.stderr.write("the guard's read of a host with %d maps lines sends %d bytes\n" % (lines, sent))
+            assert sent < 1024 * 1024
+    finally:
+        fleet.run(HOST, f"kill $(cat {FLOOD_PID}) 2>/dev/null; rm -f {FLOOD_PID}; true", check=False)

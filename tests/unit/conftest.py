@@ -5,14 +5,18 @@
 
 ansible-test units runs from a real ``ansible_collections/snapfleet/snapd``
 tree and already has the collection on its path; then nothing is done here.
-Otherwise ``collections/ansible_collections/snapfleet/snapd`` (gitignored) is
-made a symlink to the checkout and ``collections/`` goes first on sys.path.
+Otherwise ``ansible_collections/snapfleet/snapd`` is made a symlink to the
+checkout in a temporary directory, removed at exit, which goes first on
+sys.path: nothing is written into the checkout.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
@@ -26,14 +30,12 @@ def _inside_collection_tree(path):
 
 
 def _link_collection():
-    root = os.path.join(REPO, "collections")
+    root = tempfile.mkdtemp(prefix="snapfleet-collections-")
+    atexit.register(shutil.rmtree, root, True)
     parent = os.path.join(root, "ansible_collections", "snapfleet")
-    link = os.path.join(parent, "snapd")
-    os.makedirs(parent, exist_ok=True)
-    if not os.path.islink(link):
-        os.symlink(REPO, link)
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    os.makedirs(parent)
+    os.symlink(REPO, os.path.join(parent, "snapd"))
+    sys.path.insert(0, root)
 
 
 if not _inside_collection_tree(REPO):
@@ -52,3 +54,14 @@ def snapd():
     fake.start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def pair():
+    """Two identical FAKE snapds, one for each transport (tests/unit/both_transports.py), stopped after the test."""
+    from both_transports import started_pair
+
+    fakes = started_pair()
+    yield fakes
+    for fake in fakes:
+        fake.stop()

@@ -6,7 +6,8 @@
 It answers as snapd's CLI does (the envelope pretty-printed with two-space indentation and sorted keys,
 errors on stderr with exit 1), talking to the FakeSnapd socket named by $FAKE_SNAPD_SOCKET. With
 $FAKE_SNAP_NO_DEBUG_API set it behaves like a snapd older than 2.64, which has no `debug api`; with
-$FAKE_SNAP_START_SECONDS each process first sleeps that long, as a slow device's `snap` takes to start.
+$FAKE_SNAP_START_SECONDS each process first sleeps that long, as a slow device's `snap` takes to start; with
+$FAKE_SNAP_BARRIER each waits for the others (wait_for_the_others).
 """
 
 import http.client
@@ -27,7 +28,7 @@ def _request(method, path, body=None, headers=None):
     connection = _Unix("localhost")
     try:
         connection.request(method, path, body=body, headers=headers or {})
-        return json.loads(connection.getresponse().read())
+        return connection.getresponse().read()
     except OSError as error:
         sys.stderr.write("error: cannot communicate with server: %s\n" % error)
         sys.exit(1)
@@ -37,7 +38,11 @@ def _request(method, path, body=None, headers=None):
 
 def debug_api(args):
     if os.environ.get("FAKE_SNAP_NO_DEBUG_API"):
-        sys.stderr.write('error: unknown command "api", see \'snap help debug\'.\n')
+        if os.environ.get("LC_ALL", os.environ.get("LANGUAGE", "")).startswith("de"):
+            # snap's messages are translated (i18n.G): what a German locale gets
+            sys.stderr.write('Fehler: unbekannter Befehl "api", siehe \'snap help debug\'.\n')
+        else:
+            sys.stderr.write('error: unknown command "api", see \'snap help debug\'.\n')
         sys.exit(1)
     method, headers = "GET", {}
     while args[0] in ("-X", "-H"):
@@ -48,13 +53,18 @@ def debug_api(args):
             headers[name] = value
         args = args[2:]
     body = sys.stdin.buffer.read() if method == "POST" else None
-    sys.stdout.write(json.dumps(_request(method, args[0], body, headers), indent=2, sort_keys=True) + "\n")
+    raw = _request(method, args[0], body, headers)
+    try:
+        text = json.dumps(json.loads(raw), indent=2, sort_keys=True)
+    except ValueError:
+        text = raw.decode("utf-8", "replace")  # what Python cannot re-indent (a number of 5,000 digits) goes out as is
+    sys.stdout.write(text + "\n")
 
 
 def watch(change_id):
     """As snapd's `snap watch`: exit 0 only when the change is ready and Done, else the error and exit 1."""
     while True:
-        change = _request("GET", "/v2/changes/" + change_id).get("result", {})
+        change = json.loads(_request("GET", "/v2/changes/" + change_id)).get("result", {})
         if change.get("ready"):
             break
         time.sleep(0.05)
@@ -63,9 +73,25 @@ def watch(change_id):
         sys.exit(1)
 
 
+def wait_for_the_others(barrier):
+    """$FAKE_SNAP_BARRIER=DIR:N: wait until N `snap` processes have started, up to 20 s; a process that waited
+    them out writes DIR/waited-out (the processes ran one after another)."""
+    directory, count = barrier.rsplit(":", 1)
+    with open(os.path.join(directory, "started-%d" % os.getpid()), "w"):
+        pass
+    for dummy in range(400):
+        if len([name for name in os.listdir(directory) if name.startswith("started-")]) >= int(count):
+            return
+        time.sleep(0.05)
+    with open(os.path.join(directory, "waited-out"), "w"):
+        pass
+
+
 def main(args):
     # a slow device: every `snap` process takes this long to start (about a second under emulation)
     time.sleep(float(os.environ.get("FAKE_SNAP_START_SECONDS") or 0))
+    if os.environ.get("FAKE_SNAP_BARRIER"):
+        wait_for_the_others(os.environ["FAKE_SNAP_BARRIER"])
     if args[:2] == ["debug", "api"]:
         debug_api(args[2:])
     elif args[:1] == ["watch"]:

@@ -66,6 +66,8 @@ class FakeSnapd:
         self.change_error = None    # make the next change end in Error with this err text
         self.never_ready = False    # changes stay Doing forever
         self.fail_post_number = None  # the Nth POST (1-based) ends in an Error change
+        self.restart_pending = False  # add `maintenance` to every answer, successes included, as snapd does then
+        self.raw_answers = {}       # path -> the raw bytes a GET of it answers with (hostile answers)
         self._posts = 0
         self._lock = threading.Lock()
         self._dir = tempfile.mkdtemp(prefix="fake-snapd-")
@@ -137,7 +139,10 @@ class FakeSnapd:
                 handler.connection.shutdown(2)
                 return
             status, payload = self._route(method, url.path, query, body)
-        data = json.dumps(payload).encode()
+            if self.restart_pending:
+                payload["maintenance"] = {"kind": "daemon-restart", "message": "daemon is restarting"}
+            raw = self.raw_answers.get(url.path) if method == "GET" else None
+        data = json.dumps(payload).encode() if raw is None else raw
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(data)))

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_local, _shm_run_verify
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import LocalVerifyHost
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient
 
 from shm_fixtures import BROKEN_SNAP_YAML, install_snap_yaml
@@ -28,7 +28,7 @@ def device(snapd, tmp_path, monkeypatch):
     install_snap_yaml(tmp_path, "shm-broken", BROKEN_SNAP_YAML)
     install_snap_yaml(tmp_path, "shm-private", "name: shm-private\nplugs:\n  shared-memory:\n    private: y\n"
                                                "    shared-memory: x\n")
-    return LocalHost(SnapdClient(snapd.socket_path, 5), root=str(tmp_path))
+    return LocalVerifyHost(SnapdClient(snapd.socket_path, 5), root=str(tmp_path))
 
 
 def test_without_pyyaml_the_module_hands_back_the_texts_and_the_controller_finishes_alike(device, monkeypatch):

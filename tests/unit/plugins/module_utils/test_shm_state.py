@@ -11,9 +11,9 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints imp
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import parse_version
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import (
     read_snap_interfaces,
-    read_state,
     state_from_api,
 )
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient
 
 from shm_fixtures import BROKEN_WARNING, connection, host
@@ -27,9 +27,9 @@ def test_snapd_version_is_parsed_from_its_leading_numbers(text, expected):
     assert parse_version(text) == expected
 
 
-def test_read_state_makes_exactly_three_gets(snapd):
+def test_a_snapshot_is_exactly_three_gets(snapd):
     client = SnapdClient(snapd.socket_path, 5)
-    read_state(client)
+    LocalHost(client).read()
     assert [(m, p) for m, p, q, b in snapd.requests] == [
         ("GET", "/v2/system-info"),
         ("GET", "/v2/connections"),

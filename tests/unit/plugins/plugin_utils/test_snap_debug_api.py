@@ -7,23 +7,22 @@ command (tests/unit/fake_snap_bin/snap) in front of PATH, and every result is co
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 
 import pytest
 
+from both_transports import hosts, item, outcome, params, sh_runner
 from fake_proc import add_process
-from fake_snapd import FakeSnapd
 from shm_fixtures import BROKEN_SNAP_YAML, install_snap_yaml
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import HostFacts, facts_needed
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import FileFacts
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, run_connection, run_info
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import run_verify
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import run_connection, run_info
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import LocalVerifyHost, run_verify
+from ansible_collections.snapfleet.snapd.plugins.module_utils import _snapd_protocol
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_specs import AUTO
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils import _snap_debug_api
+from ansible_collections.snapfleet.snapd.plugins.plugin_utils._shm_action import hands_over
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils._snap_debug_api import (
     DebugApiHost,
     NoDebugApi,
@@ -31,79 +30,6 @@ from ansible_collections.snapfleet.snapd.plugins.plugin_utils._snap_debug_api im
     parse_ls_listing,
     parse_process_records,
 )
-
-FAKE_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "fake_snap_bin")
-# what differs between the transports by design
-TRANSPORT_FIELDS = ("transport", "api_requests", "remote_commands")
-
-
-def lab_like(fake):
-    fake.add_slot("provider", "shmem", {"shared-memory": "foo", "write": ["bar", "bar-*"]})
-    fake.add_plug("consumer", "shmem", {"shared-memory": "foo", "private": False})
-    fake.add_plug("logger", "shmem", {"shared-memory": "foo", "private": False})
-    fake.add_plug("stranger", "shmem", {"shared-memory": "other", "private": False})
-    fake.add_system_slot()
-    fake.add_plug("shm-private", "shmem-private", {"private": True})
-    fake.add_connection("shm-private:shmem-private", "snapd:shared-memory", undesired=True)
-    fake.add_connection("logger:shmem", "provider:shmem")
-    # made by the gadget at first boot: an auto-connection with by-gadget set
-    fake.add_plug("sensor", "shmem", {"shared-memory": "foo", "private": False})
-    fake.add_connection("sensor:shmem", "provider:shmem", manual=False, gadget=True)
-    fake.warnings.append({"message": 'snap "shm-broken" has bad plugs or slots: shmem (shared memory interface '
-                                     'requires at least a valid "read" or "write" attribute)'})
-    return fake
-
-
-@pytest.fixture
-def pair():
-    """Two identical fake snapds, one for each transport."""
-    fakes = [lab_like(FakeSnapd()), lab_like(FakeSnapd())]
-    for fake in fakes:
-        fake.start()
-    yield fakes
-    for fake in fakes:
-        fake.stop()
-
-
-def sh_runner(fake, tty=False, **env):
-    environment = dict(os.environ, PATH=FAKE_BIN + os.pathsep + os.environ["PATH"], FAKE_SNAPD_SOCKET=fake.socket_path,
-                       FAKE_SNAP_PYTHON=sys.executable, **env)
-
-    def run(script):
-        done = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, env=environment, timeout=120,
-                              check=False)
-        if tty:
-            # what a pty (ssh -tt, paramiko) hands back: \r\n for every \n, stderr mixed in
-            return done.returncode, (done.stdout + done.stderr).replace("\n", "\r\n"), ""
-        return done.returncode, done.stdout, done.stderr
-    return run
-
-
-def hosts(pair, timeout=20, tty=False, **env):
-    socket_fake, api_fake = pair
-    return (LocalHost(SnapdClient(socket_fake.socket_path, timeout), root="/"),
-            DebugApiHost(sh_runner(api_fake, tty, **env), timeout))
-
-
-def outcome(run, *args, **kwargs):
-    try:
-        result = run(*args, **kwargs)
-    except RunFailure as failure:
-        result = dict(failure.result, failed=True, msg=failure.msg)
-    return {key: value for key, value in result.items() if key not in TRANSPORT_FIELDS}
-
-
-def item(plug, slot=None, state="connected", **args):
-    """One connections item with the defaults the argument spec fills in."""
-    return dict(dict(plug=plug, slot=slot, state=state, forget=False, allow_identifier_mismatch=False), **args)
-
-
-def params(**args):
-    base = dict(plug=None, slot=None, state="connected", forget=False, connections=None, exclusive=False, force=False,
-                manage_gadget_connections=False, allow_identifier_mismatch=False)
-    base.update(args)
-    return base
-
 
 CASES = {
     "connect": params(plug="consumer:shmem", slot="provider:shmem"),
@@ -121,6 +47,58 @@ CASES = {
     "mismatch let through": params(plug="stranger:shmem", slot="provider:shmem", allow_identifier_mismatch=True),
     "refused unknown snap": params(plug="ghost:shmem", slot="provider:shmem"),
 }
+
+
+# What each case must give, on each transport: changed, the actions made, or the one line of a refusal
+CONNECT_CONSUMER = ("connect", "consumer:shmem", "provider:shmem")
+DISCONNECT_LOGGER = ("disconnect", "logger:shmem", "provider:shmem")
+EXPECTED = {
+    "connect": dict(changed=True, actions=[CONNECT_CONSUMER]),
+    "no-op": dict(changed=False, actions=[]),
+    "exclusive list": dict(changed=True, actions=[
+        DISCONNECT_LOGGER, CONNECT_CONSUMER, ("connect", "shm-private:shmem-private", "snapd:shared-memory")]),
+    "exclusive managing gadget connections": dict(changed=True, actions=[
+        DISCONNECT_LOGGER, ("disconnect", "sensor:shmem", "provider:shmem"), CONNECT_CONSUMER]),
+    "gadget connection listed as disconnected": dict(changed=True, actions=[("disconnect", "sensor:shmem", "provider:shmem")]),
+    "forget": dict(changed=True, actions=[("forget", "shm-private:shmem-private", "snapd:shared-memory")]),
+    "refused mismatch": dict(failed=True, actions=[], msg=(
+        "refused before changing anything: cannot connect stranger:shmem to provider:shmem: the plug's shared-memory "
+        "identifier \"other\" does not match the slot's \"foo\"; snapd refuses this for store snaps and lets it through "
+        "only for --dangerous ones, so make the shared-memory attributes in the two snap.yaml files agree (or, if a "
+        "snap declaration of the store allows this pair, set allow_identifier_mismatch: true on it)")),
+    "mismatch let through": dict(changed=True, actions=[("connect", "stranger:shmem", "provider:shmem")]),
+    "refused unknown snap": dict(failed=True, actions=[], msg=(
+        'refused before changing anything: snap "ghost" is not installed, so it has no plug "shmem"')),
+}
+
+
+def as_expected(result):
+    """The fields EXPECTED pins down, of one result."""
+    found = dict(actions=[(a["action"], a["plug"], a["slot"]) for a in result.get("actions", [])])
+    if result.get("failed"):
+        found.update(failed=True, msg=result["msg"])
+    else:
+        found.update(changed=result["changed"])
+    return found
+
+
+@pytest.mark.parametrize("transport", ["python", "snap-debug-api"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_transport_gives_the_expected_result_and_leaves_snapd_as_it_says(pair, case, transport):
+    host = hosts(pair)[0 if transport == "python" else 1]
+    fake = pair[0 if transport == "python" else 1]
+    expected = EXPECTED[case]
+    before = [dict(c) for c in fake.established]
+    planned = as_expected(outcome(run_connection, CASES[case], host, check_mode=True))
+    made = as_expected(outcome(run_connection, CASES[case], host))
+    assert planned == expected and made == expected
+    pairs = set((c["plug"]["snap"], c["slot"]["snap"]) for c in fake.established)
+    for action, plug, slot in expected["actions"]:
+        assert ((plug.split(":")[0], slot.split(":")[0]) in pairs) == (action == "connect"), (action, plug, slot)
+    if expected.get("failed") or not expected["actions"]:
+        assert fake.established == before
+    again = as_expected(outcome(run_connection, CASES[case], host))
+    assert again == (expected if expected.get("failed") else dict(changed=False, actions=[]))
 
 
 @pytest.mark.parametrize("tty", [False, True], ids=["pipe", "pty"])
@@ -146,13 +124,15 @@ def test_a_change_is_one_more_remote_command_whatever_the_number_of_actions(pair
     remote = hosts(pair)[1]
     result = run_connection(CASES["exclusive list"], remote)
     assert [a["action"] for a in result["actions"]] == ["disconnect", "connect", "connect"]
-    assert result["remote_commands"] == 2
+    # the read, the in-use scan of the snaps the exclusive disconnect takes down (known only from the read), the
+    # changes
+    assert result["remote_commands"] == 3
     # 2 reads, 3 POSTs, no GET of a change `snap watch` saw Done, then the connections again
     assert result["api_requests"] == 2 + 3 + 1
 
 
 def test_auto_hands_a_change_to_the_module_where_the_device_has_python_before_anything_is_sent(pair):
-    remote = DebugApiHost(sh_runner(pair[1]), 20, changes_by_module=True)
+    remote = DebugApiHost(sh_runner(pair[1]), 20, hand_over=lambda host: hands_over(AUTO, host))
     with pytest.raises(_snap_debug_api.ChangesByModule):
         run_connection(CASES["connect"], remote)
     assert remote.host_python and [r for r in pair[1].requests if r[0] == "POST"] == []
@@ -162,21 +142,20 @@ def test_auto_hands_a_change_to_the_module_where_the_device_has_python_before_an
 
 def test_auto_makes_the_change_over_snap_debug_api_where_the_device_has_no_python(pair):
     local = hosts(pair)[0]
-    remote = DebugApiHost(sh_runner(pair[1]), 20, python="no-such-python3", changes_by_module=True)
+    remote = DebugApiHost(sh_runner(pair[1]), 20, python="no-such-python3",
+                          hand_over=lambda host: hands_over(AUTO, host))
     expected = outcome(run_connection, CASES["connect"], local)
     assert outcome(run_connection, CASES["connect"], remote) == expected
     assert remote.host_python is None and [r for r in pair[1].requests if r[0] == "POST"]
 
 
-def test_the_reads_of_one_run_start_their_snap_processes_at_once(pair):
-    # each FAKE `snap` process sleeps 1.5 s first, as on a slow device: shm_info's three reads one after
-    # another would take 4.5 s and more
-    remote = DebugApiHost(sh_runner(pair[1], FAKE_SNAP_START_SECONDS="1.5"), 20)
-    started = time.monotonic()
+def test_the_reads_of_one_run_start_their_snap_processes_at_once(pair, tmp_path):
+    # each FAKE `snap` process waits until all three have started: run one after another, the first waits them out
+    remote = DebugApiHost(sh_runner(pair[1], FAKE_SNAP_BARRIER="%s:3" % tmp_path), 60)
     result = run_info(dict(snaps=None), remote)
-    seconds = time.monotonic() - started
     assert result["api_requests"] == 3
-    assert seconds < 3.5, "the three reads took %.1f s: they ran one after another" % seconds
+    assert len(list(tmp_path.glob("started-*"))) == 3
+    assert not (tmp_path / "waited-out").exists(), "the three reads ran one after another"
 
 
 def test_a_no_op_run_reads_no_warnings_and_a_refusal_reads_them_to_say_why(pair):
@@ -203,6 +182,23 @@ def test_exclusive_keeps_the_gadget_connection_on_both_transports(pair):
     assert [u for u in expected["undesired"] if u["plug"] == "sensor:shmem"] == [
         {"plug": "sensor:shmem", "slot": "provider:shmem", "manual": True, "gadget": True}]
     assert pair[0].undesired == pair[1].undesired
+
+
+@pytest.mark.parametrize("transport", ["python", "snap-debug-api"])
+def test_each_transport_lists_what_snapd_holds_with_the_users_it_finds(pair, tmp_path, transport):
+    add_process(str(tmp_path), 777, "snap.logger.app (enforce)", fds=["/dev/shm/bar-1"])
+    host = hosts(pair, root=str(tmp_path))[0 if transport == "python" else 1]
+    result = run_info(dict(snaps=None), host)
+    assert (result["changed"], result["version"], result["system_snap"]) == (False, "2.63", "snapd")
+    assert [(c["plug"], c["slot"], c["manual"], c["gadget"], c["users"]) for c in result["connections"]] == [
+        ("logger:shmem", "provider:shmem", True, False,
+         [{"pid": 777, "snap": "logger", "app": "app", "paths": ["/dev/shm/bar-1"]}]),
+        ("sensor:shmem", "provider:shmem", False, True, [])]
+    assert [(u["plug"], u["slot"]) for u in result["undesired"]] == [("shm-private:shmem-private", "snapd:shared-memory")]
+    assert sorted("%s:%s" % (p["snap"], p["plug"]) for p in result["plugs"]) == [
+        "consumer:shmem", "logger:shmem", "sensor:shmem", "shm-private:shmem-private", "stranger:shmem"]
+    assert [(d["snap"], d["name"]) for d in result["dropped_declarations"]] == [("shm-broken", "shmem")]
+    assert "warnings" not in result
 
 
 def test_info_is_the_same_on_both_transports(pair):
@@ -244,6 +240,14 @@ def test_a_snapd_without_debug_api_is_told_apart_and_python_is_looked_for(pair):
     assert raised.value.python and raised.value.python.endswith("python3")
 
 
+@pytest.mark.parametrize("locale", ["de_DE.UTF-8", "C.UTF-8"])
+def test_a_snapd_without_debug_api_is_told_apart_in_any_locale(pair, locale):
+    # the script runs snap with LC_ALL=C: the FAKE snap answers in German otherwise
+    remote = hosts(pair, FAKE_SNAP_NO_DEBUG_API="1", LC_ALL=locale, LANGUAGE=locale[:2])[1]
+    with pytest.raises(NoDebugApi):
+        run_info(dict(snaps=None), remote)
+
+
 def test_snapd_not_running_fails_with_one_line_and_changes_nothing(pair):
     pair[1].stop()
     remote = hosts(pair)[1]
@@ -253,11 +257,12 @@ def test_snapd_not_running_fails_with_one_line_and_changes_nothing(pair):
 
 
 def test_an_answer_over_the_size_bound_is_refused_not_parsed(pair, monkeypatch):
-    monkeypatch.setattr(_snap_debug_api, "MAX_ANSWER_BYTES", 64)
-    remote = hosts(pair)[1]
-    result = outcome(run_connection, CASES["connect"], remote)
-    assert result["failed"] is True
-    assert "larger than 64 bytes" in result["msg"]
+    monkeypatch.setattr(_snapd_protocol, "MAX_ANSWER_BYTES", 64)
+    for host in hosts(pair):
+        result = outcome(run_connection, CASES["connect"], host)
+        assert result["failed"] is True
+        assert result["msg"].startswith("snapd answered GET /v2/system-info ") and "with more than 64 bytes" in result["msg"]
+        assert result["msg"].count("\n") == 0
 
 
 def test_text_in_snapds_answers_cannot_forge_a_frame(pair):
@@ -272,12 +277,12 @@ def test_ls_c_quoted_names_come_back_byte_for_byte():
     lines = [
         "P 42",
         "L snap.shm-consumer.read (enforce)",
-        r'F lrwx------ 1 root root 64 Dec  2 03:00 "3" -> "/dev/shm/a\nb \"q\" \303\251 \377"',
-        "M 7f00-7f01 rw-s 00000000 00:1a 12 /dev/shm/lab-shm-data",
+        r'F "/dev/shm/a\nb \"q\" \303\251 \377"',
+        "M /dev/shm/lab-shm-data",
         "N 120",
     ]
-    records, seen = parse_process_records(lines)
-    assert seen == 120
+    records, seen, cut = parse_process_records(lines)
+    assert (seen, cut) == (120, None)
     record, = records
     assert record.label == "snap.shm-consumer.read (enforce)"
     assert record.targets == (b'/dev/shm/a\nb "q" \xc3\xa9 \xff'.decode("utf-8", "surrogateescape"),
@@ -329,7 +334,7 @@ def test_installed_snap_yamls_are_read_and_linted_the_same_on_both_transports(pa
     install_snap_yaml(tmp_path, "linked", "")
     os.rename(str(tmp_path / "snap" / "linked" / "x1" / "meta"), str(tmp_path / "elsewhere"))
     os.symlink(str(tmp_path / "elsewhere"), str(tmp_path / "snap" / "linked" / "x1" / "meta"))
-    local = LocalHost(SnapdClient(pair[0].socket_path, 20), root=str(tmp_path))
+    local = LocalVerifyHost(SnapdClient(pair[0].socket_path, 20), root=str(tmp_path))
     remote = DebugApiHost(sh_runner(pair[1], tty), 20, root=str(tmp_path))
     checks = ["warnings", "declarations"]
     for wanted in (None, [item("consumer:shmem", "provider:shmem")], [item("sly:s", "provider:shmem")]):
@@ -370,7 +375,7 @@ def test_profiles_of_hooks_and_of_snap_update_ns_are_read_alike_on_both_transpor
         profiles + "snap.consumer.app": 'profile "snap.consumer.app" flags=(complain) {\n}\n',
         "var/lib/snapd/mount/snap.shm-private.fstab": "/dev/shm/snap.shm-private /dev/shm none bind,rw 0 0\n",
     }, dirs=[("dev/shm", 0o1777), ("dev/shm/snap.shm-private", 0o755), ("snap", 0o755)])
-    local = LocalHost(SnapdClient(pair[0].socket_path, 20), root=str(tmp_path))
+    local = LocalVerifyHost(SnapdClient(pair[0].socket_path, 20), root=str(tmp_path))
     remote = DebugApiHost(sh_runner(pair[1]), 20, root=str(tmp_path))
     checks = ["dev-shm", "connections", "apparmor", "private", "warnings", "declarations"]
     expected = outcome(run_verify, verify_params(checks=checks), local)
@@ -426,7 +431,7 @@ def test_each_family_gathers_only_the_facts_the_table_gives_it_on_both_transport
         ran.append((script, stdout))
         return rc, stdout, stderr
 
-    local = LocalHost(None, root=str(tmp_path))
+    local = LocalVerifyHost(None, root=str(tmp_path))
     remote = DebugApiHost(recording, 20, root=str(tmp_path))
     asked = dict(apps=[("logger", "app")], private_snaps=["shm-private"], user_snaps=["logger"], slot_paths=["bar"])
     gathered = [host.facts([family], **asked) for host in (local, remote)]

@@ -1,0 +1,97 @@
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""snapd's protocol as both transports use it: bodies, envelopes, result types, what is retried."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_protocol import (
+    SnapdError,
+    checked_result,
+    decode_answer,
+    envelope_error,
+    interfaces_body,
+    resent_disconnect_done,
+)
+
+MAINTENANCE = {"kind": "daemon-restart", "message": "daemon is restarting"}
+
+
+def not_snapd(what, said):
+    return SnapdError("%s: %s" % (what, said))
+
+
+def test_a_body_names_one_plug_and_one_slot_and_forgets_only_when_asked():
+    assert interfaces_body("disconnect", "a", "p", "b", "s") == {
+        "action": "disconnect", "plugs": [{"snap": "a", "plug": "p"}], "slots": [{"snap": "b", "slot": "s"}]}
+    assert interfaces_body("disconnect", "a", "p", "", "s", forget=True)["forget"] is True
+
+
+RETRIES = {
+    "an accepted change while a restart is pending": (
+        {"type": "async", "status-code": 202, "change": "7", "maintenance": MAINTENANCE}, None),
+    "a success while a restart is pending": ({"type": "sync", "status-code": 200, "result": {}, "maintenance": MAINTENANCE}, None),
+    "snapd restarting": ({"type": "error", "status-code": 503, "result": {"message": "m", "kind": "daemon-restart"},
+                          "maintenance": MAINTENANCE}, True),
+    "a conflicting change": ({"type": "error", "status-code": 409, "result": {"message": "m", "kind": "snap-change-conflict"}},
+                             True),
+    "a refusal": ({"type": "error", "status-code": 400, "result": {"message": "m"}}, False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RETRIES))
+def test_only_error_answers_are_retried(case):
+    payload, retry = RETRIES[case]
+    found = envelope_error(payload, "POST /v2/interfaces")
+    assert (found if found is None else found[1]) == retry
+
+
+def test_an_error_with_fields_of_the_wrong_type_is_still_one_error():
+    error, retry = envelope_error({"type": "error", "status-code": "400", "result": {"kind": ["x"], "message": "m"}}, "GET x")
+    assert (error.kind, error.status_code, retry) == (None, None, False)
+    assert str(error) == "snapd refused GET x: m (no kind)"
+
+
+RESULTS = {
+    "/v2/system-info": ([1], "a result of type list where snapd sends another"),
+    "/v2/connections": ({"plugs": [1]}, "a result whose plugs is not a list of objects"),
+    "/v2/warnings": ([1], "warnings that are not objects"),
+    "/v2/changes/7": ("Done", "a result of type str where snapd sends another"),
+}
+
+
+@pytest.mark.parametrize("path", sorted(RESULTS))
+def test_a_result_not_shaped_as_snapds_is_refused(path):
+    result, said = RESULTS[path]
+    with pytest.raises(SnapdError) as raised:
+        checked_result({"type": "sync", "result": result}, "GET " + path, path, not_snapd)
+    assert str(raised.value) == "GET %s: %s" % (path, said)
+
+
+def test_results_shaped_as_snapds_pass():
+    assert checked_result({"result": None}, "GET /v2/warnings", "/v2/warnings", not_snapd) is None
+    assert checked_result({"result": {"plugs": [{}]}}, "GET /v2/connections", "/v2/connections", not_snapd) == {"plugs": [{}]}
+
+
+@pytest.mark.parametrize("raw, said", [
+    (b"[1]", "JSON that is not an object (list)"),
+    (b'{"a": ' + b"9" * 5000 + b"}", "something that is not JSON"),
+    (b"[" * 100000, "something that is not JSON"),
+])
+def test_an_answer_that_is_not_an_object_is_refused(raw, said):
+    with pytest.raises(SnapdError) as raised:
+        decode_answer(raw, "GET x", not_snapd)
+    assert str(raised.value).startswith("GET x: " + said)
+
+
+@pytest.mark.parametrize("action, status, resent, done", [
+    ("disconnect", 400, True, True),
+    ("disconnect", 400, False, False),
+    ("disconnect", 409, True, False),
+    ("connect", 400, True, False),
+])
+def test_a_resent_disconnect_answered_400_is_done(action, status, resent, done):
+    request = dict(action=action, plug_snap="a", plug="p", slot_snap="b", slot="s", forget=False)
+    assert resent_disconnect_done(request, SnapdError("x", status_code=status), resent) is done
