@@ -47,7 +47,7 @@ def payload(module):
 
 # What shm_connection and shm_info ship, exactly: a module_utils added to their payload must be added here, on
 # purpose (_shm_findings comes with _shm_specs, whose shm_verify spec lists the check families)
-RUNNER = {"_go_text", "_shm_endpoints", "_shm_findings", "_shm_local", "_shm_plan", "_shm_run", "_shm_specs",
+RUNNER = {"_go_text", "_shm_diff", "_shm_endpoints", "_shm_findings", "_shm_local", "_shm_plan", "_shm_run", "_shm_specs",
           "_shm_state", "_shm_users", "_snapd", "_snapd_protocol", "_snapd_versions"}
 SHIPPED = {"shm_connection": RUNNER, "shm_info": RUNNER}
 

@@ -488,7 +488,7 @@ def test_a_snap_bound_to_hooks_only_has_its_hooks_and_update_ns_profiles_read_on
         profiles + "snap.shm-hooky.hook.remove": '  "/dev/shm/**" mrwlkix,\n',
         profiles + "snap-update-ns.shm-hooky": "  mount options=(bind, rw) /dev/shm/snap.shm-hooky/ -> /dev/shm/,\n",
     })
-    local = LocalHost(None, root=str(tmp_path))
+    local = LocalVerifyHost(None, root=str(tmp_path))
     remote = DebugApiHost(sh_runner(pair[1]), 20, root=str(tmp_path))
     asked = dict(apps=[("shm-hooky", None)], private_snaps=[], user_snaps=[], slot_paths=[])
     gathered = [host.facts(["apparmor"], **asked) for host in (local, remote)]
