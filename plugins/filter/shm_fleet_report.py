@@ -39,6 +39,9 @@ options:
         pass, their result from the host variable C(shared_memory_result) (with O(source=recorded), from their
         facts, C(ansible_facts.shared_memory_result)). No other variable is read, so no variable name given at
         launch can bring another variable, such as a secret, into the report.
+      - With O(hostvars), the report is refused when C(shared_memory_result), C(shared_memory_apply_result),
+        C(shared_memory_verify_result) or C(ansible_facts) is an extra variable of the run, which would replace
+        what every host recorded.
       - A host's flavour is the C(flavour) its result carries, if any.
     type: raw
   artifacts:
@@ -167,6 +170,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import SEVERITIES
@@ -363,6 +367,20 @@ def _newest(sources, name):
     return best
 
 
+# what a launch-time extra variable would replace on every host: the result the report reads, the registered
+# results it is made from, and the facts a recorded result is read from (extra variables outrank all of them)
+RESULT_SOURCES = (RESULT_VAR, "shared_memory_apply_result", "shared_memory_verify_result", "ansible_facts")
+FROM_OUTSIDE = ("shm_fleet_report: the extra variable %s would replace what every host reported (extra variables "
+                "outrank the results the shared_memory role records); remove it from the job's variables and run again")
+
+
+def given_from_outside(hostvars):
+    """The names of RESULT_SOURCES given as extra variables of this run, read from Ansible's variable manager."""
+    manager = getattr(hostvars, "_variable_manager", None)
+    extra = getattr(manager, "extra_vars", None)
+    return [name for name in RESULT_SOURCES if name in extra] if isinstance(extra, Mapping) else []
+
+
 def _from_hostvars(hostvars, names, facts):
     """The hosts' results, reading each host's variables once (each read computes them all)."""
     results = {}
@@ -455,9 +473,23 @@ def rollout_batches(hosts, batches):
     return groups
 
 
-def _rollout(hosts, batch, batches):
+PLAY_ORDERS = ("inventory", "reverse_inventory", "sorted", "reverse_sorted")
+
+
+def play_order(hosts, order):
+    """The play's hosts as ansible-playbook orders them for ``order: ORDER``, from inventory order."""
+    order = order or "inventory"
+    if order not in PLAY_ORDERS:
+        raise AnsibleFilterError("shm_fleet_report: order must be one of %s with batches (a shuffled play's batches "
+                                 "cannot be known), not %r" % (", ".join(PLAY_ORDERS), bounded_text(order, 40)))
+    if order.endswith("sorted"):
+        return sorted(hosts, reverse=order == "reverse_sorted")
+    return hosts[::-1] if order == "reverse_inventory" else list(hosts)
+
+
+def _rollout(hosts, batch, batches, order=None):
     """``(reached hosts, rollout)`` of a batched run: the hosts of this batch and the ones before it."""
-    groups = rollout_batches(hosts, batches)
+    groups = rollout_batches(play_order(hosts, order), batches)
     current = set(batch or ())
     number = next((index for index, group in enumerate(groups, 1) if current & set(group)), None)
     if number is None:
@@ -490,7 +522,7 @@ def _summary(hosts):
 
 def shm_fleet_report(hosts, results=None, hostvars=None, active=None, source="play", fail_on="error", generated=None,
                      check_mode=False, artifacts=None, key=None, max_unreachable=0, scope="fleet", batch=None,
-                     batches=None):
+                     batches=None, order=None):
     """The report dict documented above."""
     if fail_on not in ("error", "warning", "never"):
         raise AnsibleFilterError("shm_fleet_report: fail_on must be error, warning or never, not %r" % (fail_on,))
@@ -509,9 +541,13 @@ def shm_fleet_report(hosts, results=None, hostvars=None, active=None, source="pl
         check_key(key)
     signed, refused = verified_results(artifacts, key)
     sources += signed
+    if hostvars is not None:
+        outside = given_from_outside(hostvars)
+        if outside:
+            raise AnsibleFilterError(FROM_OUTSIDE % ", ".join(outside))
     rollout = None
     if batches is not None:
-        hosts, rollout = _rollout(list(hosts), batch, batches)
+        hosts, rollout = _rollout(list(hosts), batch, batches, order)
     names = sorted(set(hosts), key=natural_key)
     if hostvars is not None:
         uncovered = [name for name in names if not any(name in found for found in sources)]

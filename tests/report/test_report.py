@@ -374,6 +374,15 @@ def test_a_report_given_at_launch_is_refused_before_anything_is_written(playbook
     assert not run.report_dir.exists()
 
 
+@pytest.mark.parametrize("name", ["shared_memory_result", "shared_memory_verify_result", "ansible_facts"])
+def test_a_result_given_at_launch_is_refused_before_anything_is_written(playbook, name):
+    """An extra variable outranks what each host recorded: forged as compliant, it would pass drifted's gate."""
+    run = playbook("--limit", "good,drifted", "-e", json.dumps({name: {"status": "compliant"}}))
+    assert run.rc == 2, run.output[-3000:]
+    assert "the extra variable %s would replace what every host reported" % name in run.output
+    assert not run.report_dir.exists()
+
+
 def test_unreachable_hosts_within_the_tolerance_end_green_and_are_counted_as_not_seen(playbook):
     run = playbook("--limit", "good,gone", "-e", "shm_report_max_unreachable=50%")
     assert run.rc == 0, run.output[-3000:]

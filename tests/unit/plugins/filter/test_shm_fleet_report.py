@@ -370,8 +370,9 @@ def test_a_short_key_is_refused_in_one_line(key):
 
 # --- canary rollouts: the batches are ansible-playbook's own ------------------------------------------------------
 
-def ansible_batches(hosts, serial):
-    """The batches ansible-core's PlaybookExecutor makes for a play with this serial."""
+def ansible_batches(hosts, serial, order=None, inventory=None):
+    """The batches ansible-core's PlaybookExecutor makes for a play with this serial and order (from a real
+    InventoryManager when one is given)."""
     from ansible.executor.playbook_executor import PlaybookExecutor
 
     class Inventory:
@@ -382,10 +383,10 @@ def ansible_batches(hosts, serial):
         pass
 
     play = Play()
-    play.hosts, play.order, play.serial = "all", None, serial
+    play.hosts, play.order, play.serial = "all", order, serial
     executor = PlaybookExecutor.__new__(PlaybookExecutor)
-    executor._inventory = Inventory()
-    return executor._get_serialized_batches(play)
+    executor._inventory = inventory or Inventory()
+    return [[getattr(host, "name", host) for host in batch] for batch in executor._get_serialized_batches(play)]
 
 
 @pytest.mark.parametrize("size, serial", [(1, [1, "10%", "100%"]), (10, [1, "10%", "100%"]), (100, [1, "10%", "100%"]),
@@ -411,6 +412,56 @@ def test_the_report_of_a_batch_covers_it_and_the_batches_before_and_says_which_i
     last = shm_fleet_report(hosts, results, batch=hosts[3:], batches=[1, "20%", "100%"])
     assert (last["rollout"]["batch"], last["rollout"]["stopped"]) == (3, False)
     assert "rollout" not in shm_fleet_report(hosts, results)
+
+
+NESTED_INVENTORY = """
+all:
+  children:
+    robots:
+      children:
+        arm: {hosts: {r3: {}, r1: {}}}
+        leg: {hosts: {r2: {}, r9: {}}}
+    gateways:
+      children:
+        edge: {hosts: {g2: {}, g1: {}}}
+"""
+
+
+@pytest.mark.parametrize("order", ["inventory", "reverse_inventory", "sorted", "reverse_sorted"])
+def test_each_batch_holds_the_hosts_ansible_playbook_puts_in_it_for_each_play_order(tmp_path, order):
+    """Against ansible-core's own InventoryManager over nested groups: the report's batches are the play's."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+
+    path = tmp_path / "hosts.yml"
+    path.write_text(NESTED_INVENTORY)
+    inventory = InventoryManager(loader=DataLoader(), sources=[str(path)])
+    in_inventory_order = [host.name for host in inventory.get_hosts("all")]
+    serial = [1, "50%", "100%"]
+    expected = ansible_batches(None, serial, order, inventory)
+    for number, batch in enumerate(expected, 1):
+        rollout = shm_fleet_report(in_inventory_order, {name: result("compliant") for name in in_inventory_order},
+                                   batch=batch, batches=serial, order=order)["rollout"]
+        assert rollout["batch"] == number and rollout["sizes"] == [len(group) for group in expected]
+    if order == "sorted":
+        assert expected == [["g1"], ["g2", "r1", "r2"], ["r3", "r9"]]
+
+
+def test_sorted_batches_are_the_same_whatever_the_inventory_order():
+    hosts = ["b", "c", "a", "d"]
+    first = shm_fleet_report(hosts, {name: result("compliant") for name in hosts}, batch=["a"], batches=[1, 3],
+                             order="sorted")
+    assert first["rollout"]["batch"] == 1 and [host["name"] for host in first["hosts"]] == ["a"]
+    second = shm_fleet_report(hosts, {}, batch=["b", "c", "d"], batches=[1, 3], order="sorted")["rollout"]
+    assert (second["batch"], second["hosts_reached"]) == (2, 4)
+    # in inventory order, "b" is the canary
+    assert shm_fleet_report(hosts, {}, batch=["b"], batches=[1, 3])["rollout"]["batch"] == 1
+
+
+@pytest.mark.parametrize("order", ["shuffle", "random", ""])
+def test_an_order_whose_batches_cannot_be_known_is_refused_in_one_line(order):
+    with pytest.raises(AnsibleFilterError, match="order must be one of inventory, reverse_inventory, sorted"):
+        shm_fleet_report(FLEET, COMPLIANT, batch=["lab1"], batches=[1, "100%"], order=order or "x")
 
 
 @pytest.mark.parametrize("batches", [[0], ["0%"], ["ten"], [], [True], ["150%"]])
