@@ -24,8 +24,10 @@ IN_COLLECTION := tests/tools/run-in-collection.sh
 LINT_ENV := PRE_COMMIT=1 ANSIBLE_LINT_SKIP_SCHEMA_UPDATE=1
 # What `make test` runs, in order; add parts with `TEST_PARTS += name` next to their targets.
 # `lab-build&` bakes the lab images in the background (tests/tools/run-parts.sh) while the controller-only
-# parts run; the lab parts wait for it where `lab-build` is listed again.
-TEST_PARTS := bootstrap lab-build& lint sanity-2.19 sanity-2.20 sanity-2.21 units-2.19 units-2.21 build
+# parts run; the lab parts wait for it where `lab-build` is listed again. The `&idle` parts (the unit tests
+# and the second sanity run) run in the background at the lowest CPU priority, one at a time, on the CPU the
+# bake and the lab's VMs leave idle; the run waits for them at the end, where they are listed again.
+TEST_PARTS := bootstrap lab-build& units-2.19&idle units-2.21&idle sanity-2.21&idle lint sanity-2.19 build
 
 .PHONY: bootstrap lint sanity sanity-2.19 sanity-2.20 sanity-2.21 units units-2.19 units-2.21 build test
 
@@ -129,7 +131,7 @@ lab-status: $(VENVS_READY) ## list the running lab VMs
 test-lab: build lab-build ## pytest -m lab: the lab itself, the fleet playbooks, AWX jobs, faults, bad input, in-use guard
 	$(VENV_PYTHON) -m pytest -m lab -p no:cacheprovider -v --durations=0 tests/system
 
-test-integration: build lab-build ## integration targets through molecule on a trixie + forky fleet (SNAPFLEET_MOLECULE_FLAVOUR for others)
+test-integration: build lab-build ## integration targets through molecule on one forky host (SNAPFLEET_MOLECULE_FLAVOUR=trixie,forky for others)
 	rm -rf build/collections
 	$(VENV)/bin/ansible-galaxy collection install -p build/collections build/snapfleet-snapd-*.tar.gz
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/build/collections" \
@@ -168,7 +170,7 @@ bench-smoke: build lab-build ## the benchmark once at K=1: every variant runs an
 	$(VENV_PYTHON) -m pytest -p no:cacheprovider -q tests/benchmarks
 	$(VENV_PYTHON) -m tests.benchmarks.bench --smoke --results tests/benchmarks/results/smoke
 
-TEST_PARTS += bench-smoke
+TEST_PARTS += bench-smoke units-2.19 units-2.21 sanity-2.21
 
 # The report step at fleet scale, on the controller alone (no lab): snapfleet.snapd.report on fake fleets,
 # from a fact cache and from workflow artifacts. Fails when 10,000 hosts take over 60 s or growth is not linear.

@@ -35,12 +35,16 @@ print(re.search(r"pip='([0-9.]+)'", source.read_text()).group(1))
 EOF
 )
     mkdir -p "$cache"
+    # one seeding at a time: `make test` runs ansible-test in the foreground and in the background at once
+    exec 9>"$cache/.snapfleet-seed.lock"
+    flock 9
     if [[ ! -f $cache/pip-$version-py3-none-any.whl ]]; then
         "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: --dest "$cache" "pip==$version" 2>&1 \
             | { grep -v "^WARNING: Location 'file:" || true; }
         [[ -f $cache/pip-$version-py3-none-any.whl ]] || { echo "could not fetch pip $version from PyPI" >&2; exit 1; }
     fi
     cp "$ROOT/tests/tools/get_pip_offline.py" "$cache/get_pip_${version//./_}.py"
+    exec 9>&-
 }
 
 copy_committable_files() {

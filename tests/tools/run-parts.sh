@@ -8,7 +8,11 @@
 # A part written `PART&` starts in the background (its output goes to build/parts/PART.log) while
 # the next parts run; where PART appears again, plain, the run waits for it there, prints its log
 # and counts it with the time from its start. `lab-build&` right after bootstrap bakes a cold lab
-# cache while lint, sanity and the unit tests run; with a warm cache it ends at once.
+# cache while lint and sanity run; with a warm cache it ends at once.
+# A part written `PART&idle` starts in the background too, at the lowest CPU priority (nice 19),
+# and the `&idle` parts run one at a time (in no set order): they use the CPU that the lab's
+# VMs and the parts in the foreground leave idle (the unit tests, during the lab tests), so they
+# add little to the run's length. Their time counts from their start, waiting included.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -50,12 +54,19 @@ trap 'for pid in "${bg_pid[@]}"; do kill -TERM -- "-$pid" 2>/dev/null; done' EXI
 
 run_start=$EPOCHREALTIME
 for part in "$@"; do
-    if [[ $part == *'&' ]]; then
-        part=${part%'&'}
+    if [[ $part == *'&' || $part == *'&idle' ]]; then
         mkdir -p "$LOGS"
-        echo "=== [$part] started in the background (build/parts/$part.log)"
+        if [[ $part == *'&idle' ]]; then
+            part=${part%'&idle'}
+            echo "=== [$part] started in the background at idle priority, one idle part at a time (build/parts/$part.log)"
+            launch=(nice -n 19 flock "$LOGS/.idle.lock")
+        else
+            part=${part%'&'}
+            echo "=== [$part] started in the background (build/parts/$part.log)"
+            launch=()
+        fi
         bg_start[$part]=$EPOCHREALTIME
-        setsid "$MAKE" --no-print-directory -C "$ROOT" "$part" >"$LOGS/$part.log" 2>&1 </dev/null &
+        setsid "${launch[@]}" "$MAKE" --no-print-directory -C "$ROOT" "$part" >"$LOGS/$part.log" 2>&1 </dev/null &
         bg_pid[$part]=$!
         continue
     fi
@@ -80,7 +91,7 @@ done
 echo
 echo "=== summary ($(elapsed_since "$run_start")s in all)"
 printf '%s\n' "${lines[@]}"
-skipped=$(($(printf '%s\n' "$@" | sed 's/&$//' | sort -u | wc -l) - passed - failed))
+skipped=$(($(printf '%s\n' "$@" | sed 's/&\(idle\)\{0,1\}$//' | sort -u | wc -l) - passed - failed))
 [[ $skipped -gt 0 ]] && echo "($skipped part(s) not run)"
 echo "parts: $passed passed, $((failed + skipped)) failed"
 [[ $failed -eq 0 && $skipped -eq 0 ]]
