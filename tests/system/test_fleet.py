@@ -220,11 +220,18 @@ def test_awx_check_job_then_run_job_of_the_project(fleet, awx):
     assert check.artifacts["shm_report"]["hosts"] == {"lab1": "compliant", "lab2": "non-compliant", "lab3": "compliant"}
     assert not gateway_connected(fleet)
 
-    real = awx.job("apply.yml", answers)
+    # the Run job as a canary rollout, answered as the survey's text question takes it: lab1 alone, then the rest
+    assert answers["shm_apply_batches"] == ""
+    real = awx.job("apply.yml", dict(answers, shm_apply_batches="1,100%"))
     assert (real.status, real.rc) == ("successful", 0), real.output()
     connection = real.results("snapfleet.snapd.shm_connection")
     assert connection["lab2"]["changed"] is True and not connection["lab3"]["changed"]
     report = real.artifacts["shm_report"]
+    # the artifacts are the last batch's report, which covers every batch
+    assert report["rollout"] == {"batch": 2, "batches": 2, "sizes": [1, 2], "hosts_reached": 3, "hosts": 3,
+                                 "stopped": False}
+    log = real.output(10 ** 8)
+    assert "rollout at batch 1 of 2 (1 hosts; 1 of 3 hosts reached): passed" in log, log[-4000:]
     assert report["check_mode"] is False
     assert report["hosts"] == {"lab1": "compliant", "lab2": "compliant", "lab3": "compliant"}
     assert report["gate"] == {"fail_on": "error", "passed": True, "failed_by": [], "unreachable": NONE_UNREACHABLE}
