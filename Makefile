@@ -174,6 +174,12 @@ TEST_PARTS += bench-smoke units-2.19 units-2.21 sanity-2.21
 
 # The report step at fleet scale, on the controller alone (no lab): snapfleet.snapd.report on fake fleets,
 # from a fact cache and from workflow artifacts. Fails when 10,000 hosts take over 60 s or growth is not linear.
+# The controller's own cost of a no-op at fleet scale (issue 19), no lab: 500 local hosts with a FAKE snap
+# replaying recorded answers, shm_connection against `raw` running the same snap debug api command, forks 20.
+.PHONY: bench-controller
+bench-controller: $(VENVS_READY) ## controller CPU per host of a no-op against raw, 500 fake hosts, forks 20 (HOSTS, FORKS, REPEAT)
+	$(VENV_PYTHON) tests/benchmarks/controller_cost.py --hosts $(or $(HOSTS),500) --forks $(or $(FORKS),20) --repeat $(REPEAT)
+
 .PHONY: bench-report
 bench-report: $(VENVS_READY) ## the fleet report on 100 to 10,000 fake hosts: time and peak memory table
 	$(VENV_PYTHON) -m tests.benchmarks.fleet_report
