@@ -9,7 +9,7 @@
 
 Two gatherers fill ``HostFacts``: ``_shm_host.gather_facts`` (Python on the device) and the snap debug api
 transport's ``facts_from_output`` (a sh script's output parsed on the controller). Both read exactly the
-facts ``facts_needed`` names for the chosen families, and ``_shm_checks.verify`` refuses facts that lack
+facts ``facts_needed`` names for the chosen families, and ``_verify_checks.verify`` refuses facts that lack
 one its families need: ``FACTS_BY_FAMILY`` is the only place that knowledge is written. A fact no chosen
 family needs stays ``NOT_GATHERED``, which no real value (None included) can be mistaken for.
 
@@ -64,7 +64,7 @@ class HostFacts:
     (None: unreadable); profiles {(snap, app): generated profile text or None}, hooks as (snap, "hook.NAME");
     update_ns_profiles {snap: snap-update-ns profile text or None} (both empty when AppArmor is off).
     private: {snap: PrivateSetup}. dev_shm_listing: _shm_host.DevShmListing of the slots' paths.
-    processes: _shm_users.ProcessScan of the connections' snaps. installed_snaps: the /snap entries (None:
+    processes: _proc_scan.ProcessScan of the connections' snaps. installed_snaps: the /snap entries (None:
     unlisted). snap_yamls: {snap: _shm_host.SnapYamlText} of the snap.yaml files that may declare shared-memory.
     """
 

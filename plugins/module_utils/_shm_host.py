@@ -5,7 +5,7 @@
 
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 
-"""The edge of shm_verify: read the host facts the pure checks in _shm_checks need, and nothing else.
+"""The edge of shm_verify: read the host facts the pure checks in _verify_checks need, and nothing else.
 
 /dev/shm is hostile ground (any local user can create entries there): nothing here writes anywhere,
 every /dev/shm entry is lstat'ed and never opened or followed, files are opened with O_NOFOLLOW and
@@ -33,7 +33,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints imp
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import HostFacts, PrivateSetup, facts_needed
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import MAX_YAML_BYTES
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
+from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import (
     object_matcher,
     read_snap_processes,
 )
@@ -530,11 +530,11 @@ def gather_facts(root, families, apps=(), private_snaps=(), ns_reader=read_names
                  slot_paths=(), deadline=None):
     """The HostFacts the chosen check families need (_shm_facts.FACTS_BY_FAMILY), each read once.
 
-    apps are the (snap, app) pairs whose generated profiles to read (_shm_checks.profile_apps; app None for a snap
+    apps are the (snap, app) pairs whose generated profiles to read (_verify_checks.profile_apps; app None for a snap
     with no app to read, only its hooks' and snap-update-ns profiles);
     private_snaps the snaps whose private setup to inspect; user_snaps the snaps whose processes
-    may use a connection's objects (_shm_users.connection_snaps); slot_paths the slots' read and write
-    paths to list /dev/shm's objects for (_shm_checks.object_paths).
+    may use a connection's objects (_proc_scan.connection_snaps); slot_paths the slots' read and write
+    paths to list /dev/shm's objects for (_verify_checks.object_paths).
     """
     snaps = sorted(set(snap for snap, app in apps))
     kernel = []  # kernel_apparmor()'s answer, read once whichever AppArmor fact asks first

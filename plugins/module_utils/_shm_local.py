@@ -20,7 +20,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import 
     state_requests,
     read_snap_interfaces,
 )
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import read_snap_processes
+from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import read_snap_processes
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError, client_params_error
 
 

@@ -23,7 +23,7 @@ A host provides:
     snapd's warnings on their own; shm_connection reads them only to word a refusal.
 ``processes(snaps) -> ProcessScan``
     the processes of ``snaps`` holding /dev/shm objects open or mapped, and those it could not read
-    (``_shm_users``).
+    (``_proc_scan``).
 ``snap_interfaces(snaps)``
     ``_shm_state.read_snap_interfaces``'s answer, only used to word a refusal.
 ``apply(actions) -> Applied``
@@ -60,7 +60,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import 
     connections_from_api,
     state_from_api,
 )
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
+from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import (
     connection_snaps,
     connection_users,
     connections_in_use,

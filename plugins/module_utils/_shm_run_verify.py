@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """What shm_verify does, whichever way it reaches the host: ``_shm_run``'s runners, for the one module that
-needs the checks (``_shm_checks``) and the lint rules; kept apart so that shm_connection and shm_info do not
+needs the checks (``_verify_checks``) and the lint rules; kept apart so that shm_connection and shm_info do not
 ship them. The host is the same object as ``_shm_run``'s, and ``facts`` is the one call only this runner makes:
 on the device it is ``LocalVerifyHost``'s, so that only shm_verify ships the Python fact reader (``_shm_host``).
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import (
+from ansible_collections.snapfleet.snapd.plugins.module_utils._verify_checks import (
     check_snap_yamls,
     checked_private_snaps,
     held_declarations,
@@ -29,7 +29,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import desired_connection
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, reports_transport
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import state_from_api
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import connection_snaps
+from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import connection_snaps
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import HAS_YAML
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdError
 

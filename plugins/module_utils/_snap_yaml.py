@@ -33,7 +33,7 @@ import traceback
 
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._go_text import excerpt, quoted
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_quoting import excerpt, quoted
 
 try:
     from yaml import SafeLoader as _PurePythonLoader

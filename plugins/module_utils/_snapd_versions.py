@@ -34,15 +34,17 @@ PRIVATE_UNSET_TOLERATED_SINCE = (2, 60, 3)
 # `snap debug api` (canonical/snapd#14116), the transport for hosts without Python
 DEBUG_API_SINCE = (2, 64, 0)
 
-_VERSION = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+# ASCII digits only, at most 9 a part (a device's answer may hold any digits, and any number of them)
+_VERSION = re.compile(r"^([0-9]{1,9})(?![0-9])(?:\.([0-9]{1,9})(?![0-9]))?(?:\.([0-9]{1,9})(?![0-9]))?")
 
 
 def parse_version(text):
-    """Return snapd's version as a ``(major, minor, patch)`` tuple, or None if it has no leading number.
+    """Return snapd's version as a ``(major, minor, patch)`` tuple, or None if it has no leading number (of
+    ASCII digits, at most 9 a part).
 
     ``2.61.3+24.04`` -> (2, 61, 3); ``2.64-106-gcec484a424`` -> (2, 64, 0).
     """
-    match = _VERSION.match(text or "")
+    match = _VERSION.match(text) if isinstance(text, str) else None
     if not match:
         return None
     return tuple(int(part or 0) for part in match.groups())

@@ -179,8 +179,8 @@ import stat
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import ERROR, WARNING, summarize
-from ansible_collections.snapfleet.snapd.plugins.module_utils._go_text import go_quote
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import lint_snap
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_quoting import go_quote
+from ansible_collections.snapfleet.snapd.plugins.module_utils._declaration_rules import lint_snap
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import (
     HAS_YAML,
     MAX_YAML_BYTES,

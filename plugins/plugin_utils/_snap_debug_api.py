@@ -50,7 +50,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import MAX_YAML_BYTES
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, Host, HostReads
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import CONNECTIONS_REQUEST, WARNINGS_REQUEST, state_requests
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
+from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import (
     CUT_BYTES,
     CUT_TIME,
     FDS_TOO_LONG,

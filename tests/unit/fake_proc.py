@@ -1,7 +1,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""A fake /proc under a tmp_path root, holding just what _shm_users reads of a process and its threads."""
+"""A fake /proc under a tmp_path root, holding just what _proc_scan reads of a process and its threads."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ import pytest
 PLUGINS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "plugins")
 PACKAGE = "ansible_collections.snapfleet.snapd.plugins.module_utils"
 # shm_verify's checks and runner, shm_lint's rules
-VERIFY_AND_LINT = {"_shm_checks", "_shm_run_verify", "_shm_rules"}
+VERIFY_AND_LINT = {"_verify_checks", "_shm_run_verify", "_declaration_rules"}
 
 
 def imported_module_utils(path):
@@ -47,8 +47,8 @@ def payload(module):
 
 # What shm_connection and shm_info ship, exactly: a module_utils added to their payload must be added here, on
 # purpose (_shm_findings comes with _shm_specs, whose shm_verify spec lists the check families)
-RUNNER = {"_go_text", "_shm_diff", "_shm_endpoints", "_shm_findings", "_shm_local", "_shm_plan", "_shm_run", "_shm_specs",
-          "_shm_state", "_shm_users", "_snapd", "_snapd_protocol", "_snapd_versions"}
+RUNNER = {"_snapd_quoting", "_shm_diff", "_shm_endpoints", "_shm_findings", "_shm_local", "_shm_plan", "_shm_run", "_shm_specs",
+          "_shm_state", "_proc_scan", "_snapd", "_snapd_protocol", "_snapd_versions"}
 SHIPPED = {"shm_connection": RUNNER, "shm_info": RUNNER}
 
 

@@ -25,8 +25,8 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints imp
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FINDING_CODES
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import desired_connection
-from ansible_collections.snapfleet.snapd.plugins.module_utils._go_text import go_quote
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import Declaration, lint_declarations, lint_snap, path_problem
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_quoting import go_quote
+from ansible_collections.snapfleet.snapd.plugins.module_utils._declaration_rules import Declaration, lint_declarations, lint_snap, path_problem
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import SnapYamlError, load_snap_yaml
 
 FAST = settings(max_examples=150, deadline=None)

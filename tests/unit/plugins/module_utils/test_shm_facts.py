@@ -11,7 +11,7 @@ import pickle
 
 import pytest
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import verify
+from ansible_collections.snapfleet.snapd.plugins.module_utils._verify_checks import verify
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import (
     FACTS_BY_FAMILY,
     NOT_GATHERED,

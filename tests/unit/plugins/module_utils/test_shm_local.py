@@ -12,7 +12,7 @@ from fake_proc import add_process
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import run_connection
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import LocalVerifyHost, run_verify
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import FDS_TOO_LONG, PROCESS_SHM_BYTES
+from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import FDS_TOO_LONG, PROCESS_SHM_BYTES
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdClient, SnapdError
 
 

@@ -16,7 +16,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import (
     run_connection,
     run_info,
 )
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import CUT_TIME, ProcessScan, SnapProcess
+from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import CUT_TIME, ProcessScan, SnapProcess
 
 CONNECTIONS = {
     "plugs": [{"snap": "consumer", "plug": "shmem", "interface": "shared-memory", "attrs": {"shared-memory": "foo"},

@@ -10,7 +10,7 @@ import pytest
 from fake_proc import add_process
 from module_run import run_module
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_local
-from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_users as shm_connection_users
+from ansible_collections.snapfleet.snapd.plugins.module_utils import _proc_scan as shm_connection_users
 from ansible_collections.snapfleet.snapd.plugins.modules import shm_connection
 
 

@@ -16,7 +16,7 @@ from fake_proc import add_process
 from shm_fixtures import install_snap_yaml
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import SnapYamlText
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import run_connection, run_info
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
+from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import (
     CUT_BYTES,
     CUT_TIME,
     MAPS_TOO_LONG,

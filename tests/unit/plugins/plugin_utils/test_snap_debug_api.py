@@ -480,7 +480,7 @@ def test_ls_listing_gives_lstat_facts_for_hostile_names():
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="shm_verify reads as root")
 def test_a_snap_bound_to_hooks_only_has_its_hooks_and_update_ns_profiles_read_on_both_transports(pair, tmp_path):
-    # (snap, None) from _shm_checks.profile_apps: no app profile to read, the hooks' and snap-update-ns ones all the same
+    # (snap, None) from _verify_checks.profile_apps: no app profile to read, the hooks' and snap-update-ns ones all the same
     profiles = "var/lib/snapd/apparmor/profiles/"
     fake_tree(tmp_path, {
         "sys/module/apparmor/parameters/enabled": "Y\n",

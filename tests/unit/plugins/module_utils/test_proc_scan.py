@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from fake_proc import add_process
 from shm_fixtures import connection, host
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_users
+from ansible_collections.snapfleet.snapd.plugins.module_utils import _proc_scan
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import build_plan, desired_connection
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
+from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import (
     ProcessScan,
     SnapProcess,
     _component_matches,
@@ -174,9 +174,9 @@ def test_scan_counts_every_unseen_process_and_names_the_first(tmp_path, monkeypa
             raise PermissionError(13, "Permission denied")
         return real_listdir(path)
 
-    monkeypatch.setattr(_shm_users.os, "listdir", denied)
+    monkeypatch.setattr(_proc_scan.os, "listdir", denied)
     scan = read_snap_processes(str(tmp_path), ["consumer"])
-    assert scan.unseen_count == 10 and len(scan.unseen) == _shm_users.UNSEEN_SHOWN
+    assert scan.unseen_count == 10 and len(scan.unseen) == _proc_scan.UNSEEN_SHOWN
     assert scan.unseen[0] == "pid 10 (task: Permission denied)"
 
 
@@ -211,7 +211,7 @@ def test_scan_skips_processes_that_vanish_mid_scan(tmp_path, monkeypatch):
             names = names + ["44"]
         return names
 
-    monkeypatch.setattr(_shm_users.os, "listdir", listdir_then_exit)
+    monkeypatch.setattr(_proc_scan.os, "listdir", listdir_then_exit)
     scan = read_snap_processes(str(tmp_path), ["consumer"])
     assert [process.pid for process in scan.processes] == [42]
     assert scan.complete  # a process that ended is no process unseen
@@ -232,7 +232,7 @@ def test_scan_tolerates_permission_errors(tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied")
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(_shm_users.os, "readlink", readlink)
+    monkeypatch.setattr(_proc_scan.os, "readlink", readlink)
     monkeypatch.setattr(builtins, "open", open_)
     # 42 is seen in part (its fd 0 and its maps cannot be read); whose 43 is cannot be told (its label is unreadable)
     scan = read_snap_processes(str(tmp_path), ["consumer"])
@@ -257,7 +257,7 @@ def test_scan_reads_only_proc_and_never_follows_a_link_into_dev_shm(tmp_path, mo
         return call
 
     for name in ("open", "stat", "lstat", "listdir", "readlink", "scandir"):
-        monkeypatch.setattr(_shm_users.os, name, spy(name, getattr(os, name)))
+        monkeypatch.setattr(_proc_scan.os, name, spy(name, getattr(os, name)))
     monkeypatch.setattr(builtins, "open", spy("open()", builtins.open))
     scan = read_snap_processes(str(tmp_path), ["consumer"])
     monkeypatch.undo()

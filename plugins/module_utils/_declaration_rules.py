@@ -28,7 +28,7 @@ import re
 
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._go_text import (
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_quoting import (
     _GO_SPACES,
     _go_type,
     excerpt,

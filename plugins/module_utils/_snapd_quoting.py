@@ -81,7 +81,7 @@ def quoted(text):
     return go_quote(excerpt(text))
 
 
-def _go_text(value, depth):
+def _go_verb_v(value, depth):
     if depth > _GO_VALUE_DEPTH:
         return "..."
     if value is None:
@@ -91,17 +91,17 @@ def _go_text(value, depth):
     if isinstance(value, float):
         return _go_float(value)
     if isinstance(value, (list, tuple)):
-        return "[%s]" % " ".join(_go_text(item, depth + 1) for item in value)
+        return "[%s]" % " ".join(_go_verb_v(item, depth + 1) for item in value)
     if isinstance(value, dict):
         items = sorted((to_text(key), item) for key, item in value.items())
-        return "map[%s]" % " ".join("%s:%s" % (key, _go_text(item, depth + 1)) for key, item in items)
+        return "map[%s]" % " ".join("%s:%s" % (key, _go_verb_v(item, depth + 1)) for key, item in items)
     return to_text(value, errors="surrogate_or_replace")
 
 
 def go_value(value):
     """Go's %v for a YAML attribute value as snapd holds it (string, int64, float64, bool, list, map, nil), as an
     excerpt."""
-    return excerpt(_go_text(value, 0))
+    return excerpt(_go_verb_v(value, 0))
 
 
 def _go_type(value):

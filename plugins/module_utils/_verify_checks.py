@@ -23,7 +23,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
     MountEntry,
     mount_at,
 )
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_rules import (
+from ansible_collections.snapfleet.snapd.plugins.module_utils._declaration_rules import (
     Declaration,
     lint_declarations,
     lint_snap,
@@ -39,7 +39,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions im
     before,
     version_text,
 )
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import (
+from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import (
     DEV_SHM,
     connection_is_private,
     connections_in_use,
@@ -686,7 +686,7 @@ def check_objects(state, listing):
 def check_users(state, scan):
     """Processes of a connection's snaps holding its objects open or mapped (info): a disconnect pulls them.
 
-    scan is _shm_users.read_snap_processes() for the snaps of the established connections; processes it
+    scan is _proc_scan.read_snap_processes() for the snaps of the established connections; processes it
     could not read are one warning, since any of them may be a user too.
     """
     findings = [finding("connection-in-use", _plug_subject(connection.plug), in_use_message(connection, users),

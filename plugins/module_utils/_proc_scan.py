@@ -25,7 +25,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._go_text import go_quote
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_quoting import go_quote
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import PRIVATE_SINCE, before
 
 DEV_SHM = "/dev/shm/"
@@ -387,7 +387,7 @@ def object_matches(pattern, name):
 def connection_is_private(state, connection):
     """Whether snapd treats the connection as private: from the attributes stored with it, as snapd builds the
     profiles from them; a connection stored by 2.54.x, without "private", is not private (isPrivate, snapd 2.60.3+;
-    2.55.3-2.60.2 fail on it instead: _shm_checks reports that). snapd 2.54.0-2.55.2 never read "private": nothing
+    2.55.3-2.60.2 fail on it instead: _verify_checks reports that). snapd 2.54.0-2.55.2 never read "private": nothing
     is private there."""
     return connection.plug_attrs.get("private") is True and not before(state.version, PRIVATE_SINCE)
 

@@ -16,7 +16,7 @@ from fake_proc import add_process
 from shm_fixtures import BROKEN_SNAP_YAML, BROKEN_WARNING, connection, host, slot
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _shm_host
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_checks import (
+from ansible_collections.snapfleet.snapd.plugins.module_utils._verify_checks import (
     check_apparmor,
     check_connections,
     check_declarations,
@@ -48,7 +48,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import desired_connection
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import state_from_api
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_users import ProcessScan, SnapProcess, object_matches
+from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import ProcessScan, SnapProcess, object_matches
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 HOST_MOUNTINFO = "25 24 0:23 / /dev/shm rw,nosuid,nodev - tmpfs tmpfs rw,size=1024k\n"
