@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FINDING_CODES
 from ansible_collections.snapfleet.snapd.plugins.module_utils._declaration_rules import lint_snap
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import MAX_YAML_BYTES, SnapYamlError, load_snap_yaml
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import SnapYamlError, load_snap_yaml
 
 NUL = "\x00"
 RESERVED = '?[]{}^"' + NUL

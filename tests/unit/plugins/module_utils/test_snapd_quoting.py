@@ -32,6 +32,6 @@ def test_a_long_text_is_quoted_as_a_marked_excerpt_never_whole():
 
 def test_a_value_nested_past_the_depth_limit_is_cut_not_recursed():
     nested = []
-    for _ in range(100):
+    for _level in range(100):
         nested = [nested]
     assert go_value(nested).startswith("[[[[") and "..." in go_value(nested)
