@@ -23,11 +23,14 @@ IN_COLLECTION := tests/tools/run-in-collection.sh
 # ansible-lint: no update check against GitHub, no schema download (offline but for PyPI).
 LINT_ENV := PRE_COMMIT=1 ANSIBLE_LINT_SKIP_SCHEMA_UPDATE=1
 # What `make test` runs, in order; add parts with `TEST_PARTS += name` next to their targets.
-# `lab-build&` bakes the lab images in the background (tests/tools/run-parts.sh) while the controller-only
-# parts run; the lab parts wait for it where `lab-build` is listed again. The `&idle` parts (the unit tests
-# and the second sanity run) run in the background at the lowest CPU priority, one at a time, on the CPU the
-# bake and the lab's VMs leave idle; the run waits for them at the end, where they are listed again.
-TEST_PARTS := bootstrap lab-build& units-2.19&idle units-2.21&idle sanity-2.21&idle lint sanity-2.19 build
+# `lab-build&` bakes the lab images in the background (tests/tools/run-parts.sh); the lab parts wait for it
+# where `lab-build` is listed again. The `&idle` parts (the controller-only checks that need no tarball) run in
+# the background at the lowest CPU priority, one at a time, on the CPU the bake and the lab's VMs leave idle,
+# so that the bake, which the lab parts wait for, gets the CPU first; the run waits for them at the end, where
+# they are listed again. Parts that make the tarball (build, ee, docsite-check) stay in the foreground: the
+# lab parts install it.
+TEST_PARTS := bootstrap lab-build& units-2.19&idle units-2.21&idle sanity-2.19&idle sanity-2.21&idle lint&idle \
+              test-report&idle bench-controller-smoke&idle build
 
 .PHONY: bootstrap lint sanity sanity-2.19 sanity-2.20 sanity-2.21 units units-2.19 units-2.21 build test
 
@@ -140,7 +143,7 @@ test-integration: build lab-build ## integration targets through molecule on one
 test-report: $(VENVS_READY) ## the shm_report role on a fake controller-local fleet (no lab needed)
 	$(VENV_PYTHON) -m pytest -m report -p no:cacheprovider -v tests/report
 
-TEST_PARTS += test-report test-lab-tool lab-build test-lab test-integration
+TEST_PARTS += test-lab-tool lab-build test-lab test-integration
 
 # The molecule scenario users copy (examples/molecule/), run as its README tells a user to, against two
 # lab hosts of its own (snapd 2.68 with Python, 2.77 without): tests/tools/molecule-example.sh.
@@ -167,18 +170,21 @@ bench: build lab-build ## benchmark on the lab: table with the targets, results.
 	$(VENV_PYTHON) -m tests.benchmarks.bench --repeat $(REPEAT) --ks $(KS)
 
 bench-smoke: build lab-build ## the benchmark once at K=1: every variant runs and every output is written
-	$(VENV_PYTHON) -m pytest -p no:cacheprovider -q tests/benchmarks
+	$(VENV_PYTHON) -m pytest -p no:cacheprovider -q tests/benchmarks/test_report.py
 	$(VENV_PYTHON) -m tests.benchmarks.bench --smoke --results tests/benchmarks/results/smoke
 
-TEST_PARTS += bench-smoke units-2.19 units-2.21 sanity-2.21
+TEST_PARTS += bench-smoke units-2.19 units-2.21 sanity-2.19 sanity-2.21 lint test-report bench-controller-smoke
 
 # The report step at fleet scale, on the controller alone (no lab): snapfleet.snapd.report on fake fleets,
 # from a fact cache and from workflow artifacts. Fails when 10,000 hosts take over 60 s or growth is not linear.
 # The controller's own cost of a no-op at fleet scale (issue 19), no lab: 500 local hosts with a FAKE snap
 # replaying recorded answers, shm_connection against `raw` running the same snap debug api command, forks 20.
-.PHONY: bench-controller
+.PHONY: bench-controller bench-controller-smoke
 bench-controller: $(VENVS_READY) ## controller CPU per host of a no-op against raw, 500 fake hosts, forks 20 (HOSTS, FORKS, REPEAT)
 	$(VENV_PYTHON) tests/benchmarks/controller_cost.py --hosts $(or $(HOSTS),500) --forks $(or $(FORKS),20) --repeat $(REPEAT)
+
+bench-controller-smoke: $(VENVS_READY) ## bench-controller on 2 hosts, once: it runs, checks its runs and writes its outputs
+	$(VENV_PYTHON) -m pytest -p no:cacheprovider -q tests/benchmarks/test_controller_cost.py
 
 .PHONY: bench-report
 bench-report: $(VENVS_READY) ## the fleet report on 100 to 10,000 fake hosts: time and peak memory table

@@ -12,7 +12,8 @@
 # A part written `PART&idle` starts in the background too, at the lowest CPU priority (nice 19),
 # and the `&idle` parts run one at a time (in no set order): they use the CPU that the lab's
 # VMs and the parts in the foreground leave idle (the unit tests, during the lab tests), so they
-# add little to the run's length. Their time counts from their start, waiting included.
+# add little to the run's length. Their time counts from their start (waiting for the lock
+# included) to their end; the run says how far into it each background part ended.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -45,7 +46,14 @@ join() {  # join PART: wait for a background part, print its log, count it
     echo "=== [$1] waiting for the background part"
     wait "${bg_pid[$1]}" || rc=$?
     cat "$LOGS/$1.log"
-    record "$1" "$rc" "$(elapsed_since "${bg_start[$1]}")"
+    local took
+    if [[ -s $LOGS/$1.end ]]; then
+        took=$(awk -v a="${bg_start[$1]}" -v b="$(cat "$LOGS/$1.end")" 'BEGIN { printf "%.1f", b - a }')
+        echo "=== [$1] ended $(awk -v a="$run_start" -v b="$(cat "$LOGS/$1.end")" 'BEGIN { printf "%.0f", b - a }')s into the run"
+    else
+        took=$(elapsed_since "${bg_start[$1]}")
+    fi
+    record "$1" "$rc" "$took"
     unset "bg_pid[$1]"
 }
 
@@ -66,7 +74,10 @@ for part in "$@"; do
             launch=()
         fi
         bg_start[$part]=$EPOCHREALTIME
-        setsid "${launch[@]}" "$MAKE" --no-print-directory -C "$ROOT" "$part" >"$LOGS/$part.log" 2>&1 </dev/null &
+        rm -f "$LOGS/$part.end"
+        # the part's end is written down, so that its time is its own, not the time until the run waits for it
+        setsid bash -c 'end=$1; shift; "$@"; rc=$?; echo "$EPOCHREALTIME" >"$end"; exit "$rc"' _ "$LOGS/$part.end" \
+            "${launch[@]}" "$MAKE" --no-print-directory -C "$ROOT" "$part" >"$LOGS/$part.log" 2>&1 </dev/null &
         bg_pid[$part]=$!
         continue
     fi
