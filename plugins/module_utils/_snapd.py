@@ -186,8 +186,14 @@ class SnapdClient:
         change = {}
         path = "/v2/changes/%s" % quote(str(change_id))
         while True:
-            change = checked_result(self._call_with_retries("GET", path, None, None, deadline), "GET %s" % path, path,
-                                    self._not_snapd)
+            try:
+                answer = self._call_with_retries("GET", path, None, None, deadline)
+            except SnapdError as error:
+                # the deadline passed during a poll: the change was not ready in time, as when it passes between polls
+                if change and getattr(error, "timed_out", False):
+                    raise change_not_ready(change_id, change, self.timeout)
+                raise
+            change = checked_result(answer, "GET %s" % path, path, self._not_snapd)
             if change.get("ready"):
                 break
             delay = next(delays)
@@ -203,11 +209,19 @@ class SnapdClient:
         delays = _backoff_delays()
         self._resent_after_drop = False
         grace_ends = time.monotonic() + _UNREACHED_GRACE
+        retried = None
         while True:
             try:
                 # the grace only shortens the retries; an answer being read may take until the deadline
                 return self._call(method, path, query, body, deadline)
+            except SnapdError as error:
+                # the deadline passed while a retry was waiting for its answer: what used the time up was the
+                # failure being retried (a conflicting change, a restart), so that is what the user hears
+                if retried is not None and getattr(error, "timed_out", False):
+                    raise retried.error
+                raise
             except _Transient as transient:
+                retried = transient
                 self._resent_after_drop = self._resent_after_drop or transient.maybe_delivered
                 delay = next(delays)
                 if time.monotonic() + delay > (deadline if self._reached else min(deadline, grace_ends)):
@@ -257,8 +271,10 @@ class SnapdClient:
         return SnapdError("snapd answered %s with %s; is %s really snapd's socket?" % (what, answer, self.socket_path))
 
     def _too_slow(self, what):
-        return SnapdError("snapd did not answer %s within the timeout of %g seconds; check snapd (systemctl status "
-                          "snapd) or raise the timeout option" % (what, self.timeout))
+        error = SnapdError("snapd did not answer %s within the timeout of %g seconds; check snapd (systemctl status "
+                           "snapd) or raise the timeout option" % (what, self.timeout))
+        error.timed_out = True
+        return error
 
     def _socket_error(self, cause):
         return SnapdError(

@@ -67,7 +67,17 @@ def test_change_conflict_is_retried_until_it_clears(lab):
     assert [r[1] for r in lab.requests].count("/v2/interfaces") == 3
 
 
-def test_change_conflict_that_outlasts_the_timeout_says_what_to_do(lab):
+@pytest.fixture
+def instant_waits(monkeypatch):
+    """The client's waits between retries and polls take no real time: its clock jumps by each wait instead, so
+    a test of its timeout does not depend on how loaded the machine is."""
+    skipped = [0.0]
+    real_monotonic = time.monotonic
+    monkeypatch.setattr(_snapd.time, "monotonic", lambda: real_monotonic() + skipped[0])
+    monkeypatch.setattr(_snapd.time, "sleep", lambda seconds: skipped.__setitem__(0, skipped[0] + seconds))
+
+
+def test_change_conflict_that_outlasts_the_timeout_says_what_to_do(lab, instant_waits):
     lab.conflicts = 10_000
     with pytest.raises(SnapdError) as error:
         connect(client_for(lab, timeout=0.3))
@@ -142,7 +152,7 @@ def test_failed_change_carries_its_id_status_and_snapd_err_text(lab):
     )
 
 
-def test_change_that_never_finishes_times_out_naming_the_change_and_its_status(lab):
+def test_change_that_never_finishes_times_out_naming_the_change_and_its_status(lab, instant_waits):
     lab.never_ready = True
     with pytest.raises(SnapdError) as error:
         connect(client_for(lab, timeout=0.4))
@@ -352,3 +362,43 @@ def test_connections_that_are_not_an_object_are_one_clear_error(snapd, monkeypat
         client_for(snapd).get("/v2/connections", {"select": "all"})
     assert str(error.value) == not_snapd(snapd.socket_path, "GET /v2/connections",
                                          "a result of type str where snapd sends another")
+
+
+def test_a_deadline_that_passes_while_a_retry_waits_for_its_answer_reports_what_was_retried(monkeypatch):
+    """A conflict retried until the last answer does not come in time: the user hears of the conflict."""
+    client = SnapdClient("/nonexistent/snapd.socket", 5.0)
+    conflict = SnapdError("snapd refused POST /v2/interfaces: a conflicting change", kind="snap-change-conflict")
+    answers = iter([_snapd._Transient(conflict), client._too_slow("POST /v2/interfaces")])
+
+    def call(*args):
+        raise next(answers)
+
+    monkeypatch.setattr(client, "_call", call)
+    monkeypatch.setattr(_snapd.time, "sleep", lambda seconds: None)
+    with pytest.raises(SnapdError) as error:
+        client._call_with_retries("POST", "/v2/interfaces", None, {}, time.monotonic() + 5.0)
+    assert error.value is conflict
+    # with nothing retried before it, a timeout is reported as the timeout
+    answers = iter([client._too_slow("GET /v2/connections")])
+    with pytest.raises(SnapdError, match="did not answer GET /v2/connections within the timeout of 5 seconds"):
+        client._call_with_retries("GET", "/v2/connections", None, None, time.monotonic() + 5.0)
+
+
+def test_a_deadline_that_passes_during_a_poll_reports_the_change_as_not_ready(monkeypatch):
+    client = SnapdClient("/nonexistent/snapd.socket", 5.0)
+    doing = {"type": "sync", "status-code": 200, "result": {"id": "7", "kind": "connect-snap", "status": "Doing",
+                                                            "ready": False}}
+    answers = iter([doing, client._too_slow("GET /v2/changes/7")])
+
+    def call_with_retries(*args):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(client, "_call_with_retries", call_with_retries)
+    monkeypatch.setattr(_snapd.time, "sleep", lambda seconds: None)
+    with pytest.raises(SnapdError) as error:
+        client._wait_for_change("7", time.monotonic() + 5.0)
+    assert error.value.change_id == "7"
+    assert str(error.value).startswith("snapd change 7 (connect-snap) was not ready after 5 seconds, last status Doing;")
