@@ -142,6 +142,21 @@ def lab_fleet(hosts, run_dir: Path, flavour="mixed", snaps=()):
         run_lab("down", check=False, run_dir=run_dir)
 
 
+def _terminated(signum, frame):
+    raise KeyboardInterrupt("terminated (SIGTERM)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sigterm_stops_the_fleets():
+    """A SIGTERM (kill, a CI job's timeout) unwinds the run like ^C, so that every lab_fleet still runs `down` and
+    no VM outlives the test that started it."""
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @pytest.fixture(scope="session")
 def installed_collection(tmp_path_factory):
     """The built tarball (make build) installed into a private collections path, as users install it."""

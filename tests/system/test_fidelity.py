@@ -22,7 +22,6 @@ flock /tmp/snapfleet-lab.lock .venv/bin/python -m pytest -m lab tests/system/tes
 
 import json
 import shlex
-import signal
 from pathlib import Path
 
 import pytest
@@ -111,18 +110,10 @@ def api(fleet, host, path):
     return json.loads(fleet.run(host, API_GET + shlex.quote(path)))["result"]
 
 
-def _interrupted(signum, frame):
-    raise KeyboardInterrupt("terminated")
-
-
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    # a SIGTERM (a job's timeout) unwinds like ^C, so lab_fleet still stops the VMs
-    previous = signal.signal(signal.SIGTERM, _interrupted)
-    try:
-        yield from _fleet(tmp_path_factory)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    # a SIGTERM (a job's timeout) unwinds like ^C (conftest's sigterm_stops_the_fleets), so lab_fleet stops the VMs
+    yield from _fleet(tmp_path_factory)
 
 
 def _fleet(tmp_path_factory):
