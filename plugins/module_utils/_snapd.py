@@ -190,7 +190,7 @@ class SnapdClient:
                 answer = self._call_with_retries("GET", path, None, None, deadline)
             except SnapdError as error:
                 # the deadline passed during a poll: the change was not ready in time, as when it passes between polls
-                if change and getattr(error, "timed_out", False):
+                if change and error.timed_out:
                     raise change_not_ready(change_id, change, self.timeout)
                 raise
             change = checked_result(answer, "GET %s" % path, path, self._not_snapd)
@@ -217,7 +217,7 @@ class SnapdClient:
             except SnapdError as error:
                 # the deadline passed while a retry was waiting for its answer: what used the time up was the
                 # failure being retried (a conflicting change, a restart), so that is what the user hears
-                if retried is not None and getattr(error, "timed_out", False):
+                if retried is not None and error.timed_out:
                     raise retried.error
                 raise
             except _Transient as transient:
@@ -271,10 +271,8 @@ class SnapdClient:
         return SnapdError("snapd answered %s with %s; is %s really snapd's socket?" % (what, answer, self.socket_path))
 
     def _too_slow(self, what):
-        error = SnapdError("snapd did not answer %s within the timeout of %g seconds; check snapd (systemctl status "
-                           "snapd) or raise the timeout option" % (what, self.timeout))
-        error.timed_out = True
-        return error
+        return SnapdError("snapd did not answer %s within the timeout of %g seconds; check snapd (systemctl status "
+                          "snapd) or raise the timeout option" % (what, self.timeout), timed_out=True)
 
     def _socket_error(self, cause):
         return SnapdError(

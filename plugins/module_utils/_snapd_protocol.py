@@ -45,16 +45,18 @@ class SnapdError(Exception):
 
     ``kind``, ``status_code`` and ``value`` are snapd's own (``result.kind``,
     ``status-code``, ``result.value``) when snapd answered; ``change_id`` is set
-    when an asynchronous change failed or did not finish in time.
+    when an asynchronous change failed or did not finish in time; ``timed_out`` is
+    true when the deadline passed while an answer was awaited.
     """
 
-    def __init__(self, message, kind=None, status_code=None, value=None, change_id=None):
+    def __init__(self, message, kind=None, status_code=None, value=None, change_id=None, timed_out=False):
         super().__init__(message)
         self.message = message
         self.kind = kind
         self.status_code = status_code
         self.value = value
         self.change_id = change_id
+        self.timed_out = timed_out
 
     def __str__(self):
         return self.message
