@@ -66,10 +66,11 @@ class LocalHost(Host):
     def uid(self):
         return os.geteuid()
 
-    def read(self, processes=(), warnings=True):
+    def read(self, processes=(), warnings=True, system_info=True):
         # /proc is read on demand (processes()): here it costs no round trip
-        answers = dict((name, self.client.get(path, dict(query or ()))) for name, path, query in state_requests(warnings))
-        return HostReads(answers["system_info"], answers["connections"], answers.get("warnings"), self.uid())
+        answers = dict((name, self.client.get(path, dict(query or ())))
+                       for name, path, query in state_requests(warnings, system_info))
+        return HostReads(answers.get("system_info"), answers["connections"], answers.get("warnings"), self.uid())
 
     def warnings(self):
         name, path, query = WARNINGS_REQUEST

@@ -15,10 +15,14 @@ controller, and both give the same result for the same state.
 
 A host provides:
 
-``read(processes=(), warnings=True) -> HostReads``
-    snapd's system-info, shared-memory connections and (unless ``warnings`` is False) warnings, read
-    together; with ``processes`` (snap names, or True for any snap) the host may gather those snaps'
-    processes holding /dev/shm objects in the same round trip, for ``processes()`` to use.
+``read(processes=(), warnings=True, system_info=True) -> HostReads``
+    snapd's system-info (unless ``system_info`` is False), shared-memory connections and (unless
+    ``warnings`` is False) warnings, read together; with ``processes`` (snap names, or True for any snap)
+    the host may gather those snaps' processes holding /dev/shm objects in the same round trip, for
+    ``processes()`` to use.
+``snapd_since``
+    the snapd version the host's transport itself proves (snap debug api came in 2.64), or None: a run
+    whose version checks all concern older versions need not read system-info there.
 ``warnings()``
     snapd's warnings on their own; shm_connection reads them only to word a refusal.
 ``processes(snaps) -> ProcessScan``
@@ -69,13 +73,14 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import 
     unseen_message,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd import SnapdError
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import CONNECTION_GATES
 
 
 @dataclasses.dataclass(frozen=True)
 class HostReads:
     """snapd's answers read together (each the ``result`` of its GET), and the effective uid on the host."""
 
-    system_info: t.Mapping[str, t.Any]
+    system_info: t.Optional[t.Mapping[str, t.Any]]  # None when not read (see Host.snapd_since)
     connections: t.Mapping[str, t.Any]
     warnings: t.Optional[t.Sequence[t.Any]]  # None when not read (shm_connection reads them only to word a refusal)
     uid: int
@@ -101,13 +106,15 @@ class Host(abc.ABC):
 
     transport = None
     request_count = 0
+    # the snapd version this host's transport proves (snap debug api exists from 2.64 on), None when it proves none
+    snapd_since = None
 
     @abc.abstractmethod
     def uid(self):
         """The effective uid the host's commands run as, known even when snapd could not be read."""
 
     @abc.abstractmethod
-    def read(self, processes=(), warnings=True):
+    def read(self, processes=(), warnings=True, system_info=True):
         """HostReads: one snapshot of snapd's state (and, with ``processes``, those snaps' processes)."""
 
     @abc.abstractmethod
@@ -177,18 +184,29 @@ def _guarded_snaps(params, desired):
     return sorted(set(snap for item in disconnected for snap in (item.plug.snap, item.slot.snap) if snap))
 
 
+def proven_since(host, gates):
+    """Whether the host's transport proves a snapd at least as new as every version in ``gates``."""
+    return host.snapd_since is not None and all(tuple(host.snapd_since) >= tuple(gate) for gate in gates)
+
+
 @reports_transport
 def run_connection(params, host, check_mode=False, diff=False):
     """shm_connection: reconcile the desired connections; returns the result dict or raises RunFailure."""
     desired = _desired_items(params)
     try:
-        # snapd's warnings only say why a plug or slot is missing (a dropped declaration): read them when the
-        # plan refuses, not on every run (over snap debug api each read is a `snap` process)
-        reads = host.read(processes=_guarded_snaps(params, desired), warnings=False)
+        # snapd's warnings only say why a plug or slot is missing (a dropped declaration), and its version matters
+        # only when older than every transport but the socket can reach: read them when the plan refuses, not on
+        # every run (over snap debug api each read is a `snap` process)
+        system_info = not proven_since(host, CONNECTION_GATES)
+        reads = host.read(processes=_guarded_snaps(params, desired), warnings=False, system_info=system_info)
         state = state_from_api(reads.system_info, reads.connections, None)
         plan = build_plan(desired, state, params["exclusive"], host.snap_interfaces, params["manage_gadget_connections"])
         if plan.refusals:
-            state = state_from_api(reads.system_info, reads.connections, host.warnings())
+            if system_info:
+                state = state_from_api(reads.system_info, reads.connections, host.warnings())
+            else:
+                reads = host.read(warnings=True)
+                state = state_from_api(reads.system_info, reads.connections, reads.warnings)
             plan = build_plan(desired, state, params["exclusive"], host.snap_interfaces, params["manage_gadget_connections"])
     except SnapdError as error:
         raise RunFailure(str(error), api_requests=host.request_count)

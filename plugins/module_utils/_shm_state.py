@@ -178,9 +178,11 @@ CONNECTIONS_REQUEST = STATE_REQUESTS[1]
 WARNINGS_REQUEST = STATE_REQUESTS[2]
 
 
-def state_requests(warnings=True):
-    """The GETs of one snapshot; without snapd's warnings when the caller reads them only if it needs them."""
-    return STATE_REQUESTS if warnings else STATE_REQUESTS[:2]
+def state_requests(warnings=True, system_info=True):
+    """The GETs of one snapshot; without snapd's warnings or system-info when the caller reads them only if it
+    needs them."""
+    return tuple(request for request in STATE_REQUESTS
+                 if (warnings or request is not WARNINGS_REQUEST) and (system_info or request[0] != "system_info"))
 
 
 def connections_from_api(result):
@@ -217,7 +219,9 @@ def read_snap_interfaces(client, snaps):
 
 
 def state_from_api(system_info, connections, warnings, snaps=None):
-    """Build a ShmState from the ``result`` of the GETs of ``STATE_REQUESTS``."""
+    """Build a ShmState from the ``result`` of the GETs of ``STATE_REQUESTS``; ``system_info`` None when it was not
+    read (the version is then "", which every version check takes for a current snapd)."""
+    system_info = system_info or {}
     version = str(system_info.get("version", ""))
     warnings = warnings or []
     plugs = [_plug(p) for p in connections.get("plugs") or () if p.get("interface", INTERFACE) == INTERFACE]

@@ -34,6 +34,10 @@ PRIVATE_UNSET_TOLERATED_SINCE = (2, 60, 3)
 # `snap debug api` (canonical/snapd#14116), the transport for hosts without Python
 DEBUG_API_SINCE = (2, 64, 0)
 
+# the versions shm_connection's plan and in-use guard ask about (_shm_plan, _proc_scan): a transport that proves a
+# newer snapd (snap debug api) needs no system-info read for them
+CONNECTION_GATES = (SHARED_MEMORY_SINCE, PRIVATE_SINCE)
+
 # ASCII digits only, at most 9 a part (a device's answer may hold any digits, and any number of them)
 _VERSION = re.compile(r"^([0-9]{1,9})(?![0-9])(?:\.([0-9]{1,9})(?![0-9]))?(?:\.([0-9]{1,9})(?![0-9]))?")
 

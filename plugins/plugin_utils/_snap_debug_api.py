@@ -13,7 +13,9 @@ snapd's protocol (bodies, envelopes, types, what to retry) is ``module_utils/_sn
 - ``read``: the effective uid, the GETs of one snapshot and, when asked, the raw /proc facts of the
   processes of the snaps the run is about;
 - ``apply``: each POST /v2/interfaces, then ``snap watch``, and a GET of the change only when the watch did
-  not see it Done, stopping at the first failure; then the connections re-read. An answer worth retrying
+  not see it Done, stopping at the first failure; then the connections re-read. snapd refuses a change to a
+  snap while another is in flight, so the changes go one at a time, but the ``snap`` process of each next
+  POST starts while the change before is waited for, and sends its request only then. An answer worth retrying
   (snapd restarting, a conflicting change) ends the script, and the controller sends the rest again.
 
 The script's output is hostile (snapd's answers quote snap.yaml text, /proc and /dev/shm names are
@@ -302,34 +304,74 @@ nsmounts() {
 }
 """
 
-_APPLY_ONE = r"""
-post_and_wait() {
-    index=$1 body=$2
-    out=$( { printf '%s' "$body" | timeout "$(remaining)" snap debug api -X POST -H 'Content-Type: application/json' \
-        /v2/interfaces 2>&1; printf '\n%s rc %s\n' "$NONCE" "$?"; } | head -c "$MAX")
-    frame begin "post $index"
-    printf '%s\n' "$out"
-    frame end "post $index"
-    change=$(printf '%s\n' "$out" | sed -n 's/^  "change": "\([0-9][0-9]*\)",\{0,1\}$/\1/p')
-    [ -n "$change" ] || return 1
-    # `snap watch` exits 0 only when the change is ready and Done: then there is nothing more to read; any other
-    # end (an error, snapd restarting, the time up) is told by the change itself
-    if timeout "$(remaining)" snap watch "$change" >/dev/null 2>&1; then
-        frame done "$index"
+# The changes, in order, each waited for (snapd refuses a change to a snap while another is in flight). A `snap`
+# process takes most of a second to start on a slow device: the POST of the next change is started while the one
+# before is waited for, and sends its request only when released (its body comes on stdin, and `snap debug api`
+# reads stdin only to send it). A POST never released is killed unsent.
+_APPLY = r"""
+hold() {
+    # hold INDEX BODY: start the POST of BODY now, its request held until `release`; its answer goes to
+    # $HOLD/out.INDEX. Fd 4 keeps the fifo open for writing meanwhile, so that the reader never waits to open it.
+    mkfifo -m 600 "$HOLD/go.$1" || return 1
+    exec 4<> "$HOLD/go.$1"
+    { { IFS= read -r go < "$HOLD/go.$1"; [ "$go" != go ] || printf '%s' "$2"; } |
+        sh -c 'echo "$$" > "$0" && exec "$@"' "$HOLD/pid.$1" timeout "$(remaining)" snap debug api -X POST \
+            -H 'Content-Type: application/json' /v2/interfaces 2>&1
+      printf '\n%s rc %s\n' "$NONCE" "$?"; } 4>&- | head -c "$MAX" > "$HOLD/out.$1" &
+    held=$!
+}
+release() {
+    # release INDEX: send the held POST and wait for its answer; `release INDEX stop` kills it unsent
+    if [ "$2" = stop ] && IFS= read -r pid < "$HOLD/pid.$1" 2>/dev/null; then kill "$pid" 2>/dev/null; fi
+    echo "${2:-go}" >&4
+    exec 4>&-
+    wait "$held"
+}
+settle() {
+    # settle INDEX CHANGE: wait for the change; `snap watch` exits 0 only when it is ready and Done, and then there
+    # is nothing more to read; any other end (an error, snapd restarting, the time up) is told by the change itself
+    if timeout "$(remaining)" snap watch "$2" >/dev/null 2>&1; then
+        frame done "$1"
         return 0
     fi
     while :; do
-        state=$( { timeout "$(remaining)" snap debug api "/v2/changes/$change" 2>&1; printf '\n%s rc %s\n' "$NONCE" "$?"; } | head -c "$MAX")
+        state=$( { timeout "$(remaining)" snap debug api "/v2/changes/$2" 2>&1; printf '\n%s rc %s\n' "$NONCE" "$?"; } | head -c "$MAX")
         case "$state" in *"$NL    \"ready\": true"*) break ;; esac
         late && break
         sleep 1
-        timeout "$(remaining)" snap watch "$change" >/dev/null 2>&1
+        timeout "$(remaining)" snap watch "$2" >/dev/null 2>&1
     done
-    frame begin "change $index"
+    frame begin "change $1"
     printf '%s\n' "$state"
-    frame end "change $index"
+    frame end "change $1"
     case "$state" in *"$NL    \"status\": \"Done\""*) return 0 ;; esac
     return 1
+}
+apply() {
+    # apply BODY...: POST each body in turn, each change waited for before the next is sent; stop at the first
+    # that fails (the controller reads why from the frames)
+    HOLD=$(mktemp -d) || return 1
+    trap 'rm -rf "$HOLD"' EXIT
+    index=0 failed=
+    hold 0 "$1"
+    while [ $# -gt 0 ]; do
+        shift
+        release "$index"
+        frame begin "post $index"
+        cat "$HOLD/out.$index"
+        frame end "post $index"
+        change=$(sed -n 's/^  "change": "\([0-9][0-9]*\)",\{0,1\}$/\1/p' "$HOLD/out.$index")
+        if [ -z "$change" ]; then failed=1; break; fi
+        [ $# -eq 0 ] || hold $((index + 1)) "$1"
+        if ! settle "$index" "$change"; then
+            [ $# -eq 0 ] || release $((index + 1)) stop
+            failed=1
+            break
+        fi
+        index=$((index + 1))
+    done
+    rm -rf "$HOLD"
+    [ -z "$failed" ]
 }
 """
 
@@ -356,10 +398,10 @@ def _scan_settings(owners):
                 MAPS_CUT="E " + MAPS_TOO_LONG, FDS_CUT="E " + FDS_TOO_LONG, CUT_TIME=CUT_TIME)
 
 
-def read_script(nonce, timeout, processes=(), python="python3", root="", warnings=True):
+def read_script(nonce, timeout, processes=(), python="python3", root="", warnings=True, system_info=True):
     """The script of one snapshot; with ``processes`` (snap names, or True for any snap's) the /proc scan too."""
     calls = _concurrently(["call %s %s" % (name, shlex.quote(query_path(path, query)))
-                           for name, path, query in state_requests(warnings)])
+                           for name, path, query in state_requests(warnings, system_info)])
     scan = (_PROCESSES, "scan\n") if processes else ()
     return _script(nonce, timeout, _PRELUDE, _READ, calls, *scan, PYTHON=python, ROOT=root,
                    **(_scan_settings(processes) if processes else {}))
@@ -371,8 +413,8 @@ def scan_script(nonce, timeout, snaps, root=""):
 
 def apply_script(nonce, timeout, bodies):
     name, path, query = CONNECTIONS_REQUEST
-    steps = "".join("post_and_wait %d %s || exit 0\n" % (index, shlex.quote(body)) for index, body in enumerate(bodies))
-    return _script(nonce, timeout * max(1, len(bodies)), _PRELUDE, _APPLY_ONE, steps,
+    steps = "apply %s || exit 0\n" % " ".join(shlex.quote(body) for body in bodies)
+    return _script(nonce, timeout * max(1, len(bodies)), _PRELUDE, _APPLY, steps,
                    "call connections %s\n" % shlex.quote(query_path(path, query)))
 
 
@@ -491,6 +533,8 @@ class DebugApiHost(Host):
     """
 
     transport = "snap-debug-api"
+    # a snapd that answers snap debug api is at least this new
+    snapd_since = DEBUG_API_SINCE
 
     def __init__(self, run, timeout, python="python3", root="/", hand_over=None):
         self._run = run
@@ -520,19 +564,19 @@ class DebugApiHost(Host):
     def uid(self):
         return self._uid
 
-    def read(self, processes=(), warnings=True):
+    def read(self, processes=(), warnings=True, system_info=True):
         output = self._execute(lambda nonce: read_script(nonce, self.timeout, processes, self.python, self.root,
-                                                         warnings))
+                                                         warnings, system_info))
         self._uid = decimal(output.values["uid"], "the uid") if "uid" in output.values else None
         if "no-snap" in output.values:
             raise SnapdError("snapd is not installed on this host (no snap command); install snapd")
         python = output.values.get("python")
         self.host_python = None if python in (None, "", "none") else python
-        answers = {}
-        for name, path, query in state_requests(warnings):
+        answers = {"system_info": None}
+        for index, (name, path, query) in enumerate(state_requests(warnings, system_info)):
             what = "GET " + path
             lines = output.sections.get(name)
-            if name == "system_info" and python is not None and _no_debug_api(_answer_text(lines or [])):
+            if index == 0 and python is not None and _no_debug_api(_answer_text(lines or [])):
                 raise NoDebugApi("snapd on this host has no 'snap debug api' (it came in snapd %s)"
                                  % version_text(DEBUG_API_SINCE), self.host_python)
             self.request_count += 1 if lines is not None else 0

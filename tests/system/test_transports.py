@@ -219,7 +219,8 @@ def test_without_python_a_host_connects_verifies_and_reads_as_with_python(fleet,
 def test_a_no_op_over_snap_debug_api_is_one_remote_command(sequences):
     for name, run in sequences["snap-debug-api"].items():
         steps = run["steps"]
-        assert (steps[3]["remote_commands"], steps[3]["api_requests"]) == (1, 2), name
+        # the connections alone: a snapd that answers snap debug api is 2.64 or later, so no system-info is read
+        assert (steps[3]["remote_commands"], steps[3]["api_requests"]) == (1, 1), name
         assert steps[1]["remote_commands"] == 2, name
 
 

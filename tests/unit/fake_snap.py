@@ -7,7 +7,9 @@ It answers as snapd's CLI does (the envelope pretty-printed with two-space inden
 errors on stderr with exit 1), talking to the FakeSnapd socket named by $FAKE_SNAPD_SOCKET. With
 $FAKE_SNAP_NO_DEBUG_API set it behaves like a snapd older than 2.64, which has no `debug api`; with
 $FAKE_SNAP_START_SECONDS each process first sleeps that long, as a slow device's `snap` takes to start; with
-$FAKE_SNAP_BARRIER each waits for the others (wait_for_the_others).
+$FAKE_SNAP_BARRIER each waits for the others (wait_for_the_others); with $FAKE_SNAP_LOG each appends what it does to
+that file, one line at a time (log), and with $FAKE_SNAP_WATCH_WAITS_FOR=N as well each `snap watch` first waits until
+the POST of the next change has started (the Nth at most; wait_for_next_post).
 """
 
 import http.client
@@ -36,6 +38,16 @@ def _request(method, path, body=None, headers=None):
         connection.close()
 
 
+def log(event):
+    """One line of $FAKE_SNAP_LOG: what this process does now (appended whole, so processes never interleave)."""
+    if os.environ.get("FAKE_SNAP_LOG"):
+        fd = os.open(os.environ["FAKE_SNAP_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, ("%s %d\n" % (event, os.getpid())).encode())
+        finally:
+            os.close(fd)
+
+
 def debug_api(args):
     if os.environ.get("FAKE_SNAP_NO_DEBUG_API"):
         if os.environ.get("LC_ALL", os.environ.get("LANGUAGE", "")).startswith("de"):
@@ -53,6 +65,8 @@ def debug_api(args):
             headers[name] = value
         args = args[2:]
     body = sys.stdin.buffer.read() if method == "POST" else None
+    if method == "POST":
+        log("post-sent" if body else "post-empty")
     raw = _request(method, args[0], body, headers)
     try:
         text = json.dumps(json.loads(raw), indent=2, sort_keys=True)
@@ -61,11 +75,28 @@ def debug_api(args):
     sys.stdout.write(text + "\n")
 
 
+def wait_for_next_post(last):
+    """Up to 10 s, until $FAKE_SNAP_LOG shows the `snap debug api -X POST` process of the change after the one this
+    process watches (at most `last` of them) started; a watch that waited it out logs `watch-waited-out`."""
+    with open(os.environ["FAKE_SNAP_LOG"]) as lines:
+        watched = sum(1 for line in lines if line.startswith("watch-start"))
+    for dummy in range(200):
+        with open(os.environ["FAKE_SNAP_LOG"]) as lines:
+            if sum(1 for line in lines if line.startswith("start post")) >= min(watched + 1, last):
+                return
+        time.sleep(0.05)
+    log("watch-waited-out")
+
+
 def watch(change_id):
     """As snapd's `snap watch`: exit 0 only when the change is ready and Done, else the error and exit 1."""
+    log("watch-start")
+    if os.environ.get("FAKE_SNAP_WATCH_WAITS_FOR"):
+        wait_for_next_post(int(os.environ["FAKE_SNAP_WATCH_WAITS_FOR"]))
     while True:
         change = json.loads(_request("GET", "/v2/changes/" + change_id)).get("result", {})
         if change.get("ready"):
+            log("watch-end")
             break
         time.sleep(0.05)
     if change.get("status") != "Done":
@@ -93,6 +124,7 @@ def main(args):
     if os.environ.get("FAKE_SNAP_BARRIER"):
         wait_for_the_others(os.environ["FAKE_SNAP_BARRIER"])
     if args[:2] == ["debug", "api"]:
+        log("start" + (" post" if "POST" in args else ""))
         debug_api(args[2:])
     elif args[:1] == ["watch"]:
         watch(args[1])

@@ -43,7 +43,7 @@ class StubHost(Host):
     def uid(self):
         return 0
 
-    def read(self, processes=(), warnings=True):
+    def read(self, processes=(), warnings=True, system_info=True):
         self.asked.append(("read", processes, warnings))
         return HostReads({"version": "2.68"}, CONNECTIONS, [] if warnings else None, 0)
 
@@ -78,7 +78,7 @@ def test_a_disconnect_of_named_snaps_asks_for_their_processes_with_the_snapshot(
 
 def test_a_host_must_answer_every_call_of_the_interface():
     class Partial(Host):
-        def read(self, processes=(), warnings=True):
+        def read(self, processes=(), warnings=True, system_info=True):
             return None
 
     with pytest.raises(TypeError) as raised:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.snapfleet.snapd.plugins.module_utils import _snapd_versions
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import (
     DEBUG_API_SINCE,
     PRIVATE_SINCE,
@@ -46,3 +47,20 @@ def test_before_compares_with_the_edge(text, since, expected):
 
 def test_an_edge_is_written_as_people_write_versions():
     assert (version_text(DEBUG_API_SINCE), version_text(PRIVATE_SINCE), version_text((3, 0, 0))) == ("2.64", "2.55.3", "3.0")
+
+
+def test_the_connection_gates_hold_every_version_shm_connection_asks_about():
+    # shm_connection skips system-info where the transport proves a snapd newer than CONNECTION_GATES: a version
+    # check added to its plan or guard without a place here would be skipped on such hosts
+    import ast
+    from pathlib import Path
+
+    utils = Path(_snapd_versions.__file__).parent
+    asked = set()
+    for name in ("_shm_plan.py", "_proc_scan.py", "_shm_run.py"):
+        for node in ast.walk(ast.parse((utils / name).read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.endswith("._snapd_versions"):
+                asked.update(alias.name for alias in node.names if alias.name.endswith("_SINCE"))
+    assert asked == {"SHARED_MEMORY_SINCE", "PRIVATE_SINCE"}
+    assert set(_snapd_versions.CONNECTION_GATES) == {getattr(_snapd_versions, name) for name in asked}
+    assert all(gate < _snapd_versions.DEBUG_API_SINCE for gate in _snapd_versions.CONNECTION_GATES)

@@ -7,6 +7,7 @@ command (tests/unit/fake_snap_bin/snap) in front of PATH, and every result is co
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -112,12 +113,15 @@ def test_both_transports_give_the_same_result_and_leave_the_same_state(pair, cas
     assert pair[0].undesired == pair[1].undesired
 
 
-def test_a_no_op_run_is_one_remote_command_and_two_requests_whatever_the_list(pair):
+def test_a_no_op_run_is_one_remote_command_and_one_request_whatever_the_list(pair):
+    # a snapd that answers snap debug api is 2.64 or later, newer than every version shm_connection asks about: a
+    # no-op reads the connections alone, one `snap` process
     items = [item("logger:shmem", "provider:shmem")] * 10
     remote = hosts(pair)[1]
     result = run_connection(params(connections=items), remote)
     assert result["changed"] is False
-    assert (result["remote_commands"], result["api_requests"]) == (1, 2)
+    assert (result["remote_commands"], result["api_requests"]) == (1, 1)
+    assert [r[1] for r in pair[1].requests] == ["/v2/connections"]
 
 
 def test_a_change_is_one_more_remote_command_whatever_the_number_of_actions(pair):
@@ -127,8 +131,48 @@ def test_a_change_is_one_more_remote_command_whatever_the_number_of_actions(pair
     # the read, the in-use scan of the snaps the exclusive disconnect takes down (known only from the read), the
     # changes
     assert result["remote_commands"] == 3
-    # 2 reads, 3 POSTs, no GET of a change `snap watch` saw Done, then the connections again
-    assert result["api_requests"] == 2 + 3 + 1
+    # the connections, 3 POSTs, no GET of a change `snap watch` saw Done, then the connections again
+    assert result["api_requests"] == 1 + 3 + 1
+
+
+def test_the_next_post_starts_while_a_change_is_waited_for_and_is_sent_only_after(pair, tmp_path):
+    # each FAKE `snap watch` waits until the POST process of the next change has started: applied one process after
+    # another, the watch of the first change waits it out
+    log = tmp_path / "snap.log"
+    remote = hosts(pair, FAKE_SNAP_LOG=str(log), FAKE_SNAP_WATCH_WAITS_FOR="3")[1]
+    result = run_connection(CASES["exclusive list"], remote)
+    assert [a["action"] for a in result["actions"]] == ["disconnect", "connect", "connect"]
+    lines = log.read_text().splitlines()
+    assert not [line for line in lines if line.startswith("watch-waited-out")], lines
+
+    def at(event):
+        return [index for index, line in enumerate(lines) if line.startswith(event + " ")]
+
+    started, sent, ended = at("start post"), at("post-sent"), at("watch-end")
+    assert (len(started), len(sent), len(ended)) == (3, 3, 3), lines
+    # the POST of each next change had started before the change before it ended, and was sent only after
+    for index in (0, 1):
+        assert started[index + 1] < ended[index] < sent[index + 1], lines
+
+
+def test_a_failed_change_kills_the_next_post_unsent_and_leaves_no_process(pair, tmp_path):
+    log = tmp_path / "snap.log"
+    pair[1].fail_post_number = 1
+    remote = hosts(pair, FAKE_SNAP_LOG=str(log), FAKE_SNAP_WATCH_WAITS_FOR="2")[1]
+    result = outcome(run_connection, CASES["exclusive list"], remote)
+    assert result["failed"] is True and result["actions"] == [], result
+    assert len([r for r in pair[1].requests if r[0] == "POST"]) == 1
+    lines = log.read_text().splitlines()
+    posts = [int(line.split()[-1]) for line in lines if line.startswith("start post")]
+    assert len(posts) == 2, lines
+    assert [line for line in lines if line.startswith(("post-sent", "post-empty"))] == ["post-sent %d" % posts[0]], lines
+    for pid in posts:  # both `snap` processes of the POSTs have ended (the second killed), none left behind
+        for dummy in range(100):
+            if not os.path.exists("/proc/%d" % pid) or open("/proc/%d/stat" % pid).read().split(") ")[-1][0] == "Z":
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("snap process %d still runs" % pid)
 
 
 def test_auto_hands_a_change_to_the_module_where_the_device_has_python_before_anything_is_sent(pair):
@@ -160,8 +204,8 @@ def test_the_reads_of_one_run_start_their_snap_processes_at_once(pair, tmp_path)
 
 def test_a_no_op_run_reads_no_warnings_and_a_refusal_reads_them_to_say_why(pair):
     local, remote = hosts(pair)
-    assert run_connection(params(connections=[item("logger:shmem", "provider:shmem")]), remote)["api_requests"] == 2
-    assert not [r for r in pair[1].requests if r[1] == "/v2/warnings"]
+    assert run_connection(params(connections=[item("logger:shmem", "provider:shmem")]), remote)["api_requests"] == 1
+    assert not [r for r in pair[1].requests if r[1] in ("/v2/warnings", "/v2/system-info")]
     # shm-broken's declaration was dropped: the refusal quotes snapd's warning, on both transports alike
     case = params(connections=[item("shm-broken:shmem", "provider:shmem")])
     expected = outcome(run_connection, case, local)
@@ -261,7 +305,10 @@ def test_an_answer_over_the_size_bound_is_refused_not_parsed(pair, monkeypatch):
     for host in hosts(pair):
         result = outcome(run_connection, CASES["connect"], host)
         assert result["failed"] is True
-        assert result["msg"].startswith("snapd answered GET /v2/system-info ") and "with more than 64 bytes" in result["msg"]
+        # the first answer read: system-info over the socket, the connections over snap debug api (which proves
+        # a snapd new enough not to need system-info)
+        first = "/v2/system-info" if host.snapd_since is None else "/v2/connections"
+        assert result["msg"].startswith("snapd answered GET %s " % first) and "with more than 64 bytes" in result["msg"]
         assert result["msg"].count("\n") == 0
 
 
