@@ -63,9 +63,9 @@ class HostFacts:
     apparmor_enabled: whether the kernel enforces AppArmor; kernel_profiles {profile: mode} from securityfs
     (None: unreadable); profiles {(snap, app): generated profile text or None}, hooks as (snap, "hook.NAME");
     update_ns_profiles {snap: snap-update-ns profile text or None} (both empty when AppArmor is off).
-    private: {snap: PrivateSetup}. dev_shm_listing: _shm_host.DevShmListing of the slots' paths.
+    private: {snap: PrivateSetup}. dev_shm_listing: _read_plan.DevShmListing of the slots' paths.
     processes: _proc_scan.ProcessScan of the connections' snaps. installed_snaps: the /snap entries (None:
-    unlisted). snap_yamls: {snap: _shm_host.SnapYamlText} of the snap.yaml files that may declare shared-memory.
+    unlisted). snap_yamls: {snap: _read_plan.SnapYamlText} of the snap.yaml files that may declare shared-memory.
     """
 
     dev_shm: t.Any = NOT_GATHERED

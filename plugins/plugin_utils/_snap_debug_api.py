@@ -33,7 +33,7 @@ import shlex
 import stat
 import time
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
+from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import (
     MAX_TEXT_BYTES,
     SNAP_MOUNT_DIR,
     SNAP_YAML_PROBLEMS,

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import SnapYamlText, read_snap_yamls
+from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import ReadProblem
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import read_snap_yamls
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import MAX_YAML_BYTES
 
 from shm_fixtures import BROKEN_SNAP_YAML, install_snap_yaml
@@ -18,13 +19,13 @@ PLAIN = "name: plain\nplugs:\n  home: null\n"
 def test_a_snap_declaring_shared_memory_is_read_and_the_others_are_left_out(tmp_path):
     install_snap_yaml(tmp_path, "shm-broken", BROKEN_SNAP_YAML, revision="12")
     install_snap_yaml(tmp_path, "plain", PLAIN)
-    assert read_snap_yamls(str(tmp_path)) == {"shm-broken": SnapYamlText(text=BROKEN_SNAP_YAML)}
+    assert read_snap_yamls(str(tmp_path)) == {"shm-broken": BROKEN_SNAP_YAML}
 
 
 def test_a_backslash_that_could_spell_the_interface_is_enough_to_read_it(tmp_path):
     text = 'name: sly\nplugs:\n  p:\n    interface: "shared\\x2dmemory"\n'
     install_snap_yaml(tmp_path, "sly", text)
-    assert read_snap_yamls(str(tmp_path)) == {"sly": SnapYamlText(text=text)}
+    assert read_snap_yamls(str(tmp_path)) == {"sly": text}
 
 
 def test_current_must_be_a_link_to_a_revision(tmp_path):
@@ -34,8 +35,8 @@ def test_current_must_be_a_link_to_a_revision(tmp_path):
     install_snap_yaml(tmp_path, "flat", BROKEN_SNAP_YAML)
     os.unlink(str(tmp_path / "snap" / "flat" / "current"))
     os.mkdir(str(tmp_path / "snap" / "flat" / "current"))
-    assert read_snap_yamls(str(tmp_path)) == {"away": SnapYamlText(problem="not-a-revision"),
-                                              "flat": SnapYamlText(problem="not-a-revision")}
+    assert read_snap_yamls(str(tmp_path)) == {"away": ReadProblem("not-a-revision"),
+                                              "flat": ReadProblem("not-a-revision")}
 
 
 def test_no_link_below_the_revision_is_followed(tmp_path):
@@ -52,18 +53,18 @@ def test_no_link_below_the_revision_is_followed(tmp_path):
     os.makedirs(str(tmp_path / "snap" / "rev-link"))
     os.symlink(str(tmp_path / "snap" / "meta-link" / "x1.real"), str(tmp_path / "snap" / "rev-link" / "x2"))
     os.symlink("x2", str(tmp_path / "snap" / "rev-link" / "current"))
-    assert read_snap_yamls(str(tmp_path)) == {"meta-link": SnapYamlText(problem="symlink"),
-                                              "file-link": SnapYamlText(problem="symlink"),
-                                              "rev-link": SnapYamlText(problem="symlink")}
+    assert read_snap_yamls(str(tmp_path)) == {"meta-link": ReadProblem("symlink"),
+                                              "file-link": ReadProblem("symlink"),
+                                              "rev-link": ReadProblem("symlink")}
 
 
-def test_a_fifo_is_not_waited_on_and_an_oversized_file_is_not_returned(tmp_path):
+def test_a_fifo_is_not_waited_on_and_an_oversized_file_is_cut_one_byte_past_the_bound(tmp_path):
     path = install_snap_yaml(tmp_path, "fifo", "")
     os.unlink(path)
     os.mkfifo(path)
     install_snap_yaml(tmp_path, "huge", "# shared-memory\n" + "x" * MAX_YAML_BYTES)
-    assert read_snap_yamls(str(tmp_path)) == {"fifo": SnapYamlText(problem="not-regular"),
-                                              "huge": SnapYamlText(problem="too-large")}
+    assert read_snap_yamls(str(tmp_path)) == {"fifo": ReadProblem("not-regular"),
+                                              "huge": ("# shared-memory\n" + "x" * MAX_YAML_BYTES)[:MAX_YAML_BYTES + 1]}
 
 
 def test_entries_not_named_like_snaps_and_unmounted_revisions_are_skipped(tmp_path):

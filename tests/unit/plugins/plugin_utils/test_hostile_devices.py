@@ -14,7 +14,7 @@ import pytest
 from both_transports import hosts, outcome, params, sh_runner
 from fake_proc import add_process
 from shm_fixtures import install_snap_yaml
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import SnapYamlText
+from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import SnapYamlText
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import run_connection, run_info
 from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import (
     CUT_BYTES,

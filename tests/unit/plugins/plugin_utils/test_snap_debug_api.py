@@ -15,7 +15,7 @@ from fake_proc import add_process
 from shm_fixtures import BROKEN_SNAP_YAML, install_snap_yaml
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import HostFacts, facts_needed
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import FileFacts
+from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import FileFacts
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import run_connection, run_info
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import LocalVerifyHost, run_verify
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _snapd_protocol
