@@ -87,7 +87,9 @@ def read_text(path, limit=MAX_TEXT_BYTES):
     except OSError as error:
         if error.errno in (errno.ENOENT, errno.ENOTDIR):
             return None
-        return ReadProblem("symlink" if error.errno == errno.ELOOP else "unreadable", error.strerror)
+        if error.errno == errno.ELOOP:
+            return ReadProblem("symlink")
+        return ReadProblem("unreadable", error.strerror)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return ReadProblem("not-regular")
@@ -207,7 +209,7 @@ def list_dev_shm(root, paths):
         return directory_fd
     try:
         with os.scandir(directory_fd) as entries:
-            names = tuple(entry.name for entry in entries)
+            names = tuple(sorted(entry.name for entry in entries))
         examined = {}
         for name in examined_names(names, paths):
             facts = _lstat_in(directory_fd, name)
