@@ -7,9 +7,9 @@
 
 """The host facts shm_verify's checks judge, and which check family needs which of them.
 
-Two gatherers fill ``HostFacts``: ``_shm_host.gather_facts`` (Python on the device) and the snap debug api
-transport's ``facts_from_output`` (a sh script's output parsed on the controller). Both read exactly the
-facts ``facts_needed`` names for the chosen families, and ``_verify_checks.verify`` refuses facts that lack
+One decoder fills ``HostFacts``: ``_read_plan.facts_from_results``, from what either executor of the read plan
+read (``_shm_host.run_plan``, Python on the device, or ``plugin_utils/_sh_read_plan``, a sh script over snap debug
+api). The plan reads exactly the facts ``facts_needed`` names for the chosen families, and ``_verify_checks.verify`` refuses facts that lack
 one its families need: ``FACTS_BY_FAMILY`` is the only place that knowledge is written. A fact no chosen
 family needs stays ``NOT_GATHERED``, which no real value (None included) can be mistaken for.
 

@@ -5,7 +5,7 @@
 
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 
-"""shm_verify's checks: pure functions over one ShmState and the host facts _shm_host gathered.
+"""shm_verify's checks: pure functions over one ShmState and the host facts (_read_plan.facts_from_results).
 
 Every function returns a list of findings (see _shm_findings for the codes). Nothing here reads
 the host or talks to snapd, so the same snapshot always gives the same findings.

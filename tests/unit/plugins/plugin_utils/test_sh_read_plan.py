@@ -249,3 +249,21 @@ def test_an_empty_plan_sends_no_remote_command():
     assert host.run_plan(()) == {}
     assert host.facts(["connections"], [("logger", "app")], [], ["logger"], ["bar"]).gathered("dev_shm") is False
     assert host.remote_commands == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="shm_verify reads as root")
+def test_a_dev_shm_listing_past_its_bound_is_cut_on_the_device_and_said(tmp_path):
+    os.makedirs(str(tmp_path / "dev" / "shm"))
+    for number in range(50):
+        open(str(tmp_path / "dev" / "shm" / ("bar-%02d" % number)), "w").close()
+    sent = []
+
+    def recording(script):
+        rc, stdout, stderr = sh_run(script)
+        sent.append(len(stdout))
+        return rc, stdout, stderr
+
+    raw = DebugApiHost(recording, 20, root=str(tmp_path)).run_plan((DevShmNames(("bar-*",), max_bytes=600),))
+    listing = raw["dev_shm_listing"]
+    assert listing.cut is True and 0 < len(listing.names) < 50
+    assert sent[0] < 600 + 200  # the bound, and the frames around it
