@@ -162,10 +162,11 @@ class Text:
 
 @dataclass(frozen=True)
 class HookProfiles:
-    """The generated profiles of ``snap``'s hooks (/v2/connections lists apps only). Raw: {NAME: raw Text value} of
-    the files snap.SNAP.hook.NAME whose NAME matches HOOK_FILE_NAME, or TIME_UP."""
+    """The generated profiles of ``snap``'s hooks (/v2/connections lists apps only). Raw: {NAME: raw Text value, each
+    up to ``limit`` + 1 bytes} of the files snap.SNAP.hook.NAME whose NAME matches HOOK_FILE_NAME, or TIME_UP."""
 
     snap: str
+    limit: int = MAX_TEXT_BYTES
 
     @property
     def key(self):
@@ -173,7 +174,8 @@ class HookProfiles:
 
     def profile(self, hook):
         """The Text record of one hook's profile."""
-        return _profile(self.snap, "hook." + hook)
+        return Text("profile:%s.hook.%s" % (self.snap, hook), "%s/snap.%s.hook.%s" % (PROFILES_DIR, self.snap, hook),
+                    self.limit)
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,8 @@ class NamespaceMounts:
 class DevShmNames:
     """The top level of /dev/shm for the slots' ``paths``: a Listing of every name, whose entries hold lstat of the
     names ``examined_names`` picks (no more: a user may make 100,000 of them), or None when /dev/shm is not a real
-    directory, or ReadProblem ``unreadable``. An executor cuts the listing at ``max_bytes``."""
+    directory, or ReadProblem ``unreadable``. The sh executor cuts what it sends at ``max_bytes`` of ``ls -l`` lines
+    (``cut``); the Python one sends nothing, and lists every name."""
 
     paths: tuple
     max_bytes: int = LISTING_BYTES
@@ -208,7 +211,8 @@ class DevShmNames:
 
 @dataclass(frozen=True)
 class InstalledSnaps:
-    """The entries of /snap. Raw: a Listing of their names (no entries), or None when /snap cannot be listed."""
+    """The entries of /snap. Raw: a Listing of their names (no entries; cut past ``max_bytes`` by the sh executor),
+    or None when /snap cannot be listed."""
 
     max_bytes: int = LISTING_BYTES
     key = "installed_snaps"

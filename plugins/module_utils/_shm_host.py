@@ -222,16 +222,16 @@ def list_dev_shm(root, paths):
         os.close(directory_fd)
 
 
-def hook_profiles(root, snap):
-    """HookProfiles' raw value: {NAME: Text's raw value} of the generated hook profiles of `snap`."""
+def hook_profiles(root, record):
+    """HookProfiles' raw value: {NAME: Text's raw value} of the generated hook profiles of the record's snap."""
     try:
         names = os.listdir(host_path(root, PROFILES_DIR))
     except OSError:
         return {}
-    prefix = "snap.%s.hook." % snap
-    record = HookProfiles(snap)
-    return dict((name[len(prefix):], read_text(host_path(root, record.profile(name[len(prefix):]).path)))
-                for name in sorted(names) if name.startswith(prefix) and HOOK_FILE_NAME.fullmatch(name[len(prefix):]))
+    prefix = "snap.%s.hook." % record.snap
+    hooks = [name[len(prefix):] for name in sorted(names) if name.startswith(prefix)]
+    return dict((hook, read_text(host_path(root, record.profile(hook).path), record.limit))
+                for hook in hooks if HOOK_FILE_NAME.fullmatch(hook))
 
 
 def namespace_mounts(root, record, ns_reader):
@@ -331,7 +331,7 @@ def _raw_value(root, record, ns_reader, deadline):
     if isinstance(record, Text):
         return read_text(host_path(root, record.path), record.limit)
     if isinstance(record, HookProfiles):
-        return hook_profiles(root, record.snap)
+        return hook_profiles(root, record)
     if isinstance(record, NamespaceMounts):
         return namespace_mounts(root, record, ns_reader)
     if isinstance(record, DevShmNames):

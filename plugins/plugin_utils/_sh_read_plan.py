@@ -132,7 +132,7 @@ def _snippet(record):
     if isinstance(record, Text):
         return "text %s %d %s" % (shlex.quote(record.key), record.limit + 1, _under_root(record.path))
     if isinstance(record, HookProfiles):
-        return "hookprofiles %s %d" % (shlex.quote(record.snap), record.profile("x").limit + 1)
+        return "hookprofiles %s %d" % (shlex.quote(record.snap), record.limit + 1)
     if isinstance(record, NamespaceMounts):
         return "nsmounts %s %d" % (shlex.quote(record.snap), record.limit + 1)
     if isinstance(record, DevShmNames):

@@ -1,14 +1,25 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""_shm_host's reading of installed snaps' meta/snap.yaml: snapd's current link read, nothing else followed."""
+"""_shm_host, the Python executor of the read plan: the raw value of each record kind, and installed snaps'
+meta/snap.yaml read through snapd's current link, nothing else followed."""
 
 from __future__ import annotations
 
 import os
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import ReadProblem
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import read_snap_yamls
+from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import (
+    DevShmEntry,
+    FileFacts,
+    HookProfiles,
+    HostReadError,
+    InstalledSnaps,
+    Lstat,
+    NamespaceMounts,
+    ReadProblem,
+    Text,
+)
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import read_snap_yamls, run_plan
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import MAX_YAML_BYTES
 
 from shm_fixtures import BROKEN_SNAP_YAML, install_snap_yaml
@@ -75,3 +86,37 @@ def test_entries_not_named_like_snaps_and_unmounted_revisions_are_skipped(tmp_pa
     (tmp_path / "snap" / "README").write_text("shared-memory")
     assert read_snap_yamls(str(tmp_path)) == {}
     assert read_snap_yamls(str(tmp_path / "nowhere")) == {}
+
+
+def test_each_record_kind_gives_its_raw_value_read_with_python(tmp_path):
+    for path, text in (("etc/plain", "text\n"), ("etc/big", "x" * 70), ("run/snapd/ns/p.mnt", ""),
+                       ("var/lib/snapd/apparmor/profiles/snap.p.hook.configure", "hook\n"),
+                       ("var/lib/snapd/apparmor/profiles/snap.p.hook.Odd_Name", "never\n")):
+        os.makedirs(os.path.dirname(str(tmp_path / path)), exist_ok=True)
+        (tmp_path / path).write_text(text)
+    os.symlink(str(tmp_path / "etc" / "plain"), str(tmp_path / "etc" / "link"))
+    os.mkfifo(str(tmp_path / "etc" / "fifo"))
+    os.makedirs(str(tmp_path / "dev" / "shm" / "snap.p"))
+    os.chmod(str(tmp_path / "dev" / "shm" / "snap.p"), 0o750)
+    plan = (Text("plain", "/etc/plain"), Text("big", "/etc/big", 64), Text("link", "/etc/link"),
+            Text("fifo", "/etc/fifo"), Text("none", "/etc/none"), Lstat("lstat-link", "/etc/link"),
+            Lstat("lstat-none", "/etc/none/x"), DevShmEntry("dir:p", "snap.p"), HookProfiles("p"),
+            NamespaceMounts("p"), NamespaceMounts("q"), InstalledSnaps())
+    me = (os.geteuid(), os.getegid())
+    assert run_plan(str(tmp_path), plan, ns_reader=lambda path: "mounts of %s" % os.path.basename(path)) == {
+        "plain": "text\n", "big": "x" * 65, "link": ReadProblem("symlink"), "fifo": ReadProblem("not-regular"),
+        "none": None, "lstat-link": FileFacts("symlink", me[0], me[1], 0o777), "lstat-none": None,
+        "dir:p": FileFacts("dir", me[0], me[1], 0o750), "hooks:p": {"configure": "hook\n"},
+        "ns-mounts:p": "mounts of p.mnt", "ns-mounts:q": None, "installed_snaps": None}
+
+
+def test_a_namespace_that_cannot_be_entered_is_a_problem_in_the_readers_own_words(tmp_path):
+    os.makedirs(str(tmp_path / "run" / "snapd" / "ns"))
+    (tmp_path / "run" / "snapd" / "ns" / "p.mnt").write_text("")
+
+    def refused(path):
+        raise HostReadError("cannot enter the mount namespace %s: setns: Operation not permitted" % path)
+
+    ns_file = str(tmp_path / "run" / "snapd" / "ns" / "p.mnt")
+    assert run_plan(str(tmp_path), (NamespaceMounts("p"),), ns_reader=refused) == {"ns-mounts:p": ReadProblem(
+        "unreadable", "cannot enter the mount namespace %s: setns: Operation not permitted" % ns_file)}
