@@ -34,6 +34,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import 
     MAX_TEXT_BYTES,
     PROFILES_DIR,
     SNAP_MOUNT_DIR,
+    TIME_UP,
     DevShmEntry,
     DevShmNames,
     HookProfiles,
@@ -222,16 +223,25 @@ def list_dev_shm(root, paths):
         os.close(directory_fd)
 
 
-def hook_profiles(root, record):
-    """HookProfiles' raw value: {NAME: Text's raw value} of the generated hook profiles of the record's snap."""
+def _late(deadline):
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def hook_profiles(root, record, deadline=None):
+    """HookProfiles' raw value: {NAME: Text's raw value} of the generated hook profiles of the record's snap, or
+    TIME_UP when `deadline` (time.monotonic()) passed before the last."""
     try:
         names = os.listdir(host_path(root, PROFILES_DIR))
     except OSError:
         return {}
     prefix = "snap.%s.hook." % record.snap
-    hooks = [name[len(prefix):] for name in sorted(names) if name.startswith(prefix)]
-    return dict((hook, read_text(host_path(root, record.profile(hook).path), record.limit))
-                for hook in hooks if HOOK_FILE_NAME.fullmatch(hook))
+    found = {}
+    for hook in [name[len(prefix):] for name in sorted(names) if name.startswith(prefix)]:
+        if _late(deadline):
+            return TIME_UP
+        if HOOK_FILE_NAME.fullmatch(hook):
+            found[hook] = read_text(host_path(root, record.profile(hook).path), record.limit)
+    return found
 
 
 def namespace_mounts(root, record, ns_reader):
@@ -297,9 +307,9 @@ def _snap_yaml_of(snap_fd):
     return to_text(raw, errors="surrogate_or_replace")
 
 
-def read_snap_yamls(root):
+def read_snap_yamls(root, deadline=None):
     """SnapYamls' raw value: {snap: text or ReadProblem} of the installed snaps whose meta/snap.yaml may declare
-    shared-memory plugs or slots.
+    shared-memory plugs or slots, or TIME_UP when `deadline` (time.monotonic()) passed before the last.
 
     /snap/NAME/current is snapd's link to the mounted revision: it is read, checked to name a revision, and
     the file below it is opened one component at a time without following any link, and read up to a bound.
@@ -308,6 +318,8 @@ def read_snap_yamls(root):
     listing = installed_snaps(root)
     found = {}
     for snap in listing.names if listing else ():
+        if _late(deadline):
+            return TIME_UP
         if not snap_instance_name(snap):
             continue
         try:
@@ -331,7 +343,7 @@ def _raw_value(root, record, ns_reader, deadline):
     if isinstance(record, Text):
         return read_text(host_path(root, record.path), record.limit)
     if isinstance(record, HookProfiles):
-        return hook_profiles(root, record)
+        return hook_profiles(root, record, deadline)
     if isinstance(record, NamespaceMounts):
         return namespace_mounts(root, record, ns_reader)
     if isinstance(record, DevShmNames):
@@ -339,7 +351,7 @@ def _raw_value(root, record, ns_reader, deadline):
     if isinstance(record, InstalledSnaps):
         return installed_snaps(root)
     if isinstance(record, SnapYamls):
-        return read_snap_yamls(root)
+        return read_snap_yamls(root, deadline)
     if isinstance(record, Processes):
         return read_snap_processes(root, record.snaps, deadline)
     raise ValueError("no Python reader for %r" % (record,))
@@ -347,7 +359,8 @@ def _raw_value(root, record, ns_reader, deadline):
 
 def run_plan(root, plan, ns_reader=read_namespace_mountinfo, deadline=None):
     """{record key: raw value} of each record of `plan` (_read_plan.plan_for), read under `root`; ``ns_reader(path)``
-    gives a preserved mount namespace's mountinfo, ``deadline`` (time.monotonic()) bounds the /proc scan."""
+    gives a preserved mount namespace's mountinfo; ``deadline`` (time.monotonic()) is looked at in every loop, as the
+    sh executor looks at it: the /proc scan's, the hooks' and the snap.yaml files'."""
     return dict((record.key, _raw_value(root, record, ns_reader, deadline)) for record in plan)
 
 

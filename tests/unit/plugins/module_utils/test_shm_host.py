@@ -7,6 +7,7 @@ meta/snap.yaml read through snapd's current link, nothing else followed."""
 from __future__ import annotations
 
 import os
+import time
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import (
     DevShmEntry,
@@ -17,7 +18,9 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import 
     Lstat,
     NamespaceMounts,
     ReadProblem,
+    SnapYamls,
     Text,
+    TIME_UP,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import read_snap_yamls, run_plan
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import MAX_YAML_BYTES
@@ -120,3 +123,13 @@ def test_a_namespace_that_cannot_be_entered_is_a_problem_in_the_readers_own_word
     ns_file = str(tmp_path / "run" / "snapd" / "ns" / "p.mnt")
     assert run_plan(str(tmp_path), (NamespaceMounts("p"),), ns_reader=refused) == {"ns-mounts:p": ReadProblem(
         "unreadable", "cannot enter the mount namespace %s: setns: Operation not permitted" % ns_file)}
+
+
+def test_the_hooks_and_snap_yaml_loops_stop_at_the_deadline(tmp_path):
+    install_snap_yaml(tmp_path, "shm-broken", BROKEN_SNAP_YAML)
+    os.makedirs(str(tmp_path / "var/lib/snapd/apparmor/profiles"))
+    (tmp_path / "var/lib/snapd/apparmor/profiles" / "snap.p.hook.configure").write_text("hook\n")
+    plan = (HookProfiles("p"), SnapYamls())
+    assert run_plan(str(tmp_path), plan, deadline=time.monotonic()) == {"hooks:p": TIME_UP, "snap.yaml": TIME_UP}
+    assert run_plan(str(tmp_path), plan, deadline=time.monotonic() + 60) == {
+        "hooks:p": {"configure": "hook\n"}, "snap.yaml": {"shm-broken": BROKEN_SNAP_YAML}}
