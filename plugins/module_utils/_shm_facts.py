@@ -7,9 +7,9 @@
 
 """The host facts shm_verify's checks judge, and which check family needs which of them.
 
-Two gatherers fill ``HostFacts``: ``_shm_host.gather_facts`` (Python on the device) and the snap debug api
-transport's ``facts_from_output`` (a sh script's output parsed on the controller). Both read exactly the
-facts ``facts_needed`` names for the chosen families, and ``_verify_checks.verify`` refuses facts that lack
+One decoder fills ``HostFacts``: ``_read_plan.facts_from_results``, from what either executor of the read plan
+read (``_shm_host.run_plan``, Python on the device, or ``plugin_utils/_sh_read_plan``, a sh script over snap debug
+api). The plan reads exactly the facts ``facts_needed`` names for the chosen families, and ``_verify_checks.verify`` refuses facts that lack
 one its families need: ``FACTS_BY_FAMILY`` is the only place that knowledge is written. A fact no chosen
 family needs stays ``NOT_GATHERED``, which no real value (None included) can be mistaken for.
 
@@ -63,9 +63,9 @@ class HostFacts:
     apparmor_enabled: whether the kernel enforces AppArmor; kernel_profiles {profile: mode} from securityfs
     (None: unreadable); profiles {(snap, app): generated profile text or None}, hooks as (snap, "hook.NAME");
     update_ns_profiles {snap: snap-update-ns profile text or None} (both empty when AppArmor is off).
-    private: {snap: PrivateSetup}. dev_shm_listing: _shm_host.DevShmListing of the slots' paths.
+    private: {snap: PrivateSetup}. dev_shm_listing: _read_plan.DevShmListing of the slots' paths.
     processes: _proc_scan.ProcessScan of the connections' snaps. installed_snaps: the /snap entries (None:
-    unlisted). snap_yamls: {snap: _shm_host.SnapYamlText} of the snap.yaml files that may declare shared-memory.
+    unlisted). snap_yamls: {snap: _read_plan.SnapYamlText} of the snap.yaml files that may declare shared-memory.
     """
 
     dev_shm: t.Any = NOT_GATHERED

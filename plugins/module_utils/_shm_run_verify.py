@@ -24,7 +24,8 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._verify_checks imp
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import EndpointError, parse_snap
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import ERROR, summarize
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import HostReadError, SnapYamlText, gather_facts
+from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import HostReadError, SnapYamlText
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import gather_facts
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_local import LocalHost
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import desired_connection
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import RunFailure, reports_transport

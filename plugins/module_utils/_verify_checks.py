@@ -5,7 +5,7 @@
 
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 
-"""shm_verify's checks: pure functions over one ShmState and the host facts _shm_host gathered.
+"""shm_verify's checks: pure functions over one ShmState and the host facts (_read_plan.facts_from_results).
 
 Every function returns a list of findings (see _shm_findings for the codes). Nothing here reads
 the host or talks to snapd, so the same snapshot always gives the same findings.
@@ -17,7 +17,7 @@ import re
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_endpoints import INTERFACE
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES, finding, unique
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
+from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import (
     OBJECTS_LISTED,
     SNAP_YAML_PROBLEMS,
     MountEntry,
@@ -654,7 +654,7 @@ def _object_finding(subject, path, name, listing):
 def check_objects(state, listing):
     """Objects under each slot's declared paths (owner and mode, info) and too-broad paths (warning).
 
-    listing is _shm_host.DevShmListing of /dev/shm's top level, from lstat only. Any local user can make
+    listing is _read_plan.DevShmListing of /dev/shm's top level, from lstat only. Any local user can make
     entries a slot's path matches, so at most OBJECTS_LISTED of them are listed per slot, the first by name,
     and one shm-objects-more finding counts the rest; an entry lstat cannot examine is a finding of its own.
     """
@@ -730,7 +730,7 @@ def check_snap_yamls(snapd_version, snap_yamls, held, named_snaps=None):
 
     snapd warns about a declaration it dropped only when it sets up the snap's profiles, and forgets the
     warning after 28 days (overlord/state/warning.go): the snap.yaml snapd mounted is the lasting record.
-    snap_yamls is {snap: _shm_host.SnapYamlText}; held the "snap:name" snapd still holds (from
+    snap_yamls is {snap: _read_plan.SnapYamlText}; held the "snap:name" snapd still holds (from
     held_declarations), which are never reported dropped whatever the rules say. The first error of each
     declaration, in snapd's order, is what snapd dropped it for; warnings come as shm_lint gives them.
     """

@@ -44,6 +44,38 @@ def decimal(text, what):
     return int(text)
 
 
+def c_unquote(text):
+    """Decode one C-quoted string as ``ls --quoting-style=c`` writes it (text starts after the opening quote).
+
+    Returns ``(bytes, rest)``; raises ValueError on a malformed string.
+    """
+    out = bytearray()
+    index = 0
+    simple = {"n": 10, "t": 9, "r": 13, "a": 7, "b": 8, "f": 12, "v": 11, "\\": 92, '"': 34, "'": 39, "?": 63}
+    while index < len(text):
+        char = text[index]
+        if char == '"':
+            return bytes(out), text[index + 1:]
+        if char != "\\":
+            out += char.encode("utf-8", "surrogateescape")
+            index += 1
+            continue
+        index += 1
+        if index >= len(text):
+            break
+        escape = text[index]
+        if escape in simple:
+            out.append(simple[escape])
+            index += 1
+        elif escape in "01234567":
+            digits = text[index:index + 3]
+            out.append(int(digits, 8) & 0xFF)
+            index += len(digits)
+        else:
+            raise ValueError("unknown escape \\%s" % escape)
+    raise ValueError("unterminated quoted name")
+
+
 class FileText(str):
     """A file's text, decoded from the base64 the device sent (as opposed to a one-word state such as ``absent``)."""
 

@@ -32,24 +32,14 @@ import json
 import re
 import secrets
 import shlex
-import stat
 import time
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
-    MAX_TEXT_BYTES,
-    SNAP_MOUNT_DIR,
-    SNAP_YAML_PROBLEMS,
-    HOOK_NAME,
+from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import (
     HostReadError,
-    SnapYamlText,
-    build_listing,
-    file_facts,
-    parse_kernel_profiles,
-    parse_mountinfo,
-    snap_instance_name,
+    Processes,
+    facts_from_results,
+    plan_for,
 )
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import HostFacts, PrivateSetup, facts_needed
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snap_yaml import MAX_YAML_BYTES
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import Applied, Host, HostReads
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import CONNECTIONS_REQUEST, WARNINGS_REQUEST, state_requests
 from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import (
@@ -77,16 +67,14 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_protocol im
 )
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils._sh_frames import (
     OUTPUT_BYTES,
-    FileText,
     MalformedOutput,
     Output,
+    c_unquote,
     decimal,
 )
+from ansible_collections.snapfleet.snapd.plugins.plugin_utils._sh_read_plan import SETTINGS, plan_script, results_from_output
 
-PROFILES_DIR = "/var/lib/snapd/apparmor/profiles"
 CALL_TIMEOUT = 60  # seconds for one snap debug api call; the whole step is bounded by the task's timeout
-# the /dev/shm listing (ls -l of up to ~100,000 entries a user made) and the /snap listing, each
-LISTING_BYTES = 8 * 1024 * 1024
 # what the remote shell runs: the script comes on stdin, read whole before any of it runs, so that no command
 # of the script can read the rest of it, and so that neither the script nor its nonce is in any argv
 # (/proc/PID/cmdline is world-readable, and sudo logs the command)
@@ -238,72 +226,6 @@ scan() {
 }
 """
 
-# shm_verify's host facts (module_utils/_shm_host.gather_facts reads the same with Python). Files are read
-# only when they are regular files and not symlinks, cut at the read bound plus one byte (so an oversized
-# one shows) and sent in base64; /dev/shm and its entries are only lstat'ed (stat and ls -l never follow the
-# last component); a snap's namespace mounts are read from /proc/PID/mountinfo of a process inside that
-# namespace, since entering it would mean running a program of the snap's base as root.
-_FACTS = r"""
-lstat() {
-    if out=$(stat -c '%f %u %g' -- "$2" 2>&1); then frame stat "$1" "$out"; return; fi
-    case "$out" in
-        *"No such file or directory"*|*"Not a directory"*) frame stat "$1" absent ;;
-        *) frame stat "$1" error "${out##*: }" ;;
-    esac
-}
-encoded() {
-    # section "text $1": the first $2 bytes of file $3, in base64
-    frame begin "text $1"; head -c "$2" -- "$3" 2>/dev/null | base64; frame end "text $1"
-}
-text() {
-    if [ -L "$2" ]; then frame text "$1" symlink
-    elif [ ! -e "$2" ]; then frame text "$1" absent
-    elif [ ! -f "$2" ]; then frame text "$1" not-regular
-    else encoded "$1" "$TEXT" "$2"; fi
-}
-hookprofiles() {
-    # the hooks' profiles of snap $1 (/v2/connections lists apps only); the controller checks each name again
-    for f in "$ROOT$PROFILES/snap.$1.hook."*; do
-        if late; then frame cut "hooks:$1"; return 0; fi
-        h=${f#"$ROOT$PROFILES/snap.$1.hook."}
-        case "$h" in ''|*[!a-z0-9-]*) continue ;; esac
-        text "profile:$1.hook.$h" "$f"
-    done
-}
-snapyaml() {
-    # _shm_host.read_snap_yamls: snapd's current -> REVISION link is read, no link below it is followed, and only
-    # a file that may declare shared-memory (the name, or a backslash that could spell it) is sent back
-    d=$ROOT$SNAPS/$1
-    if [ ! -L "$d/current" ]; then [ ! -e "$d/current" ] || frame text "yaml:$1" not-a-revision; return 0; fi
-    rev=$(readlink "$d/current")
-    r=${rev#x}
-    case "$r" in ''|*[!0-9]*) frame text "yaml:$1" not-a-revision; return 0 ;; esac
-    for p in "$d/$rev" "$d/$rev/meta"; do
-        if [ -L "$p" ]; then frame text "yaml:$1" symlink; return 0; fi
-        [ -e "$p" ] || return 0
-        if [ ! -d "$p" ]; then frame text "yaml:$1" unreadable; return 0; fi
-    done
-    f=$d/$rev/meta/snap.yaml
-    if [ -L "$f" ]; then frame text "yaml:$1" symlink; return 0; fi
-    [ -e "$f" ] || return 0
-    if [ ! -f "$f" ]; then frame text "yaml:$1" not-regular; return 0; fi
-    if [ ! -r "$f" ]; then frame text "yaml:$1" unreadable; return 0; fi
-    head -c "$YAML" -- "$f" 2>/dev/null | grep -q -F -e shared-memory -e '\' || return 0
-    encoded "yaml:$1" "$YAML" "$f"
-}
-nsmounts() {
-    ns=$ROOT/run/snapd/ns/$1.mnt
-    [ -e "$ns" ] || return 0
-    for d in "$ROOT"/proc/[0-9]*; do
-        if late; then frame cut "ns:$1"; return 0; fi
-        [ "$d/ns/mnt" -ef "$ns" ] || continue
-        encoded "ns:$1" "$TEXT" "$d/mountinfo"
-        return 0
-    done
-    frame text "ns:$1" no-process
-}
-"""
-
 # The changes, in order, each waited for (snapd refuses a change to a snap while another is in flight). A `snap`
 # process takes most of a second to start on a slow device: the POST of the next change is started while the one
 # before is waited for, and sends its request only when released (its body comes on stdin, and `snap debug api`
@@ -416,59 +338,6 @@ def apply_script(nonce, timeout, bodies):
     steps = "apply %s || exit 0\n" % " ".join(shlex.quote(body) for body in bodies)
     return _script(nonce, timeout * max(1, len(bodies)), _PRELUDE, _APPLY, steps,
                    "call connections %s\n" % shlex.quote(query_path(path, query)))
-
-
-# the facts read only where the kernel enforces AppArmor: the script reads its enabled flag for any of them
-_KERNEL_DECIDES = ("apparmor_enabled", "kernel_profiles", "profiles", "update_ns_profiles")
-
-
-def facts_script(nonce, timeout, families, apps, private_snaps, user_snaps=(), root=""):
-    """The sh of shm_verify's facts; every snap and app name was checked by ``_checked_name`` first. Every path is
-    read under ``root`` ("" for the host itself), as _shm_host reads them under its root."""
-    wanted = set(facts_needed(families))
-    steps = []
-
-    def file(kind, key, path):
-        return '%s %s "$ROOT"%s' % (kind, shlex.quote(key), shlex.quote(path))
-
-    if "dev_shm" in wanted:
-        steps.append(file("lstat", "dev_shm", "/dev/shm"))
-    if "mounts" in wanted:
-        steps.append(file("text", "mountinfo", "/proc/self/mountinfo"))
-    if wanted.intersection(_KERNEL_DECIDES):
-        steps.append(file("text", "aa_enabled", "/sys/module/apparmor/parameters/enabled"))
-    if "kernel_profiles" in wanted:
-        steps.append(file("text", "aa_profiles", "/sys/kernel/security/apparmor/profiles"))
-    if "profiles" in wanted:
-        steps += [file("text", "profile:%s.%s" % (snap, app), "%s/snap.%s.%s" % (PROFILES_DIR, snap, app))
-                  for snap, app in apps if app is not None]
-        steps += ["hookprofiles %s" % shlex.quote(snap) for snap in sorted(set(snap for snap, app in apps))]
-    if "update_ns_profiles" in wanted:
-        steps += [file("text", "update-ns:" + snap, "%s/snap-update-ns.%s" % (PROFILES_DIR, snap))
-                  for snap in sorted(set(snap for snap, app in apps))]
-    if "private" in wanted:
-        for snap in private_snaps:
-            steps += [
-                file("text", "fstab:" + snap, "/var/lib/snapd/mount/snap.%s.fstab" % snap),
-                file("lstat", "ns:" + snap, "/run/snapd/ns/%s.mnt" % snap),
-                file("text", "applied:" + snap, "/run/snapd/ns/snap.%s.fstab" % snap),
-                file("lstat", "dir:" + snap, "/dev/shm/snap.%s" % snap),
-                "nsmounts %s" % shlex.quote(snap),
-            ]
-    if "dev_shm_listing" in wanted:
-        steps += ['[ -L "$ROOT/dev/shm" ] || [ ! -d "$ROOT/dev/shm" ] || { frame begin listing; '
-                  'ls -lan --quoting-style=c --time-style=+%s "$ROOT/dev/shm/" 2>&1 | capped "$LIST"; frame end listing; }']
-    if "installed_snaps" in wanted:
-        steps += ['[ ! -d "$ROOT$SNAPS" ] || { frame begin snaps; ls -1a --quoting-style=c "$ROOT$SNAPS"/ 2>/dev/null | '
-                  'capped "$LIST"; frame end snaps; }']
-    if "snap_yamls" in wanted:
-        # names the controller would refuse are left out here already
-        steps += ['for d in "$ROOT$SNAPS"/*/; do if late; then frame cut snap.yaml; break; fi; n=${d%/}; n=${n##*/}; '
-                  "case \"$n\" in ''|*[!a-z0-9_-]*) continue ;; esac; snapyaml \"$n\"; done"]
-    scan = "processes" in wanted and user_snaps
-    return _script(nonce, timeout, _PRELUDE, _FACTS, *((_PROCESSES,) if scan else ()), "\n".join(steps) + "\n",
-                   "scan\n" if scan else "", TEXT=MAX_TEXT_BYTES + 1, YAML=MAX_YAML_BYTES + 1, SNAPS=SNAP_MOUNT_DIR,
-                   PROFILES=PROFILES_DIR, ROOT=root, LIST=LISTING_BYTES, **(_scan_settings(user_snaps) if scan else {}))
 
 
 def get_script(nonce, timeout, path):
@@ -692,48 +561,23 @@ class DebugApiHost(Host):
         except SnapdError as error:
             return Applied(tuple(done), reread_error=error), None
 
+    def run_plan(self, plan):
+        """{record key: raw value} of a read plan (module_utils/_read_plan), as _shm_host.run_plan gives them: the plan
+        compiled to one sh script (_sh_read_plan) and its frames read back. An empty plan sends no remote command."""
+        scan = [_scan_settings(record.snaps) for record in plan if isinstance(record, Processes)]
+        output = Output("", "")
+        if plan:
+            output = self._execute(lambda nonce: _script(nonce, self.timeout, _PRELUDE, *((_PROCESSES,) if scan else ()),
+                                                         plan_script(plan), ROOT=self.root,
+                                                         **dict(SETTINGS, **(scan[0] if scan else {}))))
+        return results_from_output(output, plan, scan_of)
+
     def facts(self, families, apps, private_snaps, user_snaps, slot_paths):
+        """shm_verify's host facts: the read plan run over snap debug api, decoded as the module decodes its own."""
         for name in [snap for snap, app in apps] + [app for snap, app in apps if app is not None] + list(private_snaps):
             _checked_name(name)
-        if not facts_needed(families):
-            # the connections are all in snapd's answers: nothing of the host to read, no remote command
-            output = Output("", "")
-        else:
-            output = self._execute(lambda nonce: facts_script(nonce, self.timeout, families, apps, private_snaps,
-                                                              user_snaps, self.root))
-        return facts_from_output(output, families, apps, private_snaps, user_snaps, slot_paths)
-
-
-def _c_unquote(text):
-    """Decode one C-quoted string as ``ls --quoting-style=c`` writes it (text starts after the opening quote).
-
-    Returns ``(bytes, rest)``; raises ValueError on a malformed string.
-    """
-    out = bytearray()
-    index = 0
-    simple = {"n": 10, "t": 9, "r": 13, "a": 7, "b": 8, "f": 12, "v": 11, "\\": 92, '"': 34, "'": 39, "?": 63}
-    while index < len(text):
-        char = text[index]
-        if char == '"':
-            return bytes(out), text[index + 1:]
-        if char != "\\":
-            out += char.encode("utf-8", "surrogateescape")
-            index += 1
-            continue
-        index += 1
-        if index >= len(text):
-            break
-        escape = text[index]
-        if escape in simple:
-            out.append(simple[escape])
-            index += 1
-        elif escape in "01234567":
-            digits = text[index:index + 3]
-            out.append(int(digits, 8) & 0xFF)
-            index += len(digits)
-        else:
-            raise ValueError("unknown escape \\%s" % escape)
-    raise ValueError("unterminated quoted name")
+        plan = plan_for(families, apps, private_snaps, user_snaps, slot_paths)
+        return facts_from_results(self.run_plan(plan), families, apps, private_snaps, user_snaps, slot_paths)
 
 
 _CUTS = {"time": CUT_TIME, "bytes": CUT_BYTES}
@@ -769,7 +613,7 @@ def parse_process_records(lines):
                 current["problems"].append("cgroup: unreadable")
         elif kind == "F":
             try:
-                target, rest = _c_unquote(value[1:]) if value.startswith('"') else (None, None)
+                target, rest = c_unquote(value[1:]) if value.startswith('"') else (None, None)
             except ValueError:
                 target = None
             if target is None or rest:
@@ -803,228 +647,3 @@ def _checked_name(name):
     if not isinstance(name, str) or len(name) > 80 or not _NAME.fullmatch(name):
         raise HostReadError("refusing to look up %r on the host: not a snap or app name" % (name,))
     return name
-
-
-def _stat_value(output, key, path):
-    """FileFacts from the `stat` frame (lstat semantics), None when absent."""
-    value = output.stats.get(key)
-    if value is None or value == "absent":
-        return None
-    if value.startswith("error"):
-        raise HostReadError("cannot lstat %s: %s" % (path, value[6:] or "unknown error"))
-    fields = value.split()
-    if len(fields) != 3:
-        raise HostReadError("cannot lstat %s" % path)
-    try:
-        return file_facts(int(fields[0], 16), _ls_number(fields[1]), _ls_number(fields[2]))
-    except ValueError:
-        raise HostReadError("cannot lstat %s" % path)
-
-
-def _text_value(output, key, path, limit=MAX_TEXT_BYTES):
-    """The text of a file the script read, as _shm_host.read_text returns it."""
-    state = output.texts.get(key)
-    if state is None or state == "absent":
-        return None
-    if state == "symlink":
-        raise HostReadError("cannot open %s: Too many levels of symbolic links" % path)
-    if state == "not-regular":
-        raise HostReadError("%s is not a regular file" % path)
-    if state == "no-process":
-        raise HostReadError(state)
-    if not isinstance(state, FileText):
-        raise MalformedOutput("text %s has the state %r" % (key, state[:40]))
-    if len(state.encode("utf-8", "surrogateescape")) > limit:
-        raise HostReadError("%s is larger than %d bytes" % (path, limit))
-    return str(state)
-
-
-_TYPES = {"d": stat.S_IFDIR, "l": stat.S_IFLNK, "-": stat.S_IFREG, "c": stat.S_IFCHR, "b": stat.S_IFBLK,
-          "p": stat.S_IFIFO, "s": stat.S_IFSOCK}
-_SPECIAL = {2: ("sS", stat.S_ISUID), 5: ("sS", stat.S_ISGID), 8: ("tT", stat.S_ISVTX)}
-
-
-def mode_from_ls(text):
-    """st_mode from `ls -l`'s mode string (``drwxrwxrwt``); raises ValueError on one ls could not fill in."""
-    if len(text) < 10 or text[0] not in _TYPES:
-        raise ValueError(text)
-    mode = _TYPES[text[0]]
-    bits = (stat.S_IRUSR, stat.S_IWUSR, stat.S_IXUSR, stat.S_IRGRP, stat.S_IWGRP, stat.S_IXGRP,
-            stat.S_IROTH, stat.S_IWOTH, stat.S_IXOTH)
-    for index, bit in enumerate(bits):
-        char = text[1 + index]
-        special = _SPECIAL.get(index)
-        if special and char in special[0]:
-            mode |= special[1] | (bit if char.islower() else 0)
-        elif char != "-":
-            if char not in "rwx":
-                raise ValueError(text)
-            mode |= bit
-    return mode
-
-
-def listing_of(lines, slot_paths):
-    """DevShmListing for `slot_paths` from `ls -lan` of /dev/shm, with the Python reader's selection and caps."""
-    entries, errors = parse_ls_listing(_uncut(lines, "/dev/shm"))
-
-    def examine(name):
-        if name in errors:
-            return None, errors[name]
-        return entries.get(name), None
-
-    return build_listing(list(entries) + list(errors), slot_paths, examine)
-
-
-def parse_ls_listing(lines):
-    """``({name: FileFacts}, {name: error})`` from `ls -lan --quoting-style=c` of a directory, stderr mixed in.
-
-    lstat of each entry, never followed; an entry lstat failed on shows as ``?`` fields, with ls's error
-    (its strerror taken, in order) on a line of its own.
-    """
-    entries, failed, reasons = {}, [], []
-    for line in lines:
-        if line.startswith("ls: cannot access "):
-            reasons.append(line.rpartition(": ")[2].strip())
-            continue
-        head, quote, rest = line.partition(' "')
-        fields = head.split()
-        if not quote or len(fields) < 5:
-            continue
-        try:
-            name = _c_unquote(rest)[0].decode("utf-8", "surrogateescape")
-        except ValueError:
-            continue
-        if name in (".", ".."):
-            continue
-        try:
-            entries[name] = file_facts(mode_from_ls(fields[0]), _ls_number(fields[2]), _ls_number(fields[3]))
-        except ValueError:
-            failed.append(name)
-    errors = dict((name, reasons[index] if index < len(reasons) else "cannot be examined")
-                  for index, name in enumerate(failed))
-    return entries, errors
-
-
-def _ls_number(text):
-    """A uid or gid `ls -n` printed; ValueError for anything but ASCII digits (ls prints `?` where lstat failed)."""
-    if not (text.isascii() and text.isdigit() and len(text) <= 19):
-        raise ValueError(text)
-    return int(text)
-
-
-def _uncut(lines, what):
-    """The lines of a listing, HostReadError when the device cut it at LISTING_BYTES (its last line `!cut`)."""
-    if lines and lines[-1] == "!cut":
-        raise HostReadError("the listing of %s is larger than %d bytes; it was not read (remove what floods it)"
-                            % (what, LISTING_BYTES))
-    return lines
-
-
-def facts_from_output(output, families, apps, private_snaps, user_snaps, slot_paths):
-    """The HostFacts _shm_host.gather_facts gathers for `families`, from the facts script's output."""
-    cut = sorted(key for verb, key in (name for name in output.values if isinstance(name, tuple)) if verb == "cut")
-    if cut:
-        raise HostReadError("the time ran out while reading %s on the host; raise the timeout option" % ", ".join(cut))
-    snaps = sorted(set(snap for snap, app in apps))
-    kernel = []  # whether the kernel enforces AppArmor, parsed once whichever AppArmor fact asks first
-
-    def enabled():
-        if not kernel:
-            text = _text_value(output, "aa_enabled", "/sys/module/apparmor/parameters/enabled", 64)
-            kernel.append((text or "").strip() == "Y")
-        return kernel[0]
-
-    readers = {
-        "dev_shm": lambda: _stat_value(output, "dev_shm", "/dev/shm"),
-        "mounts": lambda: parse_mountinfo(_text_value(output, "mountinfo", "/proc/self/mountinfo")),
-        "apparmor_enabled": enabled,
-        "kernel_profiles": lambda: _kernel_profiles(output) if enabled() else None,
-        "profiles": lambda: _profiles(output, apps, snaps) if enabled() else {},
-        "update_ns_profiles": lambda: dict(
-            (snap, _text_value(output, "update-ns:" + snap, "%s/snap-update-ns.%s" % (PROFILES_DIR, snap)))
-            for snap in snaps) if enabled() else {},
-        "private": lambda: dict((snap, _private_setup(output, snap)) for snap in private_snaps),
-        "dev_shm_listing": lambda: listing_of(output.sections.get("listing") or [], slot_paths),
-        "processes": lambda: scan_of(output.sections.get("processes"), user_snaps) if user_snaps else ProcessScan(),
-        "installed_snaps": lambda: _installed_snaps(output),
-        "snap_yamls": lambda: snap_yamls_of(output),
-    }
-    return HostFacts(**dict((name, readers[name]()) for name in facts_needed(families)))
-
-
-def _kernel_profiles(output):
-    try:
-        listing = _text_value(output, "aa_profiles", "/sys/kernel/security/apparmor/profiles")
-    except HostReadError:
-        return None
-    return None if listing is None else parse_kernel_profiles(listing)
-
-
-def _profiles(output, apps, snaps):
-    """{(snap, app): text} of the apps' generated profiles and of the hooks' the script found for `snaps`."""
-    hooks = sorted((snap, "hook." + hook) for snap, hook in (
-        key[len("profile:"):].split(".hook.", 1) for key in output.texts
-        if key.startswith("profile:") and ".hook." in key)
-        if snap in snaps and HOOK_NAME.fullmatch(hook))
-    return dict(((snap, app), _text_value(output, "profile:%s.%s" % (snap, app),
-                                          "%s/snap.%s.%s" % (PROFILES_DIR, snap, app)))
-                for snap, app in list(apps) + hooks if app is not None)
-
-
-def _private_setup(output, snap):
-    """The PrivateSetup of one snap, as _shm_host.private_setup_facts reads it."""
-    ns_file = "/run/snapd/ns/%s.mnt" % snap
-    namespace = _stat_value(output, "ns:" + snap, ns_file) is not None
-    directory = dir_error = None
-    try:
-        directory = _stat_value(output, "dir:" + snap, "/dev/shm/snap.%s" % snap)
-    except HostReadError as error:
-        # a user's FUSE mount on /dev/shm/snap.NAME answers root's lstat with EACCES: a finding, not a failure
-        dir_error = str(error)
-    applied_fstab = namespace_mounts = namespace_error = None
-    if namespace:
-        applied_fstab = _text_value(output, "applied:" + snap, "/run/snapd/ns/snap.%s.fstab" % snap)
-        try:
-            namespace_mounts = parse_mountinfo(_text_value(output, "ns:" + snap, ns_file))
-        except HostReadError as error:
-            if str(error) == "no-process":
-                error = "no process of %s runs in its mount namespace %s to read its mounts from (the python " \
-                        "transport enters the namespace itself)" % (snap, ns_file)
-            namespace_error = str(error)
-    return PrivateSetup(
-        desired_fstab=_text_value(output, "fstab:" + snap, "/var/lib/snapd/mount/snap.%s.fstab" % snap),
-        namespace=namespace, applied_fstab=applied_fstab, namespace_mounts=namespace_mounts,
-        namespace_error=namespace_error, dir=directory, dir_error=dir_error)
-
-
-def _installed_snaps(output):
-    """The /snap entries the script listed, None when it could not list /snap."""
-    if "snaps" not in output.sections:
-        return None
-    names = []
-    for line in _uncut(output.sections["snaps"], SNAP_MOUNT_DIR):
-        if line.startswith('"'):
-            try:
-                names.append(_c_unquote(line[1:])[0].decode("utf-8", "surrogateescape"))
-            except ValueError:
-                continue
-    return sorted(name for name in names if name not in (".", ".."))
-
-
-def snap_yamls_of(output):
-    """{snap: SnapYamlText} from the snapyaml frames, as _shm_host.read_snap_yamls reads them."""
-    found = {}
-    for key in sorted(output.texts):
-        snap = key[5:]
-        if not key.startswith("yaml:") or not snap_instance_name(snap):
-            continue
-        state = output.texts[key]
-        if not isinstance(state, FileText):
-            found[snap] = SnapYamlText(problem=state if state in SNAP_YAML_PROBLEMS else "unreadable")
-            continue
-        text = str(state)
-        if len(text.encode("utf-8", "surrogateescape")) > MAX_YAML_BYTES:
-            found[snap] = SnapYamlText(problem="too-large")
-        else:
-            found[snap] = SnapYamlText(text=text)
-    return found

@@ -20,7 +20,8 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import 
     facts_needed,
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import FileFacts, gather_facts
+from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import FileFacts
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import gather_facts
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import state_from_api
 
 FIELDS = [item.name for item in dataclasses.fields(HostFacts)]

@@ -36,16 +36,15 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._verify_checks imp
 )
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import NOT_GATHERED
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES, FINDING_CODES
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import (
+from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import (
     OBJECTS_LISTED,
     DevShmListing,
     FileFacts,
     HostReadError,
     SnapYamlText,
-    gather_facts,
     parse_mountinfo,
-    read_namespace_mountinfo,
 )
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import gather_facts, read_namespace_mountinfo
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_plan import desired_connection
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import state_from_api
 from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import ProcessScan, SnapProcess, object_matches
@@ -507,7 +506,7 @@ def bound_namespace(ns_file):
 
 def private_findings(root, state=None, ns_reader=bound_namespace, snaps=("shm-private",)):
     state = state or compliant_state()
-    facts = dict((snap, _shm_host.private_setup_facts(root, snap, ns_reader)) for snap in snaps)
+    facts = gather_facts(root, ["private"], private_snaps=snaps, ns_reader=ns_reader).private
     return check_private(state, list(snaps), facts, parse_mountinfo(HOST_MOUNTINFO))
 
 
@@ -570,8 +569,10 @@ def test_dev_shm_symlink_hides_everything_under_it(tmp_path):
     root = make_tree(tmp_path)
     os.rename(os.path.join(root, "dev/shm"), os.path.join(root, "elsewhere"))
     os.symlink(os.path.join(root, "elsewhere"), os.path.join(root, "dev/shm"))
-    assert _shm_host.dev_shm_entry(root, "snap.shm-private") is None
-    assert _shm_host.list_dev_shm(root, ["*"]) == DevShmListing()
+    facts = gather_facts(root, ["private", "objects"], private_snaps=["shm-private"], ns_reader=bound_namespace,
+                         slot_paths=["*"])
+    assert (facts.private["shm-private"].dir, facts.private["shm-private"].dir_error) == (None, None)
+    assert facts.dev_shm_listing == DevShmListing()
 
 
 def test_private_undesired_and_not_connected(tmp_path):
@@ -636,7 +637,7 @@ def test_the_listing_lstats_only_the_first_objects_of_each_path_and_counts_all(t
     lstats = []
     real_stat = os.stat
     monkeypatch.setattr(_shm_host.os, "stat", lambda *args, **kwargs: lstats.append(args[0]) or real_stat(*args, **kwargs))
-    listing = _shm_host.list_dev_shm(root, ["spam-*", "spam-00*", "bar"])
+    listing = gather_facts(root, ["objects"], slot_paths=["spam-*", "spam-00*", "bar"]).dev_shm_listing
     monkeypatch.undo()
     assert listing.matches == {"spam-*": 600, "spam-00*": 100}
     assert sorted(listing.objects) == sorted(lstats) == ["spam-%04d" % number for number in range(OBJECTS_LISTED)]

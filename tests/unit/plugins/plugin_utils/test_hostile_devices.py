@@ -14,7 +14,8 @@ import pytest
 from both_transports import hosts, outcome, params, sh_runner
 from fake_proc import add_process
 from shm_fixtures import install_snap_yaml
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import SnapYamlText
+from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import HostReadError, SnapYamlText
+from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import gather_facts
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import run_connection, run_info
 from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import (
     CUT_BYTES,
@@ -197,9 +198,11 @@ def test_maintenance_on_an_accepted_change_is_no_reason_to_send_it_again(pair):
                                             "slots": [{"snap": "provider", "slot": "shmem"}]})]
 
 
-def test_facts_read_past_the_deadline_fail_saying_what_was_cut(pair, tmp_path):
+def test_facts_read_past_the_deadline_fail_saying_what_was_cut_on_both_transports(pair, tmp_path):
     install_snap_yaml(tmp_path, "provider", "name: provider\nslots:\n  s:\n    interface: shared-memory\n    write: [x]\n")
     remote = DebugApiHost(sh_runner(pair[1]), 0, root=str(tmp_path))
-    with pytest.raises(_snap_debug_api.HostReadError) as raised:
-        remote.facts(["declarations"], [], [], [], [])
-    assert str(raised.value) == "the time ran out while reading snap.yaml on the host; raise the timeout option"
+    for read in (lambda: gather_facts(str(tmp_path), ["declarations"], deadline=time.monotonic()),
+                 lambda: remote.facts(["declarations"], [], [], [], [])):
+        with pytest.raises(HostReadError) as raised:
+            read()
+        assert str(raised.value) == "the time ran out while reading snap.yaml on the host; raise the timeout option"

@@ -11,7 +11,7 @@ import types
 import pytest
 
 from ansible_collections.snapfleet.snapd.plugins.action.shm_verify import ActionModule
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import SnapYamlText
+from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import SnapYamlText
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import SNAP_YAML_LINT
 
 from shm_fixtures import BROKEN_SNAP_YAML

@@ -16,7 +16,7 @@ from fake_proc import add_process
 from shm_fixtures import BROKEN_SNAP_YAML, install_snap_yaml
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_facts import HostFacts, facts_needed
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_findings import FAMILIES
-from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_host import FileFacts
+from ansible_collections.snapfleet.snapd.plugins.module_utils._read_plan import FileFacts
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run import run_connection, run_info
 from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_run_verify import LocalVerifyHost, run_verify
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _snapd_protocol
@@ -28,7 +28,6 @@ from ansible_collections.snapfleet.snapd.plugins.plugin_utils._snap_debug_api im
     DebugApiHost,
     NoDebugApi,
     Output,
-    parse_ls_listing,
     parse_process_records,
 )
 
@@ -438,7 +437,7 @@ def test_profiles_of_hooks_and_of_snap_update_ns_are_read_alike_on_both_transpor
 FRAMES_BY_FAMILY = {
     "dev-shm": {"dev_shm", "mountinfo"},
     "connections": set(),
-    "apparmor": {"aa_enabled", "aa_profiles", "profile", "update-ns"},
+    "apparmor": {"aa_enabled", "aa_profiles", "profile", "hooks", "update-ns"},
     "private": {"mountinfo", "fstab", "ns", "applied", "dir"},
     "objects": {"listing", "processes"},
     "warnings": {"snaps"},
@@ -503,26 +502,6 @@ READ_BY_FAMILY = {
     "warnings": lambda facts: facts.installed_snaps == ["provider"],
     "declarations": lambda facts: list(facts.snap_yamls) == ["provider"],
 }
-
-
-def test_ls_listing_gives_lstat_facts_for_hostile_names():
-    lines = [
-        "total 0",
-        'drwxrwxrwt  3 0    0      80 1796181302 "."',
-        'drwxr-xr-x 18 0    0    3940 1796181302 ".."',
-        'lrwxrwxrwx  1 1000 1000    4 1796181302 "snap.shm-private" -> "/etc"',
-        r'-rw-r-----  1 1000 1000    0 1796181302 "a\nb \"q\" \377"',
-        'drwsr-S--T  2 0    0      40 1796181302 "odd"',
-        'crw-rw-rw-  1 0    0    1, 3 1796181302 "null"',
-    ]
-    listing, errors = parse_ls_listing(lines + ["ls: cannot access '/dev/shm/fuse': Permission denied",
-                                                'l????????? ? ?    ?       ?          ? "fuse"'])
-    assert errors == {"fuse": "Permission denied"}
-    assert listing["snap.shm-private"] == FileFacts("symlink", 1000, 1000, 0o777)
-    assert listing[b'a\nb "q" \xff'.decode("utf-8", "surrogateescape")] == FileFacts("file", 1000, 1000, 0o640)
-    assert listing["odd"] == FileFacts("dir", 0, 0, 0o7740 | 0o100)
-    assert listing["null"].kind == "other"
-    assert "." not in listing and ".." not in listing
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="shm_verify reads as root")
