@@ -20,17 +20,16 @@ from urllib.parse import quote, urlencode
 
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_protocol import (  # noqa: F401 (SnapdError and the change errors are this module's API)
+from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_protocol import (  # noqa: F401 (SnapdError is this module's API)
     MAX_ANSWER_BYTES,
     SnapdError,
-    change_failure,
-    change_not_ready,
     checked_envelope,
     checked_result,
     decode_answer,
     envelope_error,
     interfaces_body,
     resent_disconnect_done,
+    wait_for_change,
 )
 
 DEFAULT_SOCKET = "/run/snapd.socket"
@@ -182,28 +181,14 @@ class SnapdClient:
     # --- internals --------------------------------------------------------------------
 
     def _wait_for_change(self, change_id, deadline):
-        delays = _backoff_delays(_POLL_FIRST_DELAY, _POLL_GROWTH, _POLL_MAX_DELAY)
-        change = {}
         path = "/v2/changes/%s" % quote(str(change_id))
-        while True:
-            try:
-                answer = self._call_with_retries("GET", path, None, None, deadline)
-            except SnapdError as error:
-                # the deadline passed during a poll: the change was not ready in time, as when it passes between polls
-                if change and error.timed_out:
-                    raise change_not_ready(change_id, change, self.timeout)
-                raise
-            change = checked_result(answer, "GET %s" % path, path, self._not_snapd)
-            if change.get("ready"):
-                break
-            delay = next(delays)
-            if time.monotonic() + delay > deadline:
-                raise change_not_ready(change_id, change, self.timeout)
-            time.sleep(delay)
-        failure = change_failure(change_id, change)
-        if failure:
-            raise failure
-        return change
+
+        def fetch():
+            answer = self._call_with_retries("GET", path, None, None, deadline)
+            return checked_result(answer, "GET %s" % path, path, self._not_snapd)
+
+        return wait_for_change(fetch, change_id, deadline, self.timeout,
+                               _backoff_delays(_POLL_FIRST_DELAY, _POLL_GROWTH, _POLL_MAX_DELAY), time.monotonic, time.sleep)
 
     def _call_with_retries(self, method, path, query, body, deadline):
         delays = _backoff_delays()

@@ -13,7 +13,10 @@ retrying, and when a resent disconnect counts as done are decided here.
 
 from __future__ import annotations
 
+import calendar
 import json
+import re
+import time
 
 from ansible.module_utils.common.text.converters import to_text
 
@@ -34,7 +37,8 @@ RESULT_TYPES = {
     "/v2/system-info": dict,
     "/v2/connections": dict,
     "/v2/warnings": (list, _NONE),
-    "/v2/changes": dict,
+    "/v2/changes/": dict,  # one change
+    "/v2/changes": list,  # the list of ?select=...&for=SNAP
 }
 # lists inside /v2/connections' result, each a list of objects
 _CONNECTIONS_LISTS = ("plugs", "slots", "established", "undesired")
@@ -114,7 +118,7 @@ def checked_envelope(payload, what, not_snapd):
 def expected_result_type(path):
     """The type snapd's ``result`` has for a GET of ``path``."""
     if path.startswith("/v2/changes/"):
-        path = "/v2/changes"
+        path = "/v2/changes/"
     return RESULT_TYPES.get(path, object)
 
 
@@ -172,6 +176,74 @@ def change_failure(change_id, change):
         change_id=change_id,
         value=status,
     )
+
+
+def wait_for_change(fetch, change_id, deadline, timeout, delays, clock=time.monotonic, sleep=time.sleep):
+    """Poll ``fetch()`` (the change's ``result``, or SnapdError) until the change is ready; return it when Done.
+
+    Raises its change_failure when it ended otherwise, and change_not_ready when the deadline passes first, be it
+    between polls or during one. ``delays`` gives the waits between polls; both transports wait this way.
+    """
+    change = {}
+    while True:
+        try:
+            change = fetch()
+        except SnapdError as error:
+            if change and error.timed_out:
+                raise change_not_ready(change_id, change, timeout)
+            raise
+        if change.get("ready"):
+            break
+        delay = next(delays)
+        if clock() + delay > deadline:
+            raise change_not_ready(change_id, change, timeout)
+        sleep(delay)
+    failure = change_failure(change_id, change)
+    if failure:
+        raise failure
+    return change
+
+
+# snapd's times, RFC 3339 with up to nanoseconds (time.Time's JSON): "2026-12-06T19:17:50.236020951Z"
+_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
+                   r"(?:Z|([+-])([0-9]{2}):([0-9]{2}))")
+
+
+def epoch_ns(text):
+    """Nanoseconds since the epoch of one of snapd's times, or None for anything else."""
+    match = _TIME.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
+    try:
+        seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    except (ValueError, OverflowError):
+        return None
+    if match.group(8):
+        offset = (int(match.group(9)) * 60 + int(match.group(10))) * 60
+        seconds -= offset if match.group(8) == "+" else -offset
+    return seconds * 10 ** 9 + int((match.group(7) or "0").ljust(9, "0"))
+
+
+def change_made_by(request, changes, since_ns):
+    """The change a POST /v2/interfaces of ``request`` made, from snapd's changes of its plug snap, or None.
+
+    It is the first change of the request's kind (``connect-snap``, ``disconnect-snap``) spawned at or after
+    ``since_ns`` (the device's clock when the request was about to be sent): snapd refuses a change to a snap
+    while another is in flight, so a later one of that kind on that snap comes after ours ended. Entries that
+    are not change objects, or have no id or time, are not it.
+    """
+    kind = request["action"] + "-snap"
+    found = None
+    for change in changes if isinstance(changes, list) else ():
+        if not isinstance(change, dict) or change.get("kind") != kind:
+            continue
+        spawned = epoch_ns(change.get("spawn-time"))
+        if spawned is None or spawned < since_ns or not isinstance(change.get("id"), str) or not change["id"]:
+            continue
+        if found is None or spawned < found[0]:
+            found = (spawned, change)
+    return found[1] if found else None
 
 
 def api_error(payload, what):

@@ -26,7 +26,8 @@ OUTPUT_BYTES = 24 * 1024 * 1024
 _DECIMAL = re.compile(r"[0-9]{1,19}")
 
 # one-line frames: VERB -> whether it carries a key (the value keyed by (VERB, KEY)) or is keyed by VERB alone
-_VALUES = {"uid": False, "python": False, "no-snap": False, "stat": True, "text": True, "done": True, "cut": True}
+_VALUES = {"uid": False, "python": False, "no-snap": False, "stat": True, "text": True, "cut": True, "clock": False,
+           "made": True, "failed": True}
 
 
 class MalformedOutput(SnapdError):

@@ -12,11 +12,11 @@ snapd's protocol (bodies, envelopes, types, what to retry) is ``module_utils/_sn
 
 - ``read``: the effective uid, the GETs of one snapshot and, when asked, the raw /proc facts of the
   processes of the snaps the run is about;
-- ``apply``: each POST /v2/interfaces, then ``snap watch``, and a GET of the change only when the watch did
-  not see it Done, stopping at the first failure; then the connections re-read. snapd refuses a change to a
-  snap while another is in flight, so the changes go one at a time, but the ``snap`` process of each next
-  POST starts while the change before is waited for, and sends its request only then. An answer worth retrying
-  (snapd restarting, a conflicting change) ends the script, and the controller sends the rest again.
+- ``apply``: each change made by ``snap connect`` or ``snap disconnect``, one ``snap`` process a change (snapd
+  refuses a change to a snap while another is in flight, so they go one at a time), stopping at the first that
+  fails; then the connections re-read. A failed step is looked up in snapd's changes: the change it made gives
+  snapd's reason, and a request that made none is sent again over ``snap debug api`` for snapd's own answer, and
+  retried from the controller when that answer says so (snapd restarting, a conflicting change).
 
 The script's output is hostile (snapd's answers quote snap.yaml text, /proc and /dev/shm names are
 anyone's). Every frame line starts with a random nonce that never leaves the controller but on stdin;
@@ -28,6 +28,7 @@ quoted with ``shlex.quote``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import secrets
@@ -57,13 +58,13 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions im
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _snapd_protocol as protocol
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_protocol import (
     SnapdError,
-    change_failure,
-    change_not_ready,
+    change_made_by,
     checked_envelope,
     checked_result,
     envelope_error,
     interfaces_body,
     resent_disconnect_done,
+    wait_for_change,
 )
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils._sh_frames import (
     OUTPUT_BYTES,
@@ -81,6 +82,8 @@ CALL_TIMEOUT = 60  # seconds for one snap debug api call; the whole step is boun
 STDIN_COMMAND = 'script=$(cat) && exec </dev/null && eval "$script"'
 # waits between the sends of a request snapd answered "retry" (restarting, or a conflicting change running)
 _RETRY_DELAYS = (1, 2, 4)
+# between two looks at a change a failed step left running: each look is a remote command of its own
+_POLL_DELAY = 1.0
 
 
 class ChangesByModule(Exception):
@@ -226,74 +229,37 @@ scan() {
 }
 """
 
-# The changes, in order, each waited for (snapd refuses a change to a snap while another is in flight). A `snap`
-# process takes most of a second to start on a slow device: the POST of the next change is started while the one
-# before is waited for, and sends its request only when released (its body comes on stdin, and `snap debug api`
-# reads stdin only to send it). A POST never released is killed unsent.
+# The changes, in order, each made by snapd's own CLI: `snap connect` and `snap disconnect` send the request and wait
+# for its change in one process (snapd refuses a change to a snap while another is in flight, so one change at a
+# time is all a device can do, and a `snap` process costs most of a second on a slow one). The steps run in one
+# `sh` under one `timeout`, which stops them all at the deadline (it signals its whole process group), so a step
+# forks nothing but its `snap`. A step that fails ends them with the uptime it started at and snapd's changes of its
+# snap, in which the controller finds whether it made a change (change_made_by; the `clock` frame ties uptime to the
+# wall clock snapd stamps changes with): snapd's reason is then read from that change, or from the request sent
+# again over snap debug api when it made none, never from the CLI's words. A step the deadline stopped is looked up
+# the same way, from the controller.
 _APPLY = r"""
-hold() {
-    # hold INDEX BODY: start the POST of BODY now, its request held until `release`; its answer goes to
-    # $HOLD/out.INDEX. Fd 4 keeps the fifo open for writing meanwhile, so that the reader never waits to open it.
-    mkfifo -m 600 "$HOLD/go.$1" || return 1
-    exec 4<> "$HOLD/go.$1"
-    { { IFS= read -r go < "$HOLD/go.$1"; [ "$go" != go ] || printf '%s' "$2"; } |
-        sh -c 'echo "$$" > "$0" && exec "$@"' "$HOLD/pid.$1" timeout "$(remaining)" snap debug api -X POST \
-            -H 'Content-Type: application/json' /v2/interfaces 2>&1
-      printf '\n%s rc %s\n' "$NONCE" "$?"; } 4>&- | head -c "$MAX" > "$HOLD/out.$1" &
-    held=$!
-}
-release() {
-    # release INDEX: send the held POST and wait for its answer; `release INDEX stop` kills it unsent
-    if [ "$2" = stop ] && IFS= read -r pid < "$HOLD/pid.$1" 2>/dev/null; then kill "$pid" 2>/dev/null; fi
-    echo "${2:-go}" >&4
-    exec 4>&-
-    wait "$held"
-}
-settle() {
-    # settle INDEX CHANGE: wait for the change; `snap watch` exits 0 only when it is ready and Done, and then there
-    # is nothing more to read; any other end (an error, snapd restarting, the time up) is told by the change itself
-    if timeout "$(remaining)" snap watch "$2" >/dev/null 2>&1; then
-        frame done "$1"
+step() {
+    # step INDEX SNAP ARG...: `snap ARG...`, framed `made INDEX UPTIME`, or `failed INDEX UPTIME` (when it started)
+    # and the changes of SNAP
+    late
+    at=$up n=$1 s=$2
+    shift 2
+    if snap "$@" >/dev/null 2>&1; then
+        late
+        frame made "$n" "$up"
         return 0
     fi
-    while :; do
-        state=$( { timeout "$(remaining)" snap debug api "/v2/changes/$2" 2>&1; printf '\n%s rc %s\n' "$NONCE" "$?"; } | head -c "$MAX")
-        case "$state" in *"$NL    \"ready\": true"*) break ;; esac
-        late && break
-        sleep 1
-        timeout "$(remaining)" snap watch "$2" >/dev/null 2>&1
-    done
-    frame begin "change $1"
-    printf '%s\n' "$state"
-    frame end "change $1"
-    case "$state" in *"$NL    \"status\": \"Done\""*) return 0 ;; esac
+    frame failed "$n" "$at"
+    call "changes $n" "/v2/changes?select=all&for=$s"
     return 1
 }
-apply() {
-    # apply BODY...: POST each body in turn, each change waited for before the next is sent; stop at the first
-    # that fails (the controller reads why from the frames)
-    HOLD=$(mktemp -d) || return 1
-    trap 'rm -rf "$HOLD"' EXIT
-    index=0 failed=
-    hold 0 "$1"
-    while [ $# -gt 0 ]; do
-        shift
-        release "$index"
-        frame begin "post $index"
-        cat "$HOLD/out.$index"
-        frame end "post $index"
-        change=$(sed -n 's/^  "change": "\([0-9][0-9]*\)",\{0,1\}$/\1/p' "$HOLD/out.$index")
-        if [ -z "$change" ]; then failed=1; break; fi
-        [ $# -eq 0 ] || hold $((index + 1)) "$1"
-        if ! settle "$index" "$change"; then
-            [ $# -eq 0 ] || release $((index + 1)) stop
-            failed=1
-            break
-        fi
-        index=$((index + 1))
-    done
-    rm -rf "$HOLD"
-    [ -z "$failed" ]
+post() {
+    # post BODY: one POST /v2/interfaces, its answer framed
+    frame begin post
+    { printf '%s' "$1" | timeout "$(remaining)" snap debug api -X POST -H 'Content-Type: application/json' \
+        /v2/interfaces 2>&1; printf '\n%s rc %s\n' "$NONCE" "$?"; } | head -c "$MAX"
+    frame end post
 }
 """
 
@@ -333,11 +299,29 @@ def scan_script(nonce, timeout, snaps, root=""):
     return _script(nonce, timeout, _PRELUDE, _PROCESSES, "scan\n", ROOT=root, **_scan_settings(snaps))
 
 
-def apply_script(nonce, timeout, bodies):
+def cli_step(action):
+    """The snap command line of one action: ``(snap whose changes tell its outcome, [arguments])``."""
+    request = action.request()
+    names = [_checked_name(request[key]) for key in ("plug_snap", "plug", "slot_snap", "slot")]
+    flags = ["--forget"] if request["forget"] else []
+    return names[0], [request["action"]] + flags + ["--", "%s:%s" % tuple(names[:2]), "%s:%s" % tuple(names[2:])]
+
+
+def apply_script(nonce, timeout, actions):
+    """The steps of ``actions`` (within ``timeout`` seconds in all), then the connections re-read."""
     name, path, query = CONNECTIONS_REQUEST
-    steps = "apply %s || exit 0\n" % " ".join(shlex.quote(body) for body in bodies)
-    return _script(nonce, timeout * max(1, len(bodies)), _PRELUDE, _APPLY, steps,
-                   "call connections %s\n" % shlex.quote(query_path(path, query)))
+    steps = "".join("step %d %s || exit 1\n" % (index, " ".join(shlex.quote(word) for word in [snap] + argv))
+                    for index, (snap, argv) in enumerate(cli_step(action) for action in actions))
+    # the wall clock in nanoseconds, then the uptime (centiseconds) read after it; the steps' sh is given the
+    # settings in its environment (private to root), never in its argv, which any user reads
+    run = ('now=$(date +%%s%%N)\nlate\nframe clock "$now $up"\nexport NONCE CALL MAX UNTIL\n'
+           'timeout "$(( (UNTIL - up + 99) / 100 ))" sh -c %s && call connections %s\n'
+           % (shlex.quote(_PRELUDE + _APPLY + steps), shlex.quote(query_path(path, query))))
+    return _script(nonce, timeout, _PRELUDE, run)
+
+
+def post_script(nonce, timeout, body):
+    return _script(nonce, timeout, _PRELUDE, _APPLY, "post %s\n" % shlex.quote(body))
 
 
 def get_script(nonce, timeout, path):
@@ -473,15 +457,25 @@ class DebugApiHost(Host):
         return scan_of(output.sections.get("processes"), snaps)
 
     def get(self, path, query=None):
-        """One GET in its own round trip (only used to word a refusal, never on the normal path)."""
+        """One GET in its own round trip (only used to word a refusal or follow a change, never on the normal path)."""
+        result, error, retry = self._get(query_path(path, sorted((query or {}).items())), path)
+        if error is not None:
+            raise error
+        return result
+
+    def _get(self, full, path=None):
+        """``(result, error, retry)`` of one GET of ``full`` (``path`` without its query)."""
+        path = path or full
         what = "GET " + path
-        full = query_path(path, sorted((query or {}).items()))
         output = self._execute(lambda nonce: get_script(nonce, self.timeout, full))
         self.request_count += 1
         payload, error, retry = parse_answer(output.sections.get("answer"), what, output.rc.get("answer"))
         if error is not None:
-            raise error
-        return checked_result(payload, what, path, _not_snapd)
+            return None, error, retry
+        try:
+            return checked_result(payload, what, path, _not_snapd), None, False
+        except SnapdError as error:
+            return None, error, False
 
     def snap_interfaces(self, snaps):
         from ansible_collections.snapfleet.snapd.plugins.module_utils._shm_state import read_snap_interfaces
@@ -489,77 +483,116 @@ class DebugApiHost(Host):
         return read_snap_interfaces(self, snaps)
 
     def apply(self, actions):
-        """Send the actions in order, each waited for; an answer worth retrying (snapd restarting, a conflicting
-        change) is sent again from the controller, with the same waits as the socket client's, until the deadline."""
+        """The actions in order, each made by ``snap connect``/``snap disconnect`` in one script, one ``snap`` process
+        a change. A step that failed is looked up in snapd's changes of its snap: the change it made is reported,
+        or waited for while it runs, and never made again; a request that made no change is sent again over snap
+        debug api, for snapd's own reason, and retried as the socket client retries it. Then the rest go on."""
         if self.hand_over is not None and self.hand_over(self):
             raise ChangesByModule()
         deadline = time.monotonic() + self.timeout * max(1, len(actions))
         done = []
-        resent = False
+        while True:
+            pending = actions[len(done):]
+            left = max(1.0, deadline - time.monotonic())
+            output = self._execute(lambda nonce: apply_script(nonce, left, pending))
+            made = self._steps_made(output, pending)
+            done += pending[:made]
+            if made == len(pending):
+                return self._applied(tuple(done), output)
+            try:
+                self._recover(output, made, pending[made], deadline)
+            except SnapdError as error:
+                return Applied(tuple(done), error=error)
+            done.append(pending[made])
+
+    def _steps_made(self, output, actions):
+        """How many of the script's steps exited 0 (it stops at the first that did not)."""
+        for index in range(len(actions)):
+            if ("made", str(index)) not in output.values:
+                self.request_count += ("failed", str(index)) in output.values
+                return index
+            self.request_count += 1
+        return len(actions)
+
+    def _recover(self, output, index, action, deadline):
+        """Finish the failed step ``index``: its change waited for, or its request sent again; SnapdError if it failed."""
+        clock = (output.values.get("clock") or "").split(" ")
+        if len(clock) != 2:
+            raise SnapdError("the %s of %s to %s was not made: the script stopped before it (timed out?)"
+                             % (action.action, action.plug, action.slot))
+        started = output.values.get(("failed", str(index)))
+        path = "/v2/changes"
+        if started is not None:
+            self.request_count += 1
+            listing, lines = output.section("changes %d" % index)
+            payload, error, retry = parse_answer(lines, "GET " + path, output.rc.get(listing))
+            changes = checked_result(payload, "GET " + path, path, _not_snapd) if error is None else None
+        else:
+            # stopped by the deadline (or cut off): it started once the step before it was made, or with the script
+            started = output.values.get(("made", str(index - 1))) if index else clock[1]
+            changes, error, retry = self._get(query_path(path, (("select", "all"), ("for", cli_step(action)[0]))), path)
+        if error is not None and not retry:
+            raise error
+        # when the step started, on the wall clock, at the earliest (uptime counts whole centiseconds)
+        since = decimal(clock[0], "the device's clock") + (
+            decimal(started, "an uptime") - decimal(clock[1], "an uptime") - 1) * 10 ** 7
+        change = change_made_by(action.request(), changes, since) if error is None else None
+        if change is not None:
+            self._wait(decimal(change["id"], "a change id"), deadline, change)
+        else:
+            # no change made, or none known (snapd went away): sent again, a disconnect answered 400 is then done
+            self._post(action, deadline, resent=error is not None)
+
+    def _post(self, action, deadline, resent):
+        """One POST /v2/interfaces over snap debug api, retried while snapd says to, and its change waited for."""
+        body = json.dumps(interfaces_body(**action.request()), sort_keys=True)
         delays = iter(_RETRY_DELAYS)
         delay = 0
         while True:
-            pending = actions[len(done):]
-            applied, retry = self._apply_once(pending, resent, deadline)
-            done += applied.done
-            if retry is None:
-                return Applied(tuple(done), error=applied.error, connections=applied.connections,
-                               reread_error=applied.reread_error)
+            left = max(1.0, deadline - time.monotonic())
+            output = self._execute(lambda nonce: post_script(nonce, left, body))
+            self.request_count += 1
+            payload, error, retry = parse_answer(output.sections.get("post"), "POST /v2/interfaces", output.rc.get("post"))
+            if error is None:
+                if payload.get("type") == "async":
+                    self._wait(decimal(payload["change"], "a change id"), deadline)
+                return
+            if resent_disconnect_done(action.request(), error, resent):
+                return  # the first request reached snapd before it went away; nothing left to do
             delay = next(delays, delay)
-            if time.monotonic() + delay >= deadline:
-                return Applied(tuple(done), error=retry)
-            # the request may have reached snapd before it went away: a resent disconnect may find nothing to do
-            resent = resent or "cannot communicate with server" in str(retry)
+            if not retry or time.monotonic() + delay >= deadline:
+                raise error
+            resent = resent or "cannot communicate with server" in str(error)
             time.sleep(delay)
 
-    def _apply_once(self, actions, resent, deadline):
-        """``(Applied, error to retry on or None)`` of one script sending ``actions``."""
-        bodies = [json.dumps(interfaces_body(**action.request()), sort_keys=True) for action in actions]
-        left = max(1.0, deadline - time.monotonic())
-        output = self._execute(lambda nonce: apply_script(nonce, left / max(1, len(bodies)), bodies))
-        done = []
-        for index, action in enumerate(actions):
-            name, lines = output.section("post %d" % index)
-            if lines is None:
-                return Applied(tuple(done), error=SnapdError(
-                    "the %s of %s to %s was not sent: the script stopped (timed out?)" % (action.action, action.plug, action.slot))), None
-            self.request_count += 1
-            payload, error, retry = parse_answer(lines, "POST /v2/interfaces", output.rc.get(name))
-            if error is not None:
-                if resent_disconnect_done(action.request(), error, resent):
-                    done.append(action)  # the first POST reached snapd before it restarted; nothing left to do
-                    continue
-                return Applied(tuple(done), error=error), (error if retry else None)
-            if payload.get("type") != "async":
-                done.append(action)
-                continue
-            change_id = payload["change"]
-            if ("done", str(index)) in output.values:
-                done.append(action)  # `snap watch` saw it ready and Done
-                continue
-            change_name, change_lines = output.section("change %d" % index)
-            self.request_count += 1
-            path = "/v2/changes/%s" % change_id
-            change, error, retry = parse_answer(change_lines, "GET " + path, output.rc.get(change_name))
-            if error is not None:
-                return Applied(tuple(done), error=error), None
-            change = checked_result(change, "GET " + path, path, _not_snapd)
-            if not change.get("ready"):
-                return Applied(tuple(done), error=change_not_ready(change_id, change, self.timeout)), None
-            failure = change_failure(change_id, change)
-            if failure:
-                return Applied(tuple(done), error=failure), None
-            done.append(action)
-        lines = output.sections.get("connections")
+    def _wait(self, change_id, deadline, change=None):
+        """Change ``change_id`` polled to its end over snap debug api (``change``: its result as last seen)."""
+        path = "/v2/changes/%d" % change_id
+        seen = [change] if change is not None else []
+
+        def fetch():
+            while not seen:
+                result, error, retry = self._get(path)
+                if error is None:
+                    return result
+                if not retry or time.monotonic() + _POLL_DELAY > deadline:
+                    raise error
+                time.sleep(_POLL_DELAY)  # snapd restarting: the change goes on once it is back
+            return seen.pop()
+
+        wait_for_change(fetch, change_id, deadline, self.timeout, itertools.repeat(_POLL_DELAY), time.monotonic, time.sleep)
+
+    def _applied(self, done, output):
+        """Applied with the connections the script re-read after its steps."""
         self.request_count += 1
         name, path, query = CONNECTIONS_REQUEST
-        payload, error, retry = parse_answer(lines, "GET " + path, output.rc.get("connections"))
-        if error is not None:
-            return Applied(tuple(done), reread_error=error), None
+        payload, error, retry = parse_answer(output.sections.get("connections"), "GET " + path, output.rc.get("connections"))
         try:
-            return Applied(tuple(done), connections=checked_result(payload, "GET " + path, path, _not_snapd)), None
+            if error is not None:
+                raise error
+            return Applied(done, connections=checked_result(payload, "GET " + path, path, _not_snapd))
         except SnapdError as error:
-            return Applied(tuple(done), reread_error=error), None
+            return Applied(done, reread_error=error)
 
     def run_plan(self, plan):
         """{record key: raw value} of a read plan (module_utils/_read_plan), as _shm_host.run_plan gives them: the plan

@@ -1,15 +1,16 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""A FAKE `snap` command, for unit tests only: `snap debug api` and `snap watch` against the fake snapd.
+"""A FAKE `snap` command, for unit tests only: `snap debug api`, `snap watch`, `snap connect` and `snap disconnect`
+against the fake snapd.
 
 It answers as snapd's CLI does (the envelope pretty-printed with two-space indentation and sorted keys,
 errors on stderr with exit 1), talking to the FakeSnapd socket named by $FAKE_SNAPD_SOCKET. With
 $FAKE_SNAP_NO_DEBUG_API set it behaves like a snapd older than 2.64, which has no `debug api`; with
 $FAKE_SNAP_START_SECONDS each process first sleeps that long, as a slow device's `snap` takes to start; with
 $FAKE_SNAP_BARRIER each waits for the others (wait_for_the_others); with $FAKE_SNAP_LOG each appends what it does to
-that file, one line at a time (log), and with $FAKE_SNAP_WATCH_WAITS_FOR=N as well each `snap watch` first waits until
-the POST of the next change has started (the Nth at most; wait_for_next_post).
+that file, one line at a time (log); with $FAKE_SNAP_CLI_GIVES_UP `snap connect` and `snap disconnect` exit 1 as soon as
+snapd accepted their change, as the CLI does when snapd stays away longer than it waits.
 """
 
 import http.client
@@ -75,24 +76,9 @@ def debug_api(args):
     sys.stdout.write(text + "\n")
 
 
-def wait_for_next_post(last):
-    """Up to 10 s, until $FAKE_SNAP_LOG shows the `snap debug api -X POST` process of the change after the one this
-    process watches (at most `last` of them) started; a watch that waited it out logs `watch-waited-out`."""
-    with open(os.environ["FAKE_SNAP_LOG"]) as lines:
-        watched = sum(1 for line in lines if line.startswith("watch-start"))
-    for dummy in range(200):
-        with open(os.environ["FAKE_SNAP_LOG"]) as lines:
-            if sum(1 for line in lines if line.startswith("start post")) >= min(watched + 1, last):
-                return
-        time.sleep(0.05)
-    log("watch-waited-out")
-
-
 def watch(change_id):
     """As snapd's `snap watch`: exit 0 only when the change is ready and Done, else the error and exit 1."""
     log("watch-start")
-    if os.environ.get("FAKE_SNAP_WATCH_WAITS_FOR"):
-        wait_for_next_post(int(os.environ["FAKE_SNAP_WATCH_WAITS_FOR"]))
     while True:
         change = json.loads(_request("GET", "/v2/changes/" + change_id)).get("result", {})
         if change.get("ready"):
@@ -102,6 +88,25 @@ def watch(change_id):
     if change.get("status") != "Done":
         sys.stderr.write("error: %s\n" % (change.get("err") or "change finished in status %r" % change.get("status")))
         sys.exit(1)
+
+
+def change_action(action, args):
+    """As snapd's `snap connect`/`snap disconnect [--forget] [--] PLUG SLOT`: POST the request, then wait for its change
+    as `snap watch` does; snapd's refusal on stderr with exit 1."""
+    forget = "--forget" in args
+    plug, slot = [arg.split(":", 1) for arg in args if arg not in ("--forget", "--")]
+    body = {"action": action, "plugs": [{"snap": plug[0], "plug": plug[1]}], "slots": [{"snap": slot[0], "slot": slot[1]}]}
+    if forget:
+        body["forget"] = True
+    log("cli " + action)
+    answer = json.loads(_request("POST", "/v2/interfaces", json.dumps(body).encode(), {"Content-Type": "application/json"}))
+    if answer.get("type") == "error":
+        sys.stderr.write("error: %s\n" % answer["result"]["message"])
+        sys.exit(1)
+    if os.environ.get("FAKE_SNAP_CLI_GIVES_UP"):
+        sys.stderr.write("error: cannot communicate with server: connection refused\n")
+        sys.exit(1)
+    watch(answer["change"])
 
 
 def wait_for_the_others(barrier):
@@ -128,6 +133,8 @@ def main(args):
         debug_api(args[2:])
     elif args[:1] == ["watch"]:
         watch(args[1])
+    elif args[:1] in (["connect"], ["disconnect"]):
+        change_action(args[0], args[1:])
     else:
         sys.stderr.write("fake snap: unsupported %r\n" % (args,))
         sys.exit(2)

@@ -21,6 +21,7 @@ import shutil
 import socketserver
 import tempfile
 import threading
+import time
 from urllib.parse import parse_qs, urlsplit
 
 SYSTEM_ALIASES = ("", "system", "core", "snapd")
@@ -160,6 +161,8 @@ class FakeSnapd:
             return self._get_connections(query)
         if method == "GET" and path == "/v2/warnings":
             return _sync(copy.deepcopy(self.warnings))
+        if method == "GET" and path == "/v2/changes":
+            return self._get_changes(query)
         if method == "GET" and path.startswith("/v2/changes/"):
             return self._get_change(path.rsplit("/", 1)[1])
         if method == "POST" and path == "/v2/interfaces":
@@ -214,12 +217,23 @@ class FakeSnapd:
             return _sync(view)
         return _sync(dict(change["final"]))
 
-    def _new_change(self, kind, status="Done", err=None):
+    def _get_changes(self, query):
+        """GET /v2/changes?select=all&for=SNAP, as snapd lists them: every change that names SNAP, as it is now."""
+        listed = []
+        for change_id, change in self.changes.items():
+            if query.get("for") in (None, *change["snaps"]):
+                listed.append(self._get_change(change_id)[1]["result"])
+        return _sync(listed)
+
+    def _new_change(self, kind, status="Done", err=None, snaps=()):
         change_id = str(len(self.changes) + 1)
-        final = {"id": change_id, "kind": kind, "summary": kind, "status": status, "ready": True}
+        spawned = time.time_ns()
+        final = {"id": change_id, "kind": kind, "summary": kind, "status": status, "ready": True,
+                 "spawn-time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(spawned // 10 ** 9))
+                 + ".%09dZ" % (spawned % 10 ** 9)}
         if err:
             final["err"] = err
-        self.changes[change_id] = {"final": final, "polls_left": self.polls_until_ready}
+        self.changes[change_id] = {"final": final, "polls_left": self.polls_until_ready, "snaps": tuple(snaps)}
         return {"type": "async", "status-code": 202, "status": "Accepted", "change": change_id, "result": None}
 
     def _post_interfaces(self, body):
@@ -240,10 +254,12 @@ class FakeSnapd:
             if not any(e["snap"] == snap and e[kind] == name for e in entries):
                 return _error(400, 'snap "%s" has no %s named "%s"' % (snap, kind, name))
         kind = action + "-snap"
+        snaps = (plug_ref[0], slot_ref[0])
         if self.fail_post_number == self._posts or self.change_error:
             err = self.change_error or "boom"
             self.change_error = None
-            return 202, self._new_change(kind, "Error", "cannot perform the following tasks:\n- %s (%s)" % (kind, err))
+            failed = "cannot perform the following tasks:\n- %s (%s)" % (kind, err)
+            return 202, self._new_change(kind, "Error", failed, snaps)
         established = self._find(self.established, plug_ref, slot_ref)
         undesired = self._find(self.undesired, plug_ref, slot_ref)
         name = "%s:%s to %s:%s" % (plug_ref[0], plug_ref[1], slot_ref[0], slot_ref[1])
@@ -253,14 +269,14 @@ class FakeSnapd:
                     self.undesired.remove(undesired)
                 self.established.append(self._connection(plug_ref, slot_ref, manual=True, gadget=False))
             # snapd answers 202 with a Done change even when the pair was already connected
-            return 202, self._new_change(kind)
+            return 202, self._new_change(kind, snaps=snaps)
         if body.get("forget"):
             if established is None and undesired is None:
                 return _error(400, "cannot forget connection %s, it was not connected" % name)
             for entry, entries in ((established, self.established), (undesired, self.undesired)):
                 if entry is not None:
                     entries.remove(entry)
-            return 202, self._new_change(kind)
+            return 202, self._new_change(kind, snaps=snaps)
         if established is None:
             return _error(400, "cannot disconnect %s, it is not connected" % name)
         self.established.remove(established)
@@ -270,7 +286,7 @@ class FakeSnapd:
             entry = {k: v for k, v in established.items() if k not in ("plug-attrs", "slot-attrs")}
             entry["manual"] = True
             self.undesired.append(entry)
-        return 202, self._new_change(kind)
+        return 202, self._new_change(kind, snaps=snaps)
 
     def _find(self, entries, plug_ref, slot_ref):
         for entry in entries:

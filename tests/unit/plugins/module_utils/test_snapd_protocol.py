@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.snapfleet.snapd.plugins.module_utils import _snapd_protocol as protocol
+
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_protocol import (
     SnapdError,
     checked_result,
@@ -95,3 +97,64 @@ def test_an_answer_that_is_not_an_object_is_refused(raw, said):
 def test_a_resent_disconnect_answered_400_is_done(action, status, resent, done):
     request = dict(action=action, plug_snap="a", plug="p", slot_snap="b", slot="s", forget=False)
     assert resent_disconnect_done(request, SnapdError("x", status_code=status), resent) is done
+
+
+# --- the change a request made, among snapd's changes of its snap ----------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-12-06T19:17:50.236020951Z", 1796584670236020951),
+    ("2026-12-06T19:17:50.2Z", 1796584670200000000),
+    ("2026-12-06T19:17:50Z", 1796584670000000000),
+    ("2026-12-06T20:17:50.236020951+01:00", 1796584670236020951),
+    ("2026-12-06T18:47:50.236020951-00:30", 1796584670236020951),
+    ("2026-12-06 19:17:50Z", None),
+    ("2026-13-06T19:17:50Z", None),
+    ("2026-12-06T19:17:50.1234567890Z", None),
+    ("２026-12-06T19:17:50Z", None),
+    (1796584670, None),
+])
+def test_snapds_times_are_read_to_the_nanosecond_and_anything_else_is_none(text, expected):
+    assert protocol.epoch_ns(text) == expected
+
+
+def change(change_id, kind, spawned, **more):
+    return dict({"id": change_id, "kind": kind, "spawn-time": spawned, "status": "Done", "ready": True}, **more)
+
+
+CONNECT = dict(action="connect", plug_snap="a", plug="p", slot_snap="b", slot="s", forget=False)
+SINCE = protocol.epoch_ns("2026-12-06T19:00:00Z")
+
+
+def test_the_change_made_is_the_first_of_its_kind_spawned_since_the_request():
+    changes = [
+        change("7", "connect-snap", "2026-12-06T18:59:59.999999999Z"),  # an earlier connect of ours
+        change("9", "connect-snap", "2026-12-06T19:00:03Z"),  # later: another's, after ours ended
+        change("8", "connect-snap", "2026-12-06T19:00:00.5Z"),
+        change("10", "disconnect-snap", "2026-12-06T19:00:00.1Z"),  # another kind
+    ]
+    assert protocol.change_made_by(CONNECT, changes, SINCE)["id"] == "8"
+    assert protocol.change_made_by(dict(CONNECT, action="disconnect"), changes, SINCE)["id"] == "10"
+    assert protocol.change_made_by(CONNECT, changes[:1], SINCE) is None
+
+
+@pytest.mark.parametrize("changes", [
+    None, {}, "x", [1, None, "change"],
+    [change("", "connect-snap", "2026-12-06T19:00:01Z")],
+    [change(8, "connect-snap", "2026-12-06T19:00:01Z")],
+    [change("8", "connect-snap", "soon")],
+    [change("8", ["connect-snap"], "2026-12-06T19:00:01Z")],
+])
+def test_hostile_change_lists_yield_no_change(changes):
+    assert protocol.change_made_by(CONNECT, changes, SINCE) is None
+
+
+def test_waiting_for_a_change_polls_until_ready_and_reports_how_it_ended():
+    seen = iter([{"status": "Doing"}, {"status": "Doing"}, {"status": "Done", "ready": True, "id": "3"}])
+    slept = []
+    assert protocol.wait_for_change(lambda: next(seen), "3", 100, 5, iter([1, 2, 3]), lambda: 0, slept.append)["id"] == "3"
+    assert slept == [1, 2]
+    failed = iter([{"status": "Error", "ready": True, "err": "boom", "kind": "connect-snap"}])
+    with pytest.raises(protocol.SnapdError, match=r"change 4 \(connect-snap\) ended in Error: boom"):
+        protocol.wait_for_change(lambda: next(failed), "4", 100, 5, iter([1]), lambda: 0, slept.append)
+    with pytest.raises(protocol.SnapdError, match="change 5 .* was not ready after 5 seconds"):
+        protocol.wait_for_change(lambda: {"status": "Doing"}, "5", 10, 5, iter([1] * 20), lambda: 10, slept.append)

@@ -27,13 +27,13 @@ def test_values_sections_exit_statuses_and_base64_texts_are_read():
     text = base64.b64encode("a\n\xe9 \\x".encode("utf-8") + b"\xff").decode()
     output = Output(framed("uid 0", "python /usr/bin/python3", "begin answer", '|{"type": "sync"}', "rc 0", "end answer",
                            "stat dev_shm 41ff 0 0", "text fstab:x absent", "begin text yaml:x", "|" + text,
-                           "end text yaml:x", "done 3"), N)
+                           "end text yaml:x", "made 3", "failed 4 1234", "clock 99 12"), N)
     assert output.values["uid"] == "0" and output.values["python"] == "/usr/bin/python3"
     assert output.sections["answer"] == ['{"type": "sync"}'] and output.rc == {"answer": 0}
     assert output.stats == {"dev_shm": "41ff 0 0"}
     assert output.texts["fstab:x"] == "absent" and not isinstance(output.texts["fstab:x"], FileText)
     assert output.texts["yaml:x"] == "a\n\xe9 \\x\udcff" and isinstance(output.texts["yaml:x"], FileText)
-    assert ("done", "3") in output.values
+    assert output.values[("made", "3")] == "" and output.values[("failed", "4")] == "1234" and output.values["clock"] == "99 12"
 
 
 def test_lines_outside_every_section_are_never_read():
