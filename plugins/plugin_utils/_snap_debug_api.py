@@ -504,6 +504,11 @@ class DebugApiHost(Host):
             except SnapdError as error:
                 return Applied(tuple(done), error=error)
             done.append(pending[made])
+            if len(done) < len(actions) and time.monotonic() >= deadline:
+                action = actions[len(done)]
+                return Applied(tuple(done), error=SnapdError(
+                    "the %s of %s to %s was not made: the timeout (%g seconds a change) ran out before it; raise the "
+                    "timeout option" % (action.action, action.plug, action.slot, self.timeout), timed_out=True))
 
     def _steps_made(self, output, actions):
         """How many of the script's steps exited 0 (it stops at the first that did not)."""
