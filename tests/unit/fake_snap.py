@@ -10,7 +10,8 @@ $FAKE_SNAP_NO_DEBUG_API set it behaves like a snapd older than 2.64, which has n
 $FAKE_SNAP_START_SECONDS each process first sleeps that long, as a slow device's `snap` takes to start; with
 $FAKE_SNAP_BARRIER each waits for the others (wait_for_the_others); with $FAKE_SNAP_LOG each appends what it does to
 that file, one line at a time (log); with $FAKE_SNAP_CLI_GIVES_UP `snap connect` and `snap disconnect` exit 1 as soon as
-snapd accepted their change, as the CLI does when snapd stays away longer than it waits.
+snapd accepted their change, as the CLI does when snapd stays away longer than it waits, and with $FAKE_SNAP_CLI_HANGS
+they hang once their change is Done.
 """
 
 import http.client
@@ -107,6 +108,9 @@ def change_action(action, args):
         sys.stderr.write("error: cannot communicate with server: connection refused\n")
         sys.exit(1)
     watch(answer["change"])
+    if os.environ.get("FAKE_SNAP_CLI_HANGS"):
+        log("hangs")
+        time.sleep(600)
 
 
 def wait_for_the_others(barrier):

@@ -192,6 +192,21 @@ def test_a_step_whose_snap_command_failed_after_sending_is_followed_to_its_chang
     assert ("consumer", "provider") in [(c["plug"]["snap"], c["slot"]["snap"]) for c in pair[1].established]
 
 
+def test_the_deadline_stops_every_step_and_a_change_it_cut_off_is_not_made_again(pair, tmp_path):
+    # each FAKE `snap` hangs once its change is Done: the one timeout of the steps stops the first (and its `snap`),
+    # its change is found Done among snapd's changes, and the run, past its deadline, makes no more
+    log = tmp_path / "snap.log"
+    remote = hosts(pair, timeout=1, FAKE_SNAP_CLI_HANGS="1", FAKE_SNAP_LOG=str(log))[1]
+    result = outcome(run_connection, CASES["exclusive list"], remote)
+    assert result["failed"] is True and [a["action"] for a in result["actions"]] == ["disconnect"], result
+    assert "the connect of consumer:shmem to provider:shmem was not made: the timeout (1 seconds a change) ran out" \
+        in result["msg"], result["msg"]
+    assert len(posts(pair[1])) == 1
+    hung = [int(line.split()[-1]) for line in log.read_text().splitlines() if line.startswith("hangs ")]
+    assert len(hung) == 1
+    assert not os.path.exists("/proc/%d" % hung[0]) or open("/proc/%d/stat" % hung[0]).read().split(") ")[-1][0] == "Z"
+
+
 def test_auto_hands_a_change_to_the_module_where_the_device_has_python_before_anything_is_sent(pair):
     remote = DebugApiHost(sh_runner(pair[1]), 20, hand_over=lambda host: hands_over(AUTO, host))
     with pytest.raises(_snap_debug_api.ChangesByModule):
