@@ -22,8 +22,9 @@ options:
       - V(auto) uses V(snap-debug-api) where snapd has it and O(socket) is the default, else V(python). A host
         with neither (no Python and snapd older than 2.64) fails with one line saying what to install. Where
         there is something to change and the target has Python, V(auto) reads over C(snap debug api) and lets
-        the module make the change, since the module waits for each change inside one process, where C(snap debug api)
-        starts a C(snap) process for every wait (about a second each on a slow device).
+        the module make the change, since the module makes and waits for every change inside one process, where over
+        C(snap debug api) each change is a C(snap connect) or C(snap disconnect) process (about a second each on a
+        slow device).
       - Both transports take the same options and return the same results.
     type: str
     choices: [auto, python, snap-debug-api]

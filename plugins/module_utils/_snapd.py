@@ -22,6 +22,7 @@ from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_protocol import (  # noqa: F401 (SnapdError is this module's API)
     MAX_ANSWER_BYTES,
+    Retry,
     SnapdError,
     checked_envelope,
     checked_result,
@@ -29,6 +30,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_protocol im
     envelope_error,
     interfaces_body,
     resent_disconnect_done,
+    sent_until_answered,
     wait_for_change,
 )
 
@@ -65,17 +67,7 @@ def client_params_error(params):
     return None
 
 
-class _Transient(Exception):
-    """A failure worth retrying until the deadline: snapd restarting or busy.
-
-    ``maybe_delivered`` is true when the connection dropped after the request
-    went out, so snapd may have acted on it.
-    """
-
-    def __init__(self, error, maybe_delivered=False):
-        super().__init__(str(error))
-        self.error = error
-        self.maybe_delivered = maybe_delivered
+_Transient = Retry  # a failure worth retrying until the deadline: snapd restarting or busy
 
 
 def _backoff_delays(first=_FIRST_DELAY, growth=2, maximum=_MAX_DELAY):
@@ -191,27 +183,19 @@ class SnapdClient:
                                _backoff_delays(_POLL_FIRST_DELAY, _POLL_GROWTH, _POLL_MAX_DELAY), time.monotonic, time.sleep)
 
     def _call_with_retries(self, method, path, query, body, deadline):
-        delays = _backoff_delays()
         self._resent_after_drop = False
         grace_ends = time.monotonic() + _UNREACHED_GRACE
-        retried = None
-        while True:
+
+        def send():
             try:
                 # the grace only shortens the retries; an answer being read may take until the deadline
                 return self._call(method, path, query, body, deadline)
-            except SnapdError as error:
-                # the deadline passed while a retry was waiting for its answer: what used the time up was the
-                # failure being retried (a conflicting change, a restart), so that is what the user hears
-                if retried is not None and error.timed_out:
-                    raise retried.error
-                raise
             except _Transient as transient:
-                retried = transient
                 self._resent_after_drop = self._resent_after_drop or transient.maybe_delivered
-                delay = next(delays)
-                if time.monotonic() + delay > (deadline if self._reached else min(deadline, grace_ends)):
-                    raise transient.error
-                time.sleep(delay)
+                raise
+
+        return sent_until_answered(send, deadline, _backoff_delays(), time.monotonic, time.sleep,
+                                   lambda: deadline if self._reached else min(deadline, grace_ends))
 
     def _call(self, method, path, query, body, deadline):
         url = path

@@ -178,6 +178,42 @@ def change_failure(change_id, change):
     )
 
 
+class Retry(Exception):
+    """An answer worth sending the request again for (snapd restarting, a conflicting change, snapd out of reach).
+
+    ``maybe_delivered`` is true when the request may have reached snapd before it went away, so snapd may have
+    acted on it (see resent_disconnect_done).
+    """
+
+    def __init__(self, error, maybe_delivered=False):
+        super().__init__(str(error))
+        self.error = error
+        self.maybe_delivered = maybe_delivered
+
+
+def sent_until_answered(send, deadline, delays, clock=time.monotonic, sleep=time.sleep, give_up_at=None):
+    """``send()``'s answer, sent again while it raises Retry, waiting the next of ``delays`` between sends.
+
+    When the next send would start after ``give_up_at()`` (by default the deadline), the last Retry's error is
+    raised. Any other SnapdError ends it; one that timed out while a resend waited for its answer is reported
+    as the failure being retried, since that is what used the time up. Both transports send this way.
+    """
+    retried = None
+    while True:
+        try:
+            return send()
+        except Retry as transient:
+            retried = transient
+            delay = next(delays)
+            if clock() + delay > (give_up_at() if give_up_at else deadline):
+                raise transient.error
+            sleep(delay)
+        except SnapdError as error:
+            if retried is not None and error.timed_out:
+                raise retried.error
+            raise
+
+
 def wait_for_change(fetch, change_id, deadline, timeout, delays, clock=time.monotonic, sleep=time.sleep):
     """Poll ``fetch()`` (the change's ``result``, or SnapdError) until the change is ready; return it when Done.
 

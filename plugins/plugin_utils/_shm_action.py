@@ -77,7 +77,7 @@ def choose_transport(transport, socket=DEFAULT_SOCKET, remembered=None, async_ta
 
 def hands_over(transport, host):
     """Whether ``host.apply`` leaves the changes to the module: with auto, where the device has Python (the module
-    waits for each change in one process; over snap debug api every wait costs a `snap` process)."""
+    makes every change in one process; over snap debug api each change costs a `snap` process)."""
     return transport == AUTO and bool(host.host_python)
 
 

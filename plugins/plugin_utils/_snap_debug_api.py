@@ -57,6 +57,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._proc_scan import 
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_versions import DEBUG_API_SINCE, version_text
 from ansible_collections.snapfleet.snapd.plugins.module_utils import _snapd_protocol as protocol
 from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_protocol import (
+    Retry,
     SnapdError,
     change_made_by,
     checked_envelope,
@@ -64,6 +65,7 @@ from ansible_collections.snapfleet.snapd.plugins.module_utils._snapd_protocol im
     envelope_error,
     interfaces_body,
     resent_disconnect_done,
+    sent_until_answered,
     wait_for_change,
 )
 from ansible_collections.snapfleet.snapd.plugins.plugin_utils._sh_frames import (
@@ -86,10 +88,15 @@ _RETRY_DELAYS = (1, 2, 4)
 _POLL_DELAY = 1.0
 
 
+def _delays(waits):
+    """The waits given, then the last of them again and again."""
+    return itertools.chain(waits, itertools.repeat(waits[-1]))
+
+
 class ChangesByModule(Exception):
-    """``transport: auto`` on a device with Python has something to change: the module makes it. It waits for each
-    change inside one process, where over snap debug api every wait is a ``snap`` process (about a second on a
-    slow device); raised before anything is sent."""
+    """``transport: auto`` on a device with Python has something to change: the module makes it. It makes and waits
+    for every change inside one process, where over snap debug api each change is a ``snap connect`` or ``snap
+    disconnect`` process (about a second on a slow device); raised before anything is sent."""
 
 
 class NoDebugApi(Exception):
@@ -549,43 +556,42 @@ class DebugApiHost(Host):
             self._post(action, deadline, resent=error is not None)
 
     def _post(self, action, deadline, resent):
-        """One POST /v2/interfaces over snap debug api, retried while snapd says to, and its change waited for."""
-        body = json.dumps(interfaces_body(**action.request()), sort_keys=True)
-        delays = iter(_RETRY_DELAYS)
-        delay = 0
-        while True:
-            left = max(1.0, deadline - time.monotonic())
-            output = self._execute(lambda nonce: post_script(nonce, left, body))
+        """One POST /v2/interfaces over snap debug api, sent again while snapd says to, and its change waited for."""
+        request = action.request()
+        body = json.dumps(interfaces_body(**request), sort_keys=True)
+        sent = [resent]
+
+        def send():
+            output = self._execute(lambda nonce: post_script(nonce, max(1.0, deadline - time.monotonic()), body))
             self.request_count += 1
             payload, error, retry = parse_answer(output.sections.get("post"), "POST /v2/interfaces", output.rc.get("post"))
             if error is None:
-                if payload.get("type") == "async":
-                    self._wait(decimal(payload["change"], "a change id"), deadline)
-                return
-            if resent_disconnect_done(action.request(), error, resent):
-                return  # the first request reached snapd before it went away; nothing left to do
-            delay = next(delays, delay)
-            if not retry or time.monotonic() + delay >= deadline:
-                raise error
-            resent = resent or "cannot communicate with server" in str(error)
-            time.sleep(delay)
+                return payload
+            if resent_disconnect_done(request, error, sent[0]):
+                return {}  # the first request reached snapd before it went away; nothing left to do
+            # the request may have reached snapd before it went away: a resent disconnect may find nothing to do
+            sent[0] = sent[0] or "cannot communicate with server" in str(error)
+            raise Retry(error) if retry else error
+
+        payload = sent_until_answered(send, deadline, _delays(_RETRY_DELAYS), time.monotonic, time.sleep)
+        if payload.get("type") == "async":
+            self._wait(decimal(payload["change"], "a change id"), deadline)
 
     def _wait(self, change_id, deadline, change=None):
         """Change ``change_id`` polled to its end over snap debug api (``change``: its result as last seen)."""
         path = "/v2/changes/%d" % change_id
         seen = [change] if change is not None else []
 
-        def fetch():
-            while not seen:
-                result, error, retry = self._get(path)
-                if error is None:
-                    return result
-                if not retry or time.monotonic() + _POLL_DELAY > deadline:
-                    raise error
-                time.sleep(_POLL_DELAY)  # snapd restarting: the change goes on once it is back
-            return seen.pop()
+        def send():
+            result, error, retry = self._get(path)
+            if error is not None:
+                raise Retry(error) if retry else error  # snapd restarting: the change goes on once it is back
+            return result
 
-        wait_for_change(fetch, change_id, deadline, self.timeout, itertools.repeat(_POLL_DELAY), time.monotonic, time.sleep)
+        def fetch():
+            return seen.pop() if seen else sent_until_answered(send, deadline, _delays([_POLL_DELAY]), time.monotonic, time.sleep)
+
+        wait_for_change(fetch, change_id, deadline, self.timeout, _delays([_POLL_DELAY]), time.monotonic, time.sleep)
 
     def _applied(self, done, output):
         """Applied with the connections the script re-read after its steps."""

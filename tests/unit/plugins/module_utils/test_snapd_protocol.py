@@ -158,3 +158,39 @@ def test_waiting_for_a_change_polls_until_ready_and_reports_how_it_ended():
         protocol.wait_for_change(lambda: next(failed), "4", 100, 5, iter([1]), lambda: 0, slept.append)
     with pytest.raises(protocol.SnapdError, match="change 5 .* was not ready after 5 seconds"):
         protocol.wait_for_change(lambda: {"status": "Doing"}, "5", 10, 5, iter([1] * 20), lambda: 10, slept.append)
+
+
+def sender(*answers):
+    """send() giving each of ``answers`` in turn: an exception is raised, anything else returned."""
+    answers = iter(answers)
+
+    def send():
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    return send
+
+
+def test_a_request_is_sent_again_while_snapd_says_to_and_its_answer_returned():
+    busy = protocol.Retry(SnapdError("busy"))
+    slept = []
+    assert protocol.sent_until_answered(sender(busy, busy, "ok"), 100, iter([1, 2, 3]), lambda: 0, slept.append) == "ok"
+    assert slept == [1, 2]
+
+
+def test_resending_stops_at_the_deadline_with_the_last_reason_and_at_once_on_any_other_error():
+    with pytest.raises(SnapdError, match="^busy$"):
+        protocol.sent_until_answered(sender(protocol.Retry(SnapdError("busy"))), 10, iter([1]), lambda: 10, None)
+    slept = []
+    with pytest.raises(SnapdError, match="^refused$"):
+        protocol.sent_until_answered(sender(SnapdError("refused"), "ok"), 100, iter([1]), lambda: 0, slept.append)
+    assert slept == []
+    # a resend that timed out waiting for its answer: what used the time up was the failure being retried
+    with pytest.raises(SnapdError, match="^conflict$"):
+        protocol.sent_until_answered(sender(protocol.Retry(SnapdError("conflict")), SnapdError("late", timed_out=True)),
+                                     100, iter([1]), lambda: 0, slept.append)
+    # the grace: a give-up time of its own, earlier than the deadline
+    with pytest.raises(SnapdError, match="^unreached$"):
+        protocol.sent_until_answered(sender(protocol.Retry(SnapdError("unreached")), "ok"), 100, iter([1]), lambda: 5,
+                                     slept.append, give_up_at=lambda: 5)
