@@ -322,7 +322,9 @@ def apply_script(nonce, timeout, actions):
     # the wall clock in nanoseconds, then the uptime (centiseconds) read after it; the steps' sh is given the
     # settings in its environment (private to root), never in its argv, which any user reads
     run = ('now=$(date +%%s%%N)\nlate\nframe clock "$now $up"\nexport NONCE CALL MAX UNTIL\n'
-           'timeout "$(( (UNTIL - up + 99) / 100 ))" sh -c %s && call connections %s\n'
+           # never `timeout 0`, which is no timeout at all
+           't=$(( (UNTIL - up + 99) / 100 ))\n[ "$t" -gt 0 ] || t=1\n'
+           'timeout "$t" sh -c %s && call connections %s\n'
            % (shlex.quote(_PRELUDE + _APPLY + steps), shlex.quote(query_path(path, query))))
     return _script(nonce, timeout, _PRELUDE, run)
 
