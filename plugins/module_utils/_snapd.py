@@ -67,9 +67,6 @@ def client_params_error(params):
     return None
 
 
-_Transient = Retry  # a failure worth retrying until the deadline: snapd restarting or busy
-
-
 def _backoff_delays(first=_FIRST_DELAY, growth=2, maximum=_MAX_DELAY):
     delay = first
     while True:
@@ -190,7 +187,7 @@ class SnapdClient:
             try:
                 # the grace only shortens the retries; an answer being read may take until the deadline
                 return self._call(method, path, query, body, deadline)
-            except _Transient as transient:
+            except Retry as transient:
                 self._resent_after_drop = self._resent_after_drop or transient.maybe_delivered
                 raise
 
@@ -224,7 +221,7 @@ class SnapdClient:
                 raise self._too_slow(what)
             except (OSError, http.client.RemoteDisconnected, http.client.IncompleteRead) as error:
                 # the connection dropped after the request went out: snapd is restarting
-                raise _Transient(self._socket_error(error), maybe_delivered=True)
+                raise Retry(self._socket_error(error), maybe_delivered=True)
             except http.client.HTTPException as error:
                 raise self._not_snapd(what, "an answer that is not HTTP (%s)" % type(error).__name__)
         finally:
@@ -233,7 +230,7 @@ class SnapdClient:
         payload = decode_answer(raw, what, self._not_snapd)
         error = envelope_error(payload, what)
         if error is not None:
-            raise _Transient(error[0]) if error[1] else error[0]
+            raise Retry(error[0]) if error[1] else error[0]
         return checked_envelope(payload, what, self._not_snapd)
 
     def _not_snapd(self, what, answer):
@@ -259,5 +256,5 @@ class SnapdClient:
             # a socket that never existed means no snapd; once reached, a vanished socket means a restart
             return error
         if isinstance(cause, (FileNotFoundError, ConnectionError, TimeoutError, socket.timeout)):
-            return _Transient(error)
+            return Retry(error)
         return error

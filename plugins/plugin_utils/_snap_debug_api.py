@@ -261,6 +261,10 @@ step() {
     call "changes $n" "/v2/changes?select=all&for=$s"
     return 1
 }
+"""
+
+# One POST /v2/interfaces, its body (a constant made on the controller) on stdin; only to read why a step failed.
+_POST = r"""
 post() {
     # post BODY: one POST /v2/interfaces, its answer framed
     frame begin post
@@ -330,7 +334,7 @@ def apply_script(nonce, timeout, actions):
 
 
 def post_script(nonce, timeout, body):
-    return _script(nonce, timeout, _PRELUDE, _APPLY, "post %s\n" % shlex.quote(body))
+    return _script(nonce, timeout, _PRELUDE, _POST, "post %s\n" % shlex.quote(body))
 
 
 def get_script(nonce, timeout, path):

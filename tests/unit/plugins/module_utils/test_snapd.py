@@ -368,7 +368,7 @@ def test_a_deadline_that_passes_while_a_retry_waits_for_its_answer_reports_what_
     """A conflict retried until the last answer does not come in time: the user hears of the conflict."""
     client = SnapdClient("/nonexistent/snapd.socket", 5.0)
     conflict = SnapdError("snapd refused POST /v2/interfaces: a conflicting change", kind="snap-change-conflict")
-    answers = iter([_snapd._Transient(conflict), client._too_slow("POST /v2/interfaces")])
+    answers = iter([_snapd.Retry(conflict), client._too_slow("POST /v2/interfaces")])
 
     def call(*args):
         raise next(answers)
