@@ -89,6 +89,7 @@ class Qmp:
                     raise LabError(f"cannot reach qemu's QMP socket {path}: {err}") from None
                 time.sleep(0.1)
         self._buffer = b""
+        self._sent = 0
         self._read()  # greeting
         self.execute("qmp_capabilities")
 
@@ -102,13 +103,16 @@ class Qmp:
         return json.loads(line)
 
     def execute(self, command: str, **arguments):
-        message = {"execute": command}
+        """Send one command and return its reply's "return"; events, and replies that carry another command's id
+        (one left over from an earlier command), are skipped."""
+        self._sent += 1
+        message = {"execute": command, "id": self._sent}
         if arguments:
             message["arguments"] = arguments
         self._sock.sendall(json.dumps(message).encode() + b"\n")
         while True:
             reply = self._read()
-            if "event" in reply:
+            if "event" in reply or reply.get("id") != self._sent:
                 continue
             if "error" in reply:
                 raise LabError(f"qemu refused {command}: {reply['error'].get('desc')}")
@@ -125,12 +129,12 @@ def wait_until_running(qmp_socket: Path, timeout: float = 300):
     try:
         deadline = time.monotonic() + timeout
         while True:
-            state = monitor.execute("query-status")["status"]
+            state = (monitor.execute("query-status") or {}).get("status")
             if state == "running":
                 return
             if state in ("paused", "postmigrate", "prelaunch"):
                 monitor.execute("cont")
-            elif state != "inmigrate" or time.monotonic() > deadline:
+            elif state not in ("inmigrate", None) or time.monotonic() > deadline:
                 raise LabError(f"resuming ended in qemu state {state!r}; see {qmp_socket.parent}/console.log")
             time.sleep(0.05)
     finally:
