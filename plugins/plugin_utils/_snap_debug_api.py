@@ -363,7 +363,8 @@ def parse_answer(lines, what, rc=0):
     if rc is None:
         return None, _not_snapd(what, "more than %d bytes" % protocol.MAX_ANSWER_BYTES), False
     if not text.startswith(("{", "[")):
-        return None, _cli_error(text, what), "cannot communicate with server" in text
+        error = _cli_error(text, what)
+        return None, error, isinstance(error, _Unreached)
     try:
         payload = protocol.decode_answer(text, what, _not_snapd)
     except SnapdError as error:
@@ -377,10 +378,15 @@ def parse_answer(lines, what, rc=0):
         return None, error, False
 
 
+class _Unreached(SnapdError):
+    """The snap CLI could not reach snapd: worth sending again, and the request may have gone out before snapd went
+    away (so a resent disconnect may find nothing left to do)."""
+
+
 def _cli_error(text, what):
     first = text.splitlines()[0][:200]
     if "cannot communicate with server" in text:
-        return SnapdError("cannot reach snapd for %s through snap debug api: %s; is snapd installed and running "
+        return _Unreached("cannot reach snapd for %s through snap debug api: %s; is snapd installed and running "
                           "(systemctl status snapd.socket)?" % (what, first))
     return SnapdError("snap debug api failed for %s: %s" % (what, first))
 
@@ -576,7 +582,7 @@ class DebugApiHost(Host):
             if resent_disconnect_done(request, error, sent[0]):
                 return {}  # the first request reached snapd before it went away; nothing left to do
             # the request may have reached snapd before it went away: a resent disconnect may find nothing to do
-            sent[0] = sent[0] or "cannot communicate with server" in str(error)
+            sent[0] = sent[0] or isinstance(error, _Unreached)
             raise Retry(error) if retry else error
 
         payload = sent_until_answered(send, deadline, _delays(_RETRY_DELAYS), time.monotonic, time.sleep)
