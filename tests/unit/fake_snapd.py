@@ -8,7 +8,7 @@ temporary directory, with the envelopes and messages snapd's daemon package
 uses (see docs/snapd-shared-memory.md, section 2). It is not snapd: it knows
 nothing of policy, hooks or profiles, and it must never be used outside
 tests/unit. Knobs on the instance script the awkward cases: 409 conflicts,
-maintenance answers, dropped connections, slow, failing or endless changes.
+maintenance answers, dropped connections (before or after acting), slow, failing or endless changes.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ class FakeSnapd:
         self.conflicts = 0          # answer this many POSTs with 409 snap-change-conflict
         self.maintenance = 0        # answer this many requests with a daemon-restart error
         self.dropped = 0            # close this many connections without answering
+        self.acted_then_dropped = 0  # act on this many accepted POSTs, then close the connection without answering
         self.polls_until_ready = 0  # report each change as Doing this many times first
         self.change_error = None    # make the next change end in Error with this err text
         self.never_ready = False    # changes stay Doing forever
@@ -140,6 +141,12 @@ class FakeSnapd:
                 handler.connection.shutdown(2)
                 return
             status, payload = self._route(method, url.path, query, body)
+            if method == "POST" and status < 400 and self.acted_then_dropped:
+                # snapd went away after it took the request: the change is made, the client hears nothing
+                self.acted_then_dropped -= 1
+                handler.close_connection = True
+                handler.connection.shutdown(2)
+                return
             if self.restart_pending:
                 payload["maintenance"] = {"kind": "daemon-restart", "message": "daemon is restarting"}
             raw = self.raw_answers.get(url.path) if method == "GET" else None

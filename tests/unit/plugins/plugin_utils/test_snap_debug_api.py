@@ -171,6 +171,21 @@ def test_a_request_snapd_refused_is_sent_again_over_snap_debug_api_and_retried_a
     assert [c["plug"]["snap"] for c in pair[1].established].count("consumer") == 1
 
 
+@pytest.mark.parametrize("transport", ["python", "snap-debug-api"])
+def test_a_disconnect_snapd_made_before_it_went_away_is_done_when_its_resend_is_answered_400(pair, transport):
+    # the first POST meets a conflict (over snap debug api: the `snap disconnect` step's, so the request is sent again
+    # over snap debug api); snapd takes the next, makes the change and goes away unanswered; the resend finds nothing
+    # to disconnect (400): the disconnect is done, not failed
+    fake = pair[0] if transport == "python" else pair[1]
+    fake.conflicts = 1
+    fake.acted_then_dropped = 1
+    host = hosts(pair)[0 if transport == "python" else 1]
+    result = outcome(run_connection, params(plug="logger:shmem", slot="provider:shmem", state="disconnected"), host)
+    assert as_expected(result) == dict(changed=True, actions=[DISCONNECT_LOGGER]), result
+    assert len(posts(fake)) == 3
+    assert "logger" not in [c["plug"]["snap"] for c in fake.established]
+
+
 def test_a_refusal_that_never_clears_gives_the_socket_paths_message(pair):
     for fake in pair:
         fake.conflicts = 1000
